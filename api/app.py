@@ -1,0 +1,63 @@
+"""The application factory: config, extensions, the store, blueprints, errors and the CLI."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from api import errors
+from api.config import Config
+from api.extensions import cache, limiter
+from api.store.db import Store
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build an app from the environment's Config, with `overrides` (tests pass theirs)."""
+    app = Flask(__name__)
+    app.config.update(Config().as_dict())
+    app.config.update(overrides or {})
+    app.json.sort_keys = False
+    logging.getLogger("api").setLevel(app.config["LOG_LEVEL"])
+
+    redis_url = app.config["CACHE_REDIS_URL"]
+    cache_config = (
+        {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": redis_url,
+            # A frozen or unreachable Redis must cost milliseconds, not a stuck worker.
+            "CACHE_OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1},
+            "CACHE_KEY_PREFIX": "bulletin:",
+        }
+        if redis_url
+        else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 5000}
+    )
+    cache.init_app(app, config={**cache_config, "CACHE_DEFAULT_TIMEOUT": app.config["CACHE_DEFAULT_TIMEOUT"]})
+
+    # Flask-Limiter reads RATELIMIT_ENABLED / _DEFAULT / _STORAGE_URI from the config; storage down → fail open.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+    app.extensions["store"] = Store(
+        app.config["DATABASE_URL"],
+        schema=app.config["DATABASE_SCHEMA"],
+        check_interval=app.config["GENERATION_CHECK_INTERVAL"],
+        query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
+    )
+
+    from api.resources import articles, issues, meta, sections, trends
+
+    for module in (meta, issues, articles, sections, trends):
+        app.register_blueprint(module.bp)
+    errors.init_app(app)
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp
+
+    from api.cli import archive_cli
+
+    app.cli.add_command(archive_cli)
+    return app

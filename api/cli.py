@@ -1,0 +1,59 @@
+"""`flask archive load [PATH]`: a thin click command over api.store.loader.load_archive."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import orjson
+from flask import current_app
+from flask.cli import AppGroup
+
+from api.store.loader import LoadFailed, archive_files, load_archive, report_lines
+from api.store.vocabulary import Vocabulary
+
+archive_cli = AppGroup("archive", help="Build the store from the editorial archive.")
+
+
+@archive_cli.command("load")
+@click.argument("path", required=False, type=click.Path(file_okay=False))
+@click.option("--skip-invalid", is_flag=True, help="Load the valid files, list the rejected ones, exit 2.")
+@click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", help="Report format.")
+def load_command(path: str | None, skip_invalid: bool, report_format: str) -> None:
+    """Load PATH (default: ARCHIVE_PATH) into a new store generation and swap it in atomically."""
+    cfg = current_app.config
+    path = path or cfg["ARCHIVE_PATH"]
+    vocab = Vocabulary.load(cfg["VOCABULARY_PATH"])
+    show_bar = sys.stderr.isatty() and report_format == "text"
+    total = sum(1 for _ in archive_files(Path(path))) if show_bar else 0
+    try:
+        if show_bar:
+            with click.progressbar(length=total, label="parsing", file=sys.stderr) as bar:
+                last = [0]
+
+                def progress(n: int) -> None:
+                    bar.update(n - last[0])
+                    last[0] = n
+
+                report = load_archive(path, cfg["DATABASE_URL"], schema=cfg["DATABASE_SCHEMA"], vocabulary=vocab,
+                                      skip_invalid=skip_invalid, progress=progress)  # fmt: skip
+        else:
+            report = load_archive(
+                path, cfg["DATABASE_URL"], schema=cfg["DATABASE_SCHEMA"], vocabulary=vocab, skip_invalid=skip_invalid
+            )
+    except LoadFailed as exc:
+        if exc.report is not None:
+            for line in exc.report.rejected:
+                click.echo(line, err=True)
+            if report_format == "json":
+                click.echo(orjson.dumps(exc.report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        click.echo(f"load failed: {exc}", err=True)
+        sys.exit(1)
+    if report_format == "json":
+        click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        for line in report_lines(report):
+            click.echo(line)
+    if report.rejected:
+        sys.exit(2)

@@ -1,0 +1,92 @@
+"""Every error the API gives, in one shape: RFC 9457 application/problem+json, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from api.store.db import StoreUnavailable
+
+log = logging.getLogger("api")
+
+PROBLEM_TYPES = "https://bulletin.example/problems/"
+
+
+class Problem(Exception):
+    """An error response: status, title and detail, plus per-parameter reasons for a 400."""
+
+    status = 500
+    title = "Internal Server Error"
+    type_slug = "internal"
+
+    def __init__(self, detail: str, invalid_params: dict[str, str] | None = None, headers: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.invalid_params = invalid_params or {}
+        self.headers = headers or {}
+
+
+class BadRequest(Problem):
+    status, title, type_slug = 400, "Bad Request", "invalid-request"
+
+
+class NotFound(Problem):
+    status, title, type_slug = 404, "Not Found", "not-found"
+
+
+class Gone(Problem):
+    status, title, type_slug = 410, "Gone", "gone"
+
+
+class ServiceUnavailable(Problem):
+    status, title, type_slug = 503, "Service Unavailable", "unavailable"
+
+
+def problem_response(status: int, title: str, detail: str, type_slug: str, invalid: dict | None = None, headers=None):
+    """The one builder of error bodies; errors are never cached by anyone (no-store)."""
+    body = {"type": PROBLEM_TYPES + type_slug, "title": title, "status": status, "detail": detail}
+    if invalid:
+        body["invalid_params"] = [{"name": k, "reason": v} for k, v in sorted(invalid.items())]
+    resp = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
+    resp.headers["Cache-Control"] = "no-store"
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def _slug(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem):
+        return problem_response(exc.status, exc.title, exc.detail, exc.type_slug, exc.invalid_params, exc.headers)
+
+    @app.errorhandler(StoreUnavailable)
+    def _unavailable(exc: StoreUnavailable):
+        log.warning("store unavailable: %s", exc)
+        return problem_response(
+            503, "Service Unavailable", "The content store is temporarily unavailable; retry shortly.",
+            "unavailable", headers={"Retry-After": "5"},
+        )  # fmt: skip
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        # Routing 404/405, 429 from the limiter, 414/431 from werkzeug: same shape, no HTML page.
+        detail = {
+            404: "No resource lives at this URL.",
+            405: "This API is read-only: use GET, HEAD or OPTIONS.",
+            429: "Too many requests; slow down and retry after the time given in Retry-After.",
+        }.get(exc.code or 500, exc.description or exc.name)
+        headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
+        headers.pop("Content-Type", None)
+        return problem_response(exc.code or 500, exc.name, detail, _slug(exc.name), headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return problem_response(500, "Internal Server Error", "An unexpected error occurred.", "internal")

@@ -1,0 +1,226 @@
+"""The cached response path: argument parsing, generation-keyed response cache, ETag/304, compression, headers."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import format_datetime, parsedate_to_datetime
+from functools import wraps
+from urllib.parse import urlencode
+
+import brotli
+import orjson
+from flask import Response, current_app, g, request
+from marshmallow import Schema, ValidationError
+from marshmallow.experimental.context import Context
+
+from api import clock
+from api.errors import BadRequest
+from api.extensions import cache
+
+log = logging.getLogger("api.cache")
+
+LANGUAGES = ("en", "ru", "be")
+MAX_QUERY_STRING = 2048
+COMPRESS_MIN_BYTES = 512
+VARY = "Accept-Encoding, Accept-Language, Origin"
+
+
+class ResponseCache:
+    """Flask-Caching with a circuit breaker: a cache outage costs one short timeout, then is skipped for a while."""
+
+    def __init__(self, retry_after: float = 5.0, log_every: float = 30.0):
+        self.retry_after, self.log_every = retry_after, log_every
+        self._down_until = 0.0
+        self._last_log = 0.0
+        self.errors = 0
+
+    def _failed(self, exc: Exception) -> None:
+        self.errors += 1
+        now = time.monotonic()
+        self._down_until = now + self.retry_after
+        if now - self._last_log > self.log_every:  # rate-limited: one line per interval, with the count
+            self._last_log = now
+            log.warning("response cache unavailable (%s); serving uncached. errors so far: %d", exc.__class__.__name__, self.errors)
+
+    def get(self, key: str):
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return cache.get(key)
+        except Exception as exc:  # noqa: BLE001 - any backend failure degrades to uncached
+            self._failed(exc)
+            return None
+
+    def set(self, key: str, value) -> None:
+        if time.monotonic() < self._down_until:
+            return
+        try:
+            cache.set(key, value)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+
+
+response_cache = ResponseCache()
+
+
+def parse_args(schema: Schema) -> dict:
+    """Validate the query string with `schema`: one value per parameter, no unknown names, strict types."""
+    if len(request.query_string) > MAX_QUERY_STRING:
+        raise BadRequest(f"The query string is longer than {MAX_QUERY_STRING} bytes.", {"query": "too long"})
+    raw = {}
+    invalid = {}
+    for name in request.args:
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            invalid[name] = "given more than once; use a comma-separated list where several values are allowed"
+        raw[name] = values[0]
+    if invalid:
+        raise BadRequest("Some query parameters are invalid.", invalid)
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        messages = exc.normalized_messages()
+        reasons = {
+            name: ("unknown parameter" if msgs == ["Unknown field."] else " ".join(_flatten(msgs)))
+            for name, msgs in messages.items()
+        }
+        raise BadRequest("Some query parameters are invalid.", reasons) from None
+
+
+def _flatten(msgs) -> list[str]:
+    if isinstance(msgs, dict):
+        return [m for v in msgs.values() for m in _flatten(v)]
+    if isinstance(msgs, list):
+        return [m for v in msgs for m in _flatten(v)]
+    return [str(msgs)]
+
+
+def negotiated_language(args: dict) -> str:
+    return args.get("lang") or request.accept_languages.best_match(LANGUAGES, default="en")
+
+
+def base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+
+
+def url_with(**changes) -> str:
+    """This request's URL with some query parameters replaced (None removes one)."""
+    params = {k: v for k, v in request.args.items()}
+    for k, v in changes.items():
+        if v is None:
+            params.pop(k, None)
+        else:
+            params[k] = str(v)
+    query = urlencode(sorted(params.items()))
+    return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
+
+
+@dataclass
+class Cached:
+    """What the response cache holds: prepared body bytes plus the headers that belong to them."""
+
+    body: bytes
+    headers: dict
+    mimetype: str
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    tag = etag.removeprefix("W/")
+    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
+
+
+def _not_modified_since(header: str | None, last_modified) -> bool:
+    if not header:
+        return False
+    try:
+        since = parsedate_to_datetime(header)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
+
+
+def cache_control(max_age: int) -> str:
+    cfg = current_app.config
+    return (
+        f"public, max-age={max_age}, s-maxage={min(cfg['CACHE_S_MAXAGE'], max(max_age, 0) if max_age < cfg['CACHE_MAX_AGE'] else cfg['CACHE_S_MAXAGE'])}, "
+        f"stale-while-revalidate={cfg['CACHE_STALE_WHILE_REVALIDATE']}, stale-if-error={cfg['CACHE_STALE_IF_ERROR']}"
+    )
+
+
+def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
+    """The body in the best encoding the client accepts, compressed once per generation and cached."""
+    if len(entry.body) < COMPRESS_MIN_BYTES:
+        return entry.body, None
+    accept = request.accept_encodings
+    encoding = "br" if accept["br"] else "gzip" if accept["gzip"] else None
+    if encoding is None:
+        return entry.body, None
+    ckey = f"{key}|{encoding}"
+    body = response_cache.get(ckey)
+    if body is None:
+        body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
+        response_cache.set(ckey, body)
+    return body, encoding
+
+
+def cached_endpoint(args_schema: Schema, mimetype: str = "application/json"):
+    """Wrap a view `view(session, args, now, **path) -> data | (data, headers)` in the cached response path.
+
+    The cache key is store generation (with its embargo epoch) + base URL + path + normalised query +
+    negotiated language; the ETag derives from the key, so a 304 costs no cache or database work.
+    """
+
+    def decorator(view: Callable):
+        @wraps(view)
+        def wrapper(**path):
+            args = parse_args(args_schema)
+            store = current_app.extensions["store"]
+            generation = store.current()
+            now = clock.now()
+            lang = negotiated_language(args)
+            query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
+            key = f"r|{generation.key(now)}|{base_url()}|{request.path}|{query}|{lang}"
+            etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+            last_modified = generation.last_modified(now)
+            next_change = generation.next_change(now)
+            max_age = current_app.config["CACHE_MAX_AGE"]
+            if next_change is not None:  # never let a cache hold a page past the moment an embargo ends
+                max_age = max(0, min(max_age, int((next_change - now).total_seconds())))
+            headers = {
+                "ETag": etag,
+                "Last-Modified": format_datetime(last_modified, usegmt=True),
+                "Cache-Control": cache_control(max_age),
+                "Vary": VARY,
+                "Content-Language": lang,
+            }
+            inm = request.headers.get("If-None-Match")
+            if _etag_matches(inm, etag) or (inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)):
+                return Response(status=304, headers=headers)
+            entry = response_cache.get(key)
+            if entry is None:
+                g.generation = generation
+                with Context({"lang": lang, "base": base_url(), "format": args.get("format")}), store.session(generation) as session:
+                    result = view(session=session, args=args, now=now, lang=lang, **path)
+                data, extra = result if isinstance(result, tuple) else (result, {})
+                body = data if isinstance(data, bytes) else orjson.dumps(data)
+                entry = Cached(body, extra, mimetype)
+                response_cache.set(key, entry)
+            body, encoding = _compressed(key, entry)
+            resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
+            if encoding:
+                resp.headers["Content-Encoding"] = encoding
+            return resp
+
+        wrapper.args_schema = args_schema
+        return wrapper
+
+    return decorator

@@ -1,0 +1,151 @@
+"""One pagination helper for every collection: keyset cursors (fast at any depth) and shallow page numbers."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.errors import BadRequest
+
+MAX_PAGE_DEPTH = 10_000  # page × limit beyond this must use cursors (offset scans grow with depth)
+
+_DECODERS: dict[type, Callable[[Any], Any]] = {
+    dt.datetime: lambda v: dt.datetime.fromisoformat(v),
+    dt.date: lambda v: dt.date.fromisoformat(v),
+    int: int,
+    str: str,
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One column of a sort key: the ORM attribute, its direction and its Python type."""
+
+    attr: str
+    column: Any
+    descending: bool
+    type: type
+
+
+@dataclass(frozen=True)
+class Order:
+    """A stable order: the last key is unique, so keyset pagination never skips or repeats an item."""
+
+    name: str
+    keys: tuple[Key, ...]
+
+    def clauses(self, reverse: bool = False) -> list:
+        return [(k.column.asc() if k.descending == reverse else k.column.desc()) for k in self.keys]
+
+    def values(self, item: Any) -> list:
+        return [getattr(item, k.attr) for k in self.keys]
+
+    def after(self, values: Sequence, reverse: bool = False):
+        """Rows strictly after `values` in this order (or before them when reverse)."""
+        ors = []
+        for i, key in enumerate(self.keys):
+            cmp = key.column < values[i] if key.descending != reverse else key.column > values[i]
+            ors.append(and_(*[k.column == values[j] for j, k in enumerate(self.keys[:i])], cmp))
+        return or_(*ors)
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+    page: int | None
+
+
+def _encode(payload: dict) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def fingerprint(filters: dict) -> str:
+    """A short hash of the normalised filters, so a cursor is refused under different filters."""
+    return hashlib.blake2b(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
+
+
+def decode_cursor(cursor: str, order: Order, filters_fp: str) -> tuple[list, bool]:
+    """Decode an opaque cursor into (key values, backwards?); any tampering is a 400 naming `cursor`."""
+    try:
+        payload = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if payload["o"] != order.name or payload["f"] != filters_fp:
+            raise BadRequest("This cursor belongs to another order or other filters.", {"cursor": "mismatched cursor"})
+        raw = payload["k"]
+        if not isinstance(raw, list) or len(raw) != len(order.keys):
+            raise ValueError
+        values = [_DECODERS[k.type](v) for k, v in zip(order.keys, raw, strict=True)]
+        for key, value in zip(order.keys, values, strict=True):
+            if not isinstance(value, key.type) or (key.type is int and isinstance(value, bool)):
+                raise ValueError
+        return values, payload.get("d") == "p"
+    except BadRequest:
+        raise
+    except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("The cursor is not one this API issued.", {"cursor": "invalid cursor"}) from None
+
+
+def _cursor(order: Order, item: Any, filters_fp: str, backwards: bool) -> str:
+    payload = {"o": order.name, "f": filters_fp, "k": [_json_value(v) for v in order.values(item)]}
+    if backwards:
+        payload["d"] = "p"
+    return _encode(payload)
+
+
+def paginate(
+    session: Session,
+    stmt: Select,
+    order: Order,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    page: int | None = None,
+    filters: dict | None = None,
+    count: bool = True,
+) -> Page:
+    """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists."""
+    fp = fingerprint({"order": order.name, **(filters or {})})
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) if count else -1
+    if cursor is not None and page is not None:
+        raise BadRequest("Use either cursor or page, not both.", {"page": "cannot be combined with cursor"})
+    if page is not None:
+        if page * limit > MAX_PAGE_DEPTH:
+            raise BadRequest(
+                f"Page numbers reach only {MAX_PAGE_DEPTH} items deep; follow the `next` cursor links beyond that.",
+                {"page": f"page × limit must be at most {MAX_PAGE_DEPTH}"},
+            )
+        rows = list(session.scalars(stmt.order_by(*order.clauses()).offset((page - 1) * limit).limit(limit + 1)))
+        items = rows[:limit]
+        nxt = _cursor(order, items[-1], fp, False) if len(rows) > limit else None
+        prev = _cursor(order, items[0], fp, True) if page > 1 and items else None
+        return Page(items, total, nxt, prev, page)
+    backwards = False
+    if cursor is not None:
+        values, backwards = decode_cursor(cursor, order, fp)
+        stmt = stmt.where(order.after(values, reverse=backwards))
+    rows = list(session.scalars(stmt.order_by(*order.clauses(reverse=backwards)).limit(limit + 1)))
+    more = len(rows) > limit
+    items = rows[:limit]
+    if backwards:
+        items.reverse()
+        nxt = _cursor(order, items[-1], fp, False) if items else None
+        prev = _cursor(order, items[0], fp, True) if more else None
+    else:
+        nxt = _cursor(order, items[-1], fp, False) if more else None
+        prev = _cursor(order, items[0], fp, True) if cursor is not None and items else None
+    return Page(items, total, nxt, prev, None)

@@ -1,0 +1,41 @@
+"""The one way every collection is answered: paginate, dump, and add data/meta/links plus an RFC 8288 Link header."""
+
+from __future__ import annotations
+
+from flask import g
+from marshmallow import Schema
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from api.http import url_with
+from api.pagination import Order, Page, paginate
+
+
+def collection(
+    session: Session,
+    stmt: Select,
+    order: Order,
+    args: dict,
+    schema: Schema,
+    filters: dict | None = None,
+    annotate=None,
+) -> tuple[dict, dict]:
+    """A page of `stmt` as the standard envelope; `annotate(items)` may attach computed fields first."""
+    page: Page = paginate(
+        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"), filters=filters
+    )
+    if annotate:
+        annotate(page.items)
+    links = {
+        "self": url_with(),
+        "first": url_with(cursor=None, page=None),
+        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
+        "prev": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
+    }
+    body = {
+        "data": schema.dump(page.items, many=True),
+        "meta": {"limit": args["limit"], "total": page.total, "page": page.page, "generation": g.generation.id[:20]},
+        "links": links,
+    }
+    link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
+    return body, {"Link": link_header}

@@ -1,0 +1,76 @@
+"""Issues: the weekly list, one issue with its articles grouped by section, and the latest issue."""
+
+from __future__ import annotations
+
+import itertools
+
+from flask import Blueprint
+
+from api.errors import NotFound
+from api.http import cached_endpoint
+from api.resources.collection import collection
+from api.store import queries
+from schemas.args import IssueListArgs, ItemArgs
+from schemas.fields import parse_issue_id
+from schemas.output import ArticleSummarySchema, IssueRefSchema, IssueSummarySchema, SectionRefSchema
+
+bp = Blueprint("issues", __name__)
+
+
+def issue_body(session, issue, now, lang: str | None) -> dict:
+    """An issue with its articles as summaries, grouped by section in editorial order."""
+    articles = queries.issue_articles(session, issue, now, lang)
+    queries.annotate_issues(session, [issue], now)
+    data = IssueSummarySchema().dump(issue)
+    summary, ref = ArticleSummarySchema(), SectionRefSchema()
+    data["sections"] = [
+        {"section": ref.dump(section) if section else None, "articles": summary.dump(list(group), many=True)}
+        for section, group in itertools.groupby(articles, key=lambda a: a.section)
+    ]
+    prev, nxt = queries.neighbours(session, issue, now)
+    data["previous"] = IssueRefSchema().dump(prev) if prev else None
+    data["next"] = IssueRefSchema().dump(nxt) if nxt else None
+    return {"data": data}
+
+
+@bp.get("/v1/issues")
+@cached_endpoint(IssueListArgs())
+def list_issues(session, args, now, lang):
+    """Public issues, newest first; `covers`, `from`, `to` and `year` filter them."""
+    filters = {k: args[k] for k in ("covers", "from_", "to", "year") if args.get(k) is not None}
+    order = queries.ISSUE_ORDERS[args.get("sort") or "newest"]
+    return collection(
+        session,
+        queries.public_issues(now, filters),
+        order,
+        args,
+        IssueSummarySchema(),
+        filters={k: str(v) for k, v in filters.items()},
+        annotate=lambda items: queries.annotate_issues(session, items, now),
+    )
+
+
+@bp.get("/v1/issues/latest")
+@cached_endpoint(ItemArgs())
+def latest_issue(session, args, now, lang):
+    """The newest public issue."""
+    issue = queries.latest_issue(session, now)
+    if issue is None:
+        raise NotFound("No issue has been published yet.")
+    return issue_body(session, issue, now, args.get("lang"))
+
+
+@bp.get("/v1/issues/<issue_id>")
+@cached_endpoint(ItemArgs())
+def get_issue(session, args, now, lang, issue_id):
+    """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
+    start = parse_issue_id(issue_id)
+    if start is None or start.weekday() != 0:
+        raise NotFound(
+            f"No issue '{issue_id[:40]}'. Issue ids are the Monday that starts the week (2022-02-14) or the ISO week "
+            "(2022-W07); to find the issue covering a day, use /v1/issues?covers=YYYY-MM-DD."
+        )
+    issue = queries.get_issue(session, start, now)
+    if issue is None:
+        raise NotFound(f"No issue '{issue_id[:40]}'.")
+    return issue_body(session, issue, now, args.get("lang"))

@@ -1,0 +1,141 @@
+"""Parser of editorial documents: Markdown with YAML front matter, one article per file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import yaml
+
+from api.store.records import ArchiveError, ArticleRecord
+from api.store.text import markdown_to_blocks
+from api.store.vocabulary import Vocabulary
+
+REQUIRED = ("slug", "title", "lang", "lead", "published_at")
+OPTIONAL = (
+    "sample", "translation_key", "issue", "section", "trend", "position", "authors", "status",
+    "embargo_until", "updated_at", "image_caption", "image_credit", "canonical_url", "aliases",
+)  # fmt: skip
+LANGUAGES = ("en", "ru", "be")
+STATUSES = ("published", "draft", "retracted")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _key_line(front: str, key: str) -> int:
+    """1-based line (in the file) of a front-matter key, for `path:line: reason` messages."""
+    for n, line in enumerate(front.splitlines(), start=2):
+        if line.startswith(f"{key}:"):
+            return n
+    return 1
+
+
+def _datetime(value, path: str, line: int, key: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ArchiveError(path, line, f"{key} is not an RFC 3339 timestamp: {value!r}") from None
+    else:
+        raise ArchiveError(path, line, f"{key} is not an RFC 3339 timestamp: {value!r}")
+    if parsed.tzinfo is None:
+        raise ArchiveError(path, line, f"{key} has no time zone: {value!r}")
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
+    """Parse one editorial document into a record; raise ArchiveError naming the offending line."""
+    if not text.startswith("---\n"):
+        raise ArchiveError(path, 1, "missing YAML front matter (the file must start with '---')")
+    end = text.find("\n---\n", 3)
+    if end < 0:
+        raise ArchiveError(path, 1, "front matter is not closed by a '---' line")
+    front, body = text[4:end], text[end + 5 :]
+    try:
+        meta = yaml.safe_load(front)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ArchiveError(path, (mark.line + 2) if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(meta, dict):
+        raise ArchiveError(path, 2, "front matter must be a mapping of keys to values")
+
+    def line(key: str) -> int:
+        return _key_line(front, key)
+
+    for key in REQUIRED:
+        if meta.get(key) in (None, ""):
+            raise ArchiveError(path, 1, f"front matter lacks required key '{key}'")
+    for key in meta:
+        if key not in REQUIRED and key not in OPTIONAL:
+            raise ArchiveError(path, line(key), f"unknown front-matter key '{key}'")
+    slug = str(meta["slug"])
+    if not SLUG_RE.match(slug) or len(slug) > 200:
+        raise ArchiveError(path, line("slug"), f"slug must be lowercase ASCII words joined by hyphens: {slug!r}")
+    lang = meta["lang"]
+    if lang not in LANGUAGES:
+        raise ArchiveError(path, line("lang"), f"lang must be one of {', '.join(LANGUAGES)}: {lang!r}")
+    status = meta.get("status", "published")
+    if status not in STATUSES:
+        raise ArchiveError(path, line("status"), f"status must be one of {', '.join(STATUSES)}: {status!r}")
+
+    section = trend = week = None
+    if meta.get("section") is not None:
+        section = vocab.section(str(meta["section"]))
+        if section is None:
+            raise ArchiveError(path, line("section"), f"unknown section {meta['section']!r}")
+    if meta.get("trend") is not None:
+        trend = vocab.trend(str(meta["trend"])) or (
+            meta["trend"] if meta["trend"] in {t.slug for t in vocab.trends} else None
+        )
+        if trend is None:
+            raise ArchiveError(path, line("trend"), f"unknown trend {meta['trend']!r}")
+    if meta.get("issue") is not None:
+        week = meta["issue"]
+        if isinstance(week, str):
+            try:
+                week = dt.date.fromisoformat(week)
+            except ValueError:
+                raise ArchiveError(path, line("issue"), f"issue must be a date (YYYY-MM-DD): {week!r}") from None
+        if not isinstance(week, dt.date) or isinstance(week, dt.datetime) or week.weekday() != 0:
+            raise ArchiveError(path, line("issue"), f"issue must be the Monday that starts the week: {week!r}")
+    position = meta.get("position")
+    if position is not None and (not isinstance(position, int) or isinstance(position, bool) or position < 1):
+        raise ArchiveError(path, line("position"), f"position must be a positive integer: {position!r}")
+    authors = meta.get("authors") or []
+    if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
+        raise ArchiveError(path, line("authors"), "authors must be a list of names")
+
+    published = _datetime(meta["published_at"], path, line("published_at"), "published_at")
+    updated = _datetime(meta["updated_at"], path, line("updated_at"), "updated_at") if meta.get("updated_at") else published
+    embargo = _datetime(meta["embargo_until"], path, line("embargo_until"), "embargo_until") if meta.get("embargo_until") else None
+    body_html, blocks = markdown_to_blocks(body)
+    if not blocks:
+        raise ArchiveError(path, front.count("\n") + 3, "the document has no body")
+    return ArticleRecord(
+        path=path,
+        line=line("title"),
+        source="document",
+        slug=slug,
+        title=str(meta["title"]).strip(),
+        lead=str(meta["lead"]).strip(),
+        blocks=blocks,
+        lang=lang,
+        translation_key=meta.get("translation_key"),
+        section=section,
+        trend=trend,
+        week_start=week,
+        week_source="document" if week else None,
+        published_at=published,
+        updated_at=max(updated, published),
+        authors=authors,
+        image_caption=meta.get("image_caption"),
+        image_credit=meta.get("image_credit"),
+        status=status,
+        embargo_until=embargo,
+        position=position,
+        canonical_url=meta.get("canonical_url"),
+        aliases=list(meta.get("aliases") or []),
+        sample=bool(meta.get("sample", False)),
+        body_html=body_html,
+    )

@@ -1,0 +1,135 @@
+"""SQLAlchemy 2.0 models of the store: issues, sections, trend tags, articles, aliases and the change log."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in Python, naive UTC in the database: one behaviour on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoreMeta(Base):
+    """Key/value facts about one generation of the store (its id, when it was built, from what)."""
+
+    __tablename__ = "store_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Issue(Base):
+    """One weekly issue, identified by the Monday that starts its week."""
+
+    __tablename__ = "issue"
+    start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    end: Mapped[dt.date] = mapped_column(Date)
+    iso_week: Mapped[str] = mapped_column(String(8), unique=True)
+    title: Mapped[str] = mapped_column(String(80))
+
+
+class Section(Base):
+    """A section family (old and new site slugs mapped onto one)."""
+
+    __tablename__ = "section"
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    names: Mapped[dict] = mapped_column(JSON)
+
+
+class Trend(Base):
+    """A trend tag of the vocabulary: worse / unchanged / better."""
+
+    __tablename__ = "trend"
+    slug: Mapped[str] = mapped_column(String(40), primary_key=True)
+    direction: Mapped[int] = mapped_column(Integer)
+    labels: Mapped[dict] = mapped_column(JSON)
+
+
+class Article(Base):
+    """An article of an issue; only rows passing queries.public() are ever served."""
+
+    __tablename__ = "article"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    lead: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    blocks: Mapped[list] = mapped_column(JSON)
+    lang: Mapped[str] = mapped_column(String(8))
+    translation_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    section_slug: Mapped[str | None] = mapped_column(ForeignKey("section.slug"))
+    trend_slug: Mapped[str | None] = mapped_column(ForeignKey("trend.slug"))
+    issue_start: Mapped[dt.date | None] = mapped_column(ForeignKey("issue.start"))
+    position: Mapped[int] = mapped_column(Integer)
+    authors: Mapped[list] = mapped_column(JSON)
+    image_caption: Mapped[str | None] = mapped_column(Text)
+    image_credit: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    embargo_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_path: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    section: Mapped[Section | None] = relationship(lazy="joined", innerjoin=False)
+    trend: Mapped[Trend | None] = relationship(lazy="joined", innerjoin=False)
+    aliases: Mapped[list[Alias]] = relationship(back_populates="article", lazy="selectin")
+
+    __table_args__ = (
+        # One index per list order the API offers; the slug is the unique tie-breaker of each.
+        Index("ix_article_newest", "published_at", "slug"),
+        Index("ix_article_section_newest", "section_slug", "published_at", "slug"),
+        Index("ix_article_trend_newest", "trend_slug", "published_at", "slug"),
+        Index("ix_article_issue_order", "issue_start", "section_slug", "position", "slug"),
+        Index("ix_article_lang_newest", "lang", "published_at", "slug"),
+        Index("ix_article_updated", "updated_at", "slug"),
+    )
+
+
+class Alias(Base):
+    """Another slug or URL under which an article was captured; resolves to the article."""
+
+    __tablename__ = "alias"
+    slug: Mapped[str] = mapped_column(String(200), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    article: Mapped[Article] = relationship(back_populates="aliases")
+
+
+class Change(Base):
+    """One entry of the change log carried across generations: an article created, updated or removed."""
+
+    __tablename__ = "change"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "upsert" | "delete"
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When the change becomes visible: the load time, or the embargo end if later.
+    visible_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    section_slug: Mapped[str | None] = mapped_column(String(80))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    content_hash: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,163 @@
+"""Query functions: the only place that reads articles, through one "public now" choke point."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from api.pagination import Key, Order
+from api.store.models import Alias, Article, Issue, Section, Trend
+
+ARTICLE_ORDERS = {
+    "newest": Order(
+        "newest",
+        (Key("published_at", Article.published_at, True, dt.datetime), Key("slug", Article.slug, True, str)),
+    ),
+    "oldest": Order(
+        "oldest",
+        (Key("published_at", Article.published_at, False, dt.datetime), Key("slug", Article.slug, False, str)),
+    ),
+}
+ISSUE_ORDERS = {
+    "newest": Order("issues-newest", (Key("start", Issue.start, True, dt.date),)),
+    "oldest": Order("issues-oldest", (Key("start", Issue.start, False, dt.date),)),
+}
+SECTION_ORDER = Order("sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str)))
+TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Key("slug", Trend.slug, False, str)))
+
+
+def is_public(now: dt.datetime):
+    """THE visibility rule: published, and past its embargo. Every article query goes through it."""
+    return and_(
+        Article.status == "published",
+        or_(Article.embargo_until.is_(None), Article.embargo_until <= now),
+    )
+
+
+def public_articles(now: dt.datetime) -> Select:
+    return select(Article).where(is_public(now))
+
+
+def filter_articles(stmt: Select, filters: dict) -> Select:
+    """Apply the article filters (each may hold several values; filters compose with AND)."""
+    if filters.get("section") is not None:
+        stmt = stmt.where(Article.section_slug.in_(filters["section"]))
+    if filters.get("trend") is not None:
+        stmt = stmt.where(Article.trend_slug.in_(filters["trend"]))
+    if filters.get("issue") is not None:
+        stmt = stmt.where(Article.issue_start.in_(filters["issue"]))
+    if filters.get("lang") is not None:
+        stmt = stmt.where(Article.lang.in_(filters["lang"]))
+    if filters.get("from_"):
+        # The issue week (start … start+6) must end on or after `from`.
+        stmt = stmt.where(Article.issue_start >= filters["from_"] - dt.timedelta(days=6))
+    if filters.get("to"):
+        stmt = stmt.where(Article.issue_start <= filters["to"])
+    if filters.get("updated_since"):
+        stmt = stmt.where(Article.updated_at >= filters["updated_since"])
+    return stmt
+
+
+def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
+    """The public article with this slug, or the one this alias slug points to: (article, via_alias)."""
+    article = session.scalar(public_articles(now).where(Article.slug == slug))
+    if article is not None:
+        return article, False
+    alias_target = select(Alias.article_id).where(Alias.slug == slug).scalar_subquery()
+    return session.scalar(public_articles(now).where(Article.id == alias_target)), True
+
+
+def translations(session: Session, article: Article, now: dt.datetime) -> list[Article]:
+    """Public articles sharing the translation key, other languages only."""
+    if not article.translation_key:
+        return []
+    stmt = public_articles(now).where(Article.translation_key == article.translation_key, Article.id != article.id)
+    return list(session.scalars(stmt.order_by(Article.lang, Article.slug)))
+
+
+def public_issue_starts(now: dt.datetime) -> Select:
+    return select(Article.issue_start).where(is_public(now), Article.issue_start.is_not(None)).distinct()
+
+
+def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
+    """Issues that hold at least one public article (an issue of drafts only does not exist yet)."""
+    stmt = select(Issue).where(Issue.start.in_(public_issue_starts(now)))
+    filters = filters or {}
+    if filters.get("covers"):
+        stmt = stmt.where(Issue.start <= filters["covers"], Issue.end >= filters["covers"])
+    if filters.get("from_"):
+        stmt = stmt.where(Issue.end >= filters["from_"])
+    if filters.get("to"):
+        stmt = stmt.where(Issue.start <= filters["to"])
+    if filters.get("year"):
+        stmt = stmt.where(Issue.start >= dt.date(filters["year"], 1, 1), Issue.start <= dt.date(filters["year"], 12, 31))
+    return stmt
+
+
+def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime) -> None:
+    """Attach article_count and languages (of public articles) to each issue, in one query."""
+    if not issues:
+        return
+    rows = session.execute(
+        select(Article.issue_start, Article.lang, func.count())
+        .where(is_public(now), Article.issue_start.in_([i.start for i in issues]))
+        .group_by(Article.issue_start, Article.lang)
+    ).all()
+    counts: dict = defaultdict(int)
+    langs: dict = defaultdict(set)
+    for start, lang, n in rows:
+        counts[start] += n
+        langs[start].add(lang)
+    for issue in issues:
+        issue.article_count = counts[issue.start]
+        issue.languages = sorted(langs[issue.start])
+
+
+def get_issue(session: Session, start: dt.date, now: dt.datetime) -> Issue | None:
+    return session.scalar(public_issues(now).where(Issue.start == start))
+
+
+def latest_issue(session: Session, now: dt.datetime) -> Issue | None:
+    return session.scalar(public_issues(now).order_by(Issue.start.desc()).limit(1))
+
+
+def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue | None, Issue | None]:
+    """The previous and next public issues."""
+    prev = session.scalar(public_issues(now).where(Issue.start < issue.start).order_by(Issue.start.desc()).limit(1))
+    nxt = session.scalar(public_issues(now).where(Issue.start > issue.start).order_by(Issue.start.asc()).limit(1))
+    return prev, nxt
+
+
+def issue_articles(session: Session, issue: Issue, now: dt.datetime, lang: str | None = None) -> list[Article]:
+    """The issue's public articles in editorial order: section order, then position in the section."""
+    stmt = (
+        public_articles(now)
+        .where(Article.issue_start == issue.start)
+        .outerjoin(Section, Section.slug == Article.section_slug)
+        .order_by(Section.position.nulls_last(), Article.position, Article.slug)
+    )
+    if lang:
+        stmt = stmt.where(Article.lang == lang)
+    return list(session.scalars(stmt))
+
+
+def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
+    """Attach article_count (public articles) to sections or trends, in one grouped query."""
+    counts = dict(
+        session.execute(
+            select(column, func.count()).where(is_public(now), column.in_([getattr(i, attr) for i in items])).group_by(column)
+        ).all()
+    )
+    for item in items:
+        item.article_count = counts.get(getattr(item, attr), 0)
+
+
+def get_section(session: Session, slug: str) -> Section | None:
+    return session.get(Section, slug)
+
+
+def get_trend(session: Session, slug: str) -> Trend | None:
+    return session.get(Trend, slug)

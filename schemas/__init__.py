@@ -1,0 +1,1 @@
+"""Marshmallow schemas: query arguments (parsing), responses (serialising) and the OpenAPI document's source."""

@@ -1,0 +1,101 @@
+"""Strict query-string fields: numbers are ASCII digits only, lists are comma-separated, text has no NULs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from marshmallow import ValidationError, fields
+
+_DIGITS = re.compile(r"[0-9]{1,9}")  # no signs, spaces, underscores or non-ASCII digits; no 2^70
+_ISO_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+
+
+def _clean(value) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Must be a string.")
+    if "\x00" in value or "\ufffd" in value:
+        raise ValidationError("Contains a NUL byte or invalid UTF-8.")
+    return value
+
+
+class StrictInt(fields.Integer):
+    """A non-negative decimal integer written with ASCII digits and nothing else."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = _clean(value)
+        if not _DIGITS.fullmatch(value):
+            raise ValidationError("Must be a whole number written with the digits 0-9 (at most 9 of them).")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Text(fields.String):
+    """Free text without NUL bytes or invalid UTF-8."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(_clean(value), attr, data, **kwargs)
+
+
+class CsvList(fields.Field):
+    """`a,b,c` → ['a', 'b', 'c'], each item validated by `item` (a Field) and deduplicated in order."""
+
+    def __init__(self, item: fields.Field, max_items: int = 20, **kwargs):
+        super().__init__(**kwargs)
+        self.item = item
+        self.max_items = max_items
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parts = [p.strip() for p in _clean(value).split(",")]
+        if not parts or any(p == "" for p in parts):
+            raise ValidationError("Must be a comma-separated list with no empty items.")
+        if len(parts) > self.max_items:
+            raise ValidationError(f"At most {self.max_items} values.")
+        return list(dict.fromkeys(self.item.deserialize(p) for p in parts))
+
+
+class Date(fields.Date):
+    """An ISO 8601 calendar date (YYYY-MM-DD)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = _clean(value)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValidationError("Must be a date as YYYY-MM-DD.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class DateTime(fields.DateTime):
+    """An RFC 3339 timestamp with a time zone (Z or ±hh:mm)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = _clean(value)
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})", value):
+            raise ValidationError("Must be an RFC 3339 timestamp with a time zone, e.g. 2022-02-21T09:00:00Z.")
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(dt.UTC)
+        except ValueError:
+            raise ValidationError("Not a valid timestamp.") from None
+
+
+def parse_issue_id(value: str) -> dt.date | None:
+    """An issue id: the Monday that starts the week (2022-02-14) or its ISO week (2022-W07); None if malformed."""
+    match = _ISO_WEEK.fullmatch(value)
+    try:
+        if match:
+            return dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return None
+
+
+class IssueId(fields.Field):
+    """An issue id in either form; must name a Monday."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = parse_issue_id(_clean(value))
+        if day is None:
+            raise ValidationError("Must be an issue id: the Monday that starts the week (YYYY-MM-DD) or an ISO week (YYYY-Www).")
+        if day.weekday() != 0:
+            raise ValidationError("An issue id is the Monday that starts the issue week.")
+        return day

@@ -1,0 +1,148 @@
+"""Response schemas: how issues, articles, sections and trend tags look on the wire."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+from marshmallow.experimental.context import Context
+
+
+def ctx() -> dict:
+    """The dump context: {'lang': …, 'base': absolute API root, 'format': body format or None}."""
+    return Context.get(default={"lang": "en", "base": "", "format": None})
+
+
+def localized(names: dict) -> str:
+    lang = ctx()["lang"]
+    return names.get(lang) or names.get("en") or next(iter(names.values()))
+
+
+def issue_id(day) -> str:
+    return day.isoformat()
+
+
+class SectionRefSchema(Schema):
+    slug = fields.String(required=True)
+    name = fields.Function(lambda s: localized(s.names), metadata={"description": "Name in the response language."})
+    url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
+
+
+class TrendRefSchema(Schema):
+    slug = fields.String(required=True)
+    label = fields.Function(lambda t: localized(t.labels), metadata={"description": "Label in the response language."})
+    direction = fields.Integer(metadata={"description": "−1 worse, 0 unchanged, +1 better."})
+
+
+class IssueRefSchema(Schema):
+    id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
+    iso_week = fields.String(metadata={"example": "2022-W07"})
+    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
+    url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+
+
+class ArticleSummarySchema(Schema):
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    lead = fields.String()
+    lang = fields.String(metadata={"example": "en"})
+    section = fields.Nested(SectionRefSchema, allow_none=True)
+    trend = fields.Nested(TrendRefSchema, allow_none=True)
+    issue = fields.Function(
+        lambda a: issue_id(a.issue_start) if a.issue_start else None, allow_none=True,
+        metadata={"description": "Id of the issue (None for articles whose week could not be recovered)."},
+    )  # fmt: skip
+    position = fields.Integer()
+    published_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+    truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
+    url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
+
+
+def _body(article) -> dict:
+    fmt = ctx().get("format")
+    body = {"html": article.body_html, "text": article.body_text, "blocks": article.blocks}
+    return {fmt: body[fmt]} if fmt else body
+
+
+class ArticleSchema(ArticleSummarySchema):
+    body = fields.Function(_body, metadata={"description": "Sanitised HTML, plain text and structured blocks."})
+    authors = fields.List(fields.String())
+    image = fields.Function(
+        lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
+        allow_none=True,
+    )
+    canonical_url = fields.String(allow_none=True)
+    aliases = fields.Function(lambda a: sorted(al.slug for al in a.aliases))
+    translation_key = fields.String(allow_none=True)
+
+
+class SectionSchema(SectionRefSchema):
+    names = fields.Dict(keys=fields.String(), values=fields.String())
+    position = fields.Integer()
+    article_count = fields.Integer(metadata={"description": "Public articles in this section."})
+    articles_url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}/articles")
+
+
+class TrendSchema(TrendRefSchema):
+    labels = fields.Dict(keys=fields.String(), values=fields.String())
+    article_count = fields.Integer(metadata={"description": "Public articles with this trend."})
+    articles_url = fields.Function(lambda t: f"{ctx()['base']}/v1/trends/{t.slug}/articles")
+
+
+class IssueSummarySchema(IssueRefSchema):
+    start = fields.Date()
+    end = fields.Date()
+    languages = fields.List(fields.String())
+    article_count = fields.Integer()
+
+
+class IssueSectionSchema(Schema):
+    section = fields.Nested(SectionRefSchema, allow_none=True)
+    articles = fields.List(fields.Nested(ArticleSummarySchema))
+
+
+class IssueSchema(IssueSummarySchema):
+    sections = fields.List(fields.Nested(IssueSectionSchema), metadata={"description": "Articles grouped by section, in editorial order."})
+    previous = fields.Nested(IssueRefSchema, allow_none=True)
+    next = fields.Nested(IssueRefSchema, allow_none=True)
+
+
+class PageMetaSchema(Schema):
+    limit = fields.Integer()
+    total = fields.Integer()
+    page = fields.Integer(allow_none=True)
+    generation = fields.String()
+
+
+class PageLinksSchema(Schema):
+    self = fields.String()
+    first = fields.String()
+    next = fields.String(allow_none=True)
+    prev = fields.String(allow_none=True)
+
+
+def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
+    """A paginated collection of `item_schema`: data / meta / links."""
+    return Schema.from_dict(
+        {
+            "data": fields.List(fields.Nested(item_schema)),
+            "meta": fields.Nested(PageMetaSchema),
+            "links": fields.Nested(PageLinksSchema),
+        },
+        name=name,
+    )
+
+
+ArticleListSchema = envelope(ArticleSummarySchema, "ArticleList")
+IssueListSchema = envelope(IssueSummarySchema, "IssueList")
+SectionListSchema = envelope(SectionSchema, "SectionList")
+TrendListSchema = envelope(TrendSchema, "TrendList")
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, the body of every error."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    invalid_params = fields.List(fields.Dict(), metadata={"description": "[{name, reason}] for each bad parameter."})
