@@ -172,7 +172,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
     return body, encoding
 
 
-def cached_endpoint(args_schema: Schema, mimetype: str = "application/json"):
+def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, mimetype: str = "application/json"):
     """Wrap a view `view(session, args, now, **path) -> data | (data, headers)` in the cached response path.
 
     The cache key is store generation (with its embargo epoch) + base URL + path + normalised query +
@@ -220,7 +220,8 @@ def cached_endpoint(args_schema: Schema, mimetype: str = "application/json"):
                 resp.headers["Content-Encoding"] = encoding
             return resp
 
-        wrapper.args_schema = args_schema
+        wrapper.args_schema = args_schema  # the OpenAPI document is generated from these two
+        wrapper.response_schema = response
         return wrapper
 
     return decorator

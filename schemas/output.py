@@ -138,6 +138,34 @@ SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
 
 
+def item(schema: type[Schema], name: str) -> type[Schema]:
+    """A single resource: {"data": …}."""
+    return Schema.from_dict({"data": fields.Nested(schema)}, name=name)
+
+
+class TranslationSchema(Schema):
+    slug = fields.String()
+    title = fields.String()
+    url = fields.String()
+
+
+class ArticleDetailSchema(ArticleSchema):
+    translations = fields.Dict(keys=fields.String(), values=fields.Nested(TranslationSchema), metadata={"description": "Language → the same article in that language."})
+    requested_slug = fields.String(metadata={"description": "The slug asked for (an alias slug when it differs from `slug`)."})
+
+
+ArticleItemSchema = item(ArticleDetailSchema, "ArticleItem")
+IssueItemSchema = item(IssueSchema, "IssueItem")
+SectionItemSchema = item(SectionSchema, "SectionItem")
+TrendItemSchema = item(TrendSchema, "TrendItem")
+
+
+class RootSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
 class ProblemSchema(Schema):
     """RFC 9457 problem details, the body of every error."""
 

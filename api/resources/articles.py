@@ -9,7 +9,7 @@ from api.http import cached_endpoint
 from api.resources.collection import collection
 from api.store import queries
 from schemas.args import ArticleFilterArgs, ArticleItemArgs
-from schemas.output import ArticleSchema, ArticleSummarySchema, ctx
+from schemas.output import ArticleItemSchema, ArticleListSchema, ArticleSchema, ArticleSummarySchema, ctx
 
 bp = Blueprint("articles", __name__)
 
@@ -37,14 +37,14 @@ def _jsonable(filters: dict) -> dict:
 
 
 @bp.get("/v1/articles")
-@cached_endpoint(ArticleFilterArgs())
+@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
 def list_articles(session, args, now, lang):
     """Public articles, newest first, filtered and paginated."""
     return article_page(session, args, now)
 
 
 @bp.get("/v1/articles/<slug>")
-@cached_endpoint(ArticleItemArgs())
+@cached_endpoint(ArticleItemArgs(), ArticleItemSchema)
 def get_article(session, args, now, lang, slug):
     """One public article by slug; an alias slug answers with the canonical article."""
     article, via_alias = queries.get_article(session, slug[:200], now)

@@ -12,7 +12,14 @@ from api.resources.collection import collection
 from api.store import queries
 from schemas.args import IssueListArgs, ItemArgs
 from schemas.fields import parse_issue_id
-from schemas.output import ArticleSummarySchema, IssueRefSchema, IssueSummarySchema, SectionRefSchema
+from schemas.output import (
+    ArticleSummarySchema,
+    IssueItemSchema,
+    IssueListSchema,
+    IssueRefSchema,
+    IssueSummarySchema,
+    SectionRefSchema,
+)
 
 bp = Blueprint("issues", __name__)
 
@@ -34,7 +41,7 @@ def issue_body(session, issue, now, lang: str | None) -> dict:
 
 
 @bp.get("/v1/issues")
-@cached_endpoint(IssueListArgs())
+@cached_endpoint(IssueListArgs(), IssueListSchema)
 def list_issues(session, args, now, lang):
     """Public issues, newest first; `covers`, `from`, `to` and `year` filter them."""
     filters = {k: args[k] for k in ("covers", "from_", "to", "year") if args.get(k) is not None}
@@ -51,7 +58,7 @@ def list_issues(session, args, now, lang):
 
 
 @bp.get("/v1/issues/latest")
-@cached_endpoint(ItemArgs())
+@cached_endpoint(ItemArgs(), IssueItemSchema)
 def latest_issue(session, args, now, lang):
     """The newest public issue."""
     issue = queries.latest_issue(session, now)
@@ -61,7 +68,7 @@ def latest_issue(session, args, now, lang):
 
 
 @bp.get("/v1/issues/<issue_id>")
-@cached_endpoint(ItemArgs())
+@cached_endpoint(ItemArgs(), IssueItemSchema)
 def get_issue(session, args, now, lang, issue_id):
     """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
     start = parse_issue_id(issue_id)

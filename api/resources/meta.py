@@ -8,13 +8,14 @@ from sqlalchemy import text
 from api.http import base_url, cached_endpoint
 from api.store.db import StoreUnavailable
 from schemas.args import ItemArgs
+from schemas.output import RootSchema
 
 bp = Blueprint("meta", __name__)
 
 
 @bp.get("/v1")
 @bp.get("/v1/")
-@cached_endpoint(ItemArgs())
+@cached_endpoint(ItemArgs(), RootSchema)
 def root(session, args, now, lang):
     """The API root: links to every collection, the feeds and the documentation."""
     base = base_url()

@@ -12,7 +12,7 @@ from api.resources.collection import collection
 from api.store import queries
 from api.store.models import Article, Section
 from schemas.args import ArticleFilterArgs, ItemArgs, PageArgs
-from schemas.output import SectionSchema
+from schemas.output import ArticleListSchema, SectionItemSchema, SectionListSchema, SectionSchema
 
 bp = Blueprint("sections", __name__)
 
@@ -22,7 +22,7 @@ def _annotate(session, now):
 
 
 @bp.get("/v1/sections")
-@cached_endpoint(PageArgs())
+@cached_endpoint(PageArgs(), SectionListSchema)
 def list_sections(session, args, now, lang):
     """Every section in display order, with its count of public articles."""
     return collection(session, select(Section), queries.SECTION_ORDER, args, SectionSchema(), annotate=_annotate(session, now))
@@ -36,7 +36,7 @@ def _section_or_404(session, slug: str) -> Section:
 
 
 @bp.get("/v1/sections/<slug>")
-@cached_endpoint(ItemArgs())
+@cached_endpoint(ItemArgs(), SectionItemSchema)
 def get_section(session, args, now, lang, slug):
     """One section with its count of public articles."""
     section = _section_or_404(session, slug)
@@ -45,7 +45,7 @@ def get_section(session, args, now, lang, slug):
 
 
 @bp.get("/v1/sections/<slug>/articles")
-@cached_endpoint(ArticleFilterArgs())
+@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
 def section_articles(session, args, now, lang, slug):
     """The section's public articles, newest first, with every article filter."""
     section = _section_or_404(session, slug)

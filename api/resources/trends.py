@@ -12,7 +12,7 @@ from api.resources.collection import collection
 from api.store import queries
 from api.store.models import Article, Trend
 from schemas.args import ArticleFilterArgs, ItemArgs, PageArgs
-from schemas.output import TrendSchema
+from schemas.output import ArticleListSchema, TrendItemSchema, TrendListSchema, TrendSchema
 
 bp = Blueprint("trends", __name__)
 
@@ -22,7 +22,7 @@ def _annotate(session, now):
 
 
 @bp.get("/v1/trends")
-@cached_endpoint(PageArgs())
+@cached_endpoint(PageArgs(), TrendListSchema)
 def list_trends(session, args, now, lang):
     """The trend vocabulary (worse → better), with counts of public articles."""
     return collection(session, select(Trend), queries.TREND_ORDER, args, TrendSchema(), annotate=_annotate(session, now))
@@ -36,7 +36,7 @@ def _trend_or_404(session, slug: str) -> Trend:
 
 
 @bp.get("/v1/trends/<slug>")
-@cached_endpoint(ItemArgs())
+@cached_endpoint(ItemArgs(), TrendItemSchema)
 def get_trend(session, args, now, lang, slug):
     """One trend tag with its count of public articles."""
     trend = _trend_or_404(session, slug)
@@ -45,7 +45,7 @@ def get_trend(session, args, now, lang, slug):
 
 
 @bp.get("/v1/trends/<slug>/articles")
-@cached_endpoint(ArticleFilterArgs())
+@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
 def trend_articles(session, args, now, lang, slug):
     """Public articles with this trend, newest first, with every article filter."""
     trend = _trend_or_404(session, slug)

@@ -263,9 +263,13 @@ class Target:
             if result != "ok":
                 raise LoadFailed(f"the new store failed its integrity check: {result}")
 
-    def swap(self, engine: Engine) -> None:
+    def close_build(self, engine: Engine) -> None:
+        """Close the build engine's connections (PostgreSQL build engines share the admin pool, closed at unlock)."""
+        if self.sqlite:
+            engine.dispose()
+
+    def swap(self) -> None:
         """Make the new generation live in one atomic step."""
-        engine.dispose()
         if self.sqlite:
             with open(self.build, "rb") as fh:
                 os.fsync(fh.fileno())
@@ -365,10 +369,11 @@ def load_archive(
             _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report)
             target.validate(engine)
         except BaseException:
-            engine.dispose()
+            target.close_build(engine)
             target.discard()
             raise
-        target.swap(engine)
+        target.close_build(engine)
+        target.swap()
         report.swapped = True
     finally:
         target.unlock()

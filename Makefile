@@ -1,0 +1,52 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STORE  := data/store.sqlite
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test lint store bench fuzz faults load clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# The store is rebuilt when any archive file or the vocabulary is newer than it.
+$(STORE): $(VENV)/.installed $(shell find data/archive -type f 2>/dev/null) data/vocabulary.yaml
+	$(VENV)/bin/flask archive load data/archive
+
+store: $(STORE)
+
+run: $(VENV)/.installed $(STORE)
+	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+
+test: $(VENV)/.installed-dev
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed-dev
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+fuzz: $(VENV)/.installed-dev
+	$(PY) -m pytest -p no:cacheprovider tests/fuzz_live.py $(FUZZ_ARGS)
+
+faults: $(VENV)/.installed-dev
+	$(PY) -m pytest -m faults tests
+
+load: $(VENV)/.installed-dev
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+clean:
+	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache

@@ -1,0 +1,120 @@
+"""Fixtures: the sample archive loaded through the real loader into SQLite and into PostgreSQL (+ Redis)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from api import clock
+from api.app import create_app
+from api.store.loader import load_archive
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCHIVE = ROOT / "data" / "archive"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CANARIES = ("CANARYDRAFT", "CANARYEMBARGO", "CANARYRETRACT", "canarydraft", "canaryembargo", "canaryretract")
+SEED_SLUG = "minsk-sends-conflicting-signals-about-the-expanding-russian-military-presence"
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip without the service, except in CI (REQUIRE_SERVICES=1), where a skipped backend is a failure."""
+    if _reachable(host, port):
+        return
+    message = f"{name} at {host}:{port} is not reachable"
+    if os.environ.get("REQUIRE_SERVICES"):
+        pytest.fail(f"{message}, and REQUIRE_SERVICES=1 forbids skipping its suite")
+    pytest.skip(message)
+
+
+def new_pg_schema() -> str:
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        for name in (schema, f"{schema}_build", f"{schema}_old"):
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request, tmp_path_factory):
+    """Settings of one backend: SQLite file + SimpleCache, or PostgreSQL schema + Redis."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("store") / "store.sqlite"
+        yield {"DATABASE_URL": f"sqlite:///{path}", "DATABASE_SCHEMA": "bulletin", "CACHE_REDIS_URL": None}
+        return
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    require_service("Redis", "127.0.0.1", 6379)
+    schema = new_pg_schema()
+    yield {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": schema, "CACHE_REDIS_URL": REDIS_URL}
+    drop_pg_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def loaded(backend):
+    """The sample archive (seed + editorial documents) loaded once per backend through the real loader."""
+    report = load_archive(ARCHIVE, backend["DATABASE_URL"], schema=backend["DATABASE_SCHEMA"])
+    return {**backend, "report": report}
+
+
+def make_app(settings: dict, **extra):
+    overrides = {k: v for k, v in settings.items() if k.isupper()}
+    overrides.update({"GENERATION_CHECK_INTERVAL": 0.0, **extra})
+    return create_app(overrides)
+
+
+@pytest.fixture
+def app(loaded):
+    app = make_app(loaded)
+    yield app
+    app.extensions["store"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def frozen_clock():
+    """Freeze the service clock; the test sets the time with frozen_clock(datetime)."""
+    yield clock.freeze
+    clock.freeze(None)
+
+
+@pytest.fixture
+def scratch_store(tmp_path, backend):
+    """An empty store of this backend for tests that load their own archives (and a copy helper)."""
+    if backend["DATABASE_URL"].startswith("sqlite"):
+        settings = {**backend, "DATABASE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}"}
+        yield settings
+        return
+    schema = new_pg_schema()
+    yield {**backend, "DATABASE_SCHEMA": schema}
+    drop_pg_schema(schema)
+
+
+def copy_archive(tmp_path: Path, *sources: Path) -> Path:
+    """A writable copy of archive directories (merged), for tests that edit an archive."""
+    dest = tmp_path / "archive"
+    for src in sources:
+        shutil.copytree(src, dest, dirs_exist_ok=True)
+    return dest
