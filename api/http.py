@@ -148,10 +148,14 @@ def _not_modified_since(header: str | None, last_modified) -> bool:
     return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
 
 
-def cache_control(max_age: int) -> str:
+def cache_control(limit: int | None) -> str:
+    """Cache-Control of a 200; `limit` (seconds until an embargo ends) caps both lifetimes so no cache shows stale visibility."""
     cfg = current_app.config
+    max_age, s_maxage = cfg["CACHE_MAX_AGE"], cfg["CACHE_S_MAXAGE"]
+    if limit is not None:
+        max_age, s_maxage = min(max_age, limit), min(s_maxage, limit)
     return (
-        f"public, max-age={max_age}, s-maxage={min(cfg['CACHE_S_MAXAGE'], max(max_age, 0) if max_age < cfg['CACHE_MAX_AGE'] else cfg['CACHE_S_MAXAGE'])}, "
+        f"public, max-age={max_age}, s-maxage={s_maxage}, "
         f"stale-while-revalidate={cfg['CACHE_STALE_WHILE_REVALIDATE']}, stale-if-error={cfg['CACHE_STALE_IF_ERROR']}"
     )
 
@@ -192,13 +196,12 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)
-            max_age = current_app.config["CACHE_MAX_AGE"]
-            if next_change is not None:  # never let a cache hold a page past the moment an embargo ends
-                max_age = max(0, min(max_age, int((next_change - now).total_seconds())))
+            # Never let a cache hold a page past the moment an embargo ends.
+            limit = None if next_change is None else max(0, int((next_change - now).total_seconds()))
             headers = {
                 "ETag": etag,
                 "Last-Modified": format_datetime(last_modified, usegmt=True),
-                "Cache-Control": cache_control(max_age),
+                "Cache-Control": cache_control(limit),
                 "Vary": VARY,
                 "Content-Language": lang,
             }
