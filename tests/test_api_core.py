@@ -223,7 +223,7 @@ def test_readyz_reports_generation(client, loaded):
 def test_cache_lifetime_capped_before_embargo_ends(client, frozen_clock):
     import datetime as dt
 
-    frozen_clock(dt.datetime(2098, 12, 31, 23, 59, 30, tzinfo=dt.UTC))
+    frozen_clock(dt.datetime(2099, 1, 1, 8, 59, 30, tzinfo=dt.UTC))
     resp = client.get("/v1/articles")
     assert resp.status_code == 200
     assert "max-age=30, s-maxage=30," in resp.headers["Cache-Control"]
