@@ -46,9 +46,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api.resources import articles, issues, meta, sections, trends
+    from api.resources import articles, issues, meta, sections, timeline, trends
 
-    for module in (meta, issues, articles, sections, trends):
+    # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
+    for module in (meta, issues, articles, sections, timeline, trends):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

@@ -49,8 +49,24 @@ class ArticleFilterArgs(PageArgs):
     def _check(self, data, **kwargs):
         if data.get("sort") == "relevance" and not data.get("q"):
             raise ValidationError("sort=relevance needs a search text q.", "sort")
-        if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
-            raise ValidationError("from must not be after to.", "from")
+        _check_range(data)
+
+
+def _check_range(data: dict) -> None:
+    if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
+        raise ValidationError("from must not be after to.", "from")
+
+
+class TimelineArgs(BaseArgs):
+    """The trend timeline: which sections and issue weeks to chart (lang also picks the articles counted)."""
+
+    section = CsvList(Text(validate=SLUG), metadata={"description": "Section slug(s), comma-separated."})
+    from_ = Date(data_key="from", metadata={"description": "Issue weeks ending on or after this date (inclusive)."})
+    to = Date(metadata={"description": "Issue weeks starting on or before this date (inclusive)."})
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        _check_range(data)
 
 
 class IssueListArgs(PageArgs):

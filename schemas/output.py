@@ -174,3 +174,33 @@ class ProblemSchema(Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     invalid_params = fields.List(fields.Dict(), metadata={"description": "[{name, reason}] for each bad parameter."})
+
+
+class TimelineCountsSchema(Schema):
+    worse = fields.Integer()
+    unchanged = fields.Integer()
+    better = fields.Integer()
+
+
+class TimelineCellSchema(Schema):
+    """One (issue, section) point of the trend timeline."""
+
+    issue = fields.Nested(IssueRefSchema(only=("id", "title", "url")))
+    section = fields.Nested(SectionRefSchema)
+    counts = fields.Nested(TimelineCountsSchema, metadata={"description": "Public articles per trend direction."})
+    total = fields.Integer(metadata={"description": "Public articles, including those without a trend tag."})
+    net_index = fields.Float(metadata={"description": "(better − worse) / total, rounded to 3 decimals."})
+    direction = fields.String(metadata={"description": "Sign of net_index: worse, unchanged or better."})
+    articles_url = fields.String(metadata={"description": "The articles counted in this cell."})
+
+
+class TimelineMetaSchema(Schema):
+    issues = fields.List(fields.String(), metadata={"description": "Issue ids charted, oldest first."})
+    sections = fields.List(fields.String(), metadata={"description": "Section slugs charted, in display order."})
+    generation = fields.String()
+
+
+class TimelineSchema(Schema):
+    data = fields.List(fields.Nested(TimelineCellSchema))
+    meta = fields.Nested(TimelineMetaSchema)
+    links = fields.Dict(keys=fields.String(), values=fields.String())

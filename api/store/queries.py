@@ -161,3 +161,82 @@ def get_section(session: Session, slug: str) -> Section | None:
 
 def get_trend(session: Session, slug: str) -> Trend | None:
     return session.get(Trend, slug)
+
+
+DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
+
+
+def trend_timeline(session: Session, now: dt.datetime, filters: dict | None = None) -> list[dict]:
+    """Per (issue, section): public article counts per trend direction, total and net index, in chart order.
+
+    One grouped query over `public_articles(now)` (GROUP BY issue, section, trend direction); articles
+    without a trend count in `total` only; articles without an issue or a section are not charted.
+    """
+    stmt = (
+        filter_articles(public_articles(now), filters or {})
+        .with_only_columns(Article.issue_start, Article.section_slug, Trend.direction, func.count(Article.id))
+        .join_from(Article, Section, Section.slug == Article.section_slug)
+        .outerjoin(Trend, Trend.slug == Article.trend_slug)
+        .where(Article.issue_start.is_not(None))
+        .group_by(Article.issue_start, Section.position, Article.section_slug, Trend.direction)
+        .order_by(Article.issue_start, Section.position, Article.section_slug, Trend.direction)
+    )
+    cells: dict[tuple, dict] = {}
+    for start, section, direction, n in session.execute(stmt):
+        cell = cells.setdefault(
+            (start, section),
+            {
+                "issue_start": start,
+                "section_slug": section,
+                "counts": dict.fromkeys(DIRECTIONS.values(), 0),
+                "total": 0,
+            },
+        )
+        cell["total"] += n
+        if direction in DIRECTIONS:
+            cell["counts"][DIRECTIONS[direction]] += n
+    for cell in cells.values():
+        counts = cell["counts"]
+        cell["net_index"] = round((counts["better"] - counts["worse"]) / cell["total"], 3)
+        cell["direction"] = "better" if cell["net_index"] > 0 else "worse" if cell["net_index"] < 0 else "unchanged"
+    return list(cells.values())
+
+
+def section_streaks(cells: list[dict]) -> dict[str, tuple[dict, int]]:
+    """Section slug → (its latest timeline cell, how many of its most recent issues kept that direction).
+
+    `cells` come in issue order (trend_timeline); the streak runs over the issues in which the section
+    had public articles, newest first, and stops at the first issue with another direction.
+    """
+    by_section: dict[str, list[dict]] = defaultdict(list)
+    for cell in cells:
+        by_section[cell["section_slug"]].append(cell)
+    result = {}
+    for slug, history in by_section.items():
+        latest = history[-1]
+        streak = 0
+        for cell in reversed(history):
+            if cell["direction"] != latest["direction"]:
+                break
+            streak += 1
+        result[slug] = (latest, streak)
+    return result
+
+
+def annotate_streaks(session: Session, sections: list[Section], now: dt.datetime) -> None:
+    """Attach latest_trend and streak to sections, from one timeline query over all of them."""
+    if not sections:
+        return
+    streaks = section_streaks(trend_timeline(session, now, {"section": [s.slug for s in sections]}))
+    for section in sections:
+        latest, streak = streaks.get(section.slug, (None, 0))
+        section.latest_trend = (
+            None
+            if latest is None
+            else {
+                "issue": latest["issue_start"].isoformat(),
+                "direction": latest["direction"],
+                "net_index": latest["net_index"],
+            }
+        )
+        section.streak = streak

@@ -1,0 +1,51 @@
+"""The trend timeline: per issue and section, public articles per trend direction and a net index, ready to chart."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, g
+from sqlalchemy import select
+
+from api.http import cached_endpoint, url_with
+from api.store import queries
+from api.store.models import Issue, Section
+from schemas.args import TimelineArgs
+from schemas.output import TimelineCellSchema, TimelineSchema, ctx
+
+bp = Blueprint("timeline", __name__)
+
+
+@bp.get("/v1/trends/timeline")
+@cached_endpoint(TimelineArgs(), TimelineSchema)
+def trend_timeline(session, args, now, lang):
+    """Per (issue, section) with public articles: counts per direction, total, net index and direction."""
+    filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
+    if args.get("lang"):
+        filters["lang"] = [args["lang"]]
+    cells = queries.trend_timeline(session, now, filters)
+    starts = sorted({c["issue_start"] for c in cells})
+    issues = {i.start: i for i in session.scalars(select(Issue).where(Issue.start.in_(starts)))} if cells else {}
+    sections = {
+        s.slug: s
+        for s in session.scalars(
+            select(Section).where(Section.slug.in_({c["section_slug"] for c in cells})).order_by(Section.position, Section.slug)
+        )
+    } if cells else {}  # fmt: skip
+    base = ctx()["base"]
+    for cell in cells:
+        cell["issue"] = issues[cell["issue_start"]]
+        cell["section"] = sections[cell["section_slug"]]
+        query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
+        if args.get("lang"):
+            query["lang"] = args["lang"]
+        cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
+    return {
+        "data": TimelineCellSchema().dump(cells, many=True),
+        "meta": {
+            "issues": [s.isoformat() for s in starts],
+            "sections": list(sections),
+            "generation": g.generation.id[:20],
+        },
+        "links": {"self": url_with()},
+    }

@@ -1,0 +1,198 @@
+"""The trend timeline (issue #4) on both backends: counts recomputed from /v1/articles, filters, visibility, caching."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+import pytest
+
+from tests.conftest import CANARIES
+
+EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
+NAMES = {-1: "worse", 0: "unchanged", 1: "better"}
+
+
+def _all_articles(client, query: str) -> list[dict]:
+    """Every public article matching `query`, walked by cursor through /v1/articles."""
+    url = "/v1/articles?limit=100" + (f"&{query}" if query else "")
+    found = []
+    while url:
+        body = client.get(url).get_json()
+        found += body["data"]
+        url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
+    return found
+
+
+def _expected(client, query: str) -> list[dict]:
+    """The timeline recomputed independently from the article list, in chart order."""
+    positions = {s["slug"]: s["position"] for s in client.get("/v1/sections?limit=100").get_json()["data"]}
+    cells: dict = defaultdict(lambda: {"counts": {"worse": 0, "unchanged": 0, "better": 0}, "total": 0})
+    for article in _all_articles(client, query):
+        if article["issue"] is None or article["section"] is None:
+            continue
+        cell = cells[(article["issue"], article["section"]["slug"])]
+        cell["total"] += 1
+        if article["trend"]:
+            cell["counts"][NAMES[article["trend"]["direction"]]] += 1
+    out = []
+    for (issue, section), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], positions[kv[0][1]])):
+        net = round((cell["counts"]["better"] - cell["counts"]["worse"]) / cell["total"], 3)
+        direction = "better" if net > 0 else "worse" if net < 0 else "unchanged"
+        out.append({"issue": issue, "section": section, **cell, "net_index": net, "direction": direction})
+    return out
+
+
+def _simplified(body: dict) -> list[dict]:
+    return [
+        {
+            "issue": c["issue"]["id"],
+            "section": c["section"]["slug"],
+            "counts": c["counts"],
+            "total": c["total"],
+            "net_index": c["net_index"],
+            "direction": c["direction"],
+        }
+        for c in body["data"]
+    ]
+
+
+QUERIES = [
+    "",
+    "section=economy",
+    "section=economy,security-issues",
+    "from=2022-02-10&to=2022-02-20",
+    "from=2022-02-21",
+    "to=2022-02-06",
+    "lang=en",
+    "lang=ru",
+    "lang=be&section=international-relations",
+    "section=ruling-elite&from=2022-02-01&to=2022-02-28&lang=en",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_timeline_matches_counts_from_article_list(client, query):
+    resp = client.get("/v1/trends/timeline" + (f"?{query}" if query else ""))
+    assert resp.status_code == 200
+    body = resp.get_json()
+    expected = _expected(client, query)
+    assert expected or query.startswith("section=ruling-elite&from=2022-02-01")  # every other query charts something
+    assert _simplified(body) == expected
+    assert body["meta"]["issues"] == sorted({c["issue"] for c in expected})
+    assert set(body["meta"]["sections"]) == {c["section"] for c in expected}
+
+
+def test_timeline_unfiltered_covers_every_public_article_once(client):
+    body = client.get("/v1/trends/timeline").get_json()
+    assert sum(c["total"] for c in body["data"]) == client.get("/v1/articles").get_json()["meta"]["total"]
+    assert body["meta"]["issues"] == ["2022-01-31", "2022-02-07", "2022-02-14", "2022-02-21", "2022-02-28"]
+    order = [s["slug"] for s in client.get("/v1/sections").get_json()["data"]]
+    assert body["meta"]["sections"] == [s for s in order if s in body["meta"]["sections"]]
+
+
+def test_timeline_cell_shape_and_links(client):
+    body = client.get("/v1/trends/timeline?section=security-issues&from=2022-02-14&to=2022-02-20").get_json()
+    assert body["data"] == [
+        {
+            "issue": {
+                "id": "2022-02-14",
+                "title": "February 14 – February 20, 2022",
+                "url": "http://localhost/v1/issues/2022-02-14",
+            },
+            "section": {
+                "slug": "security-issues",
+                "name": "Security issues",
+                "url": "http://localhost/v1/sections/security-issues",
+            },
+            "counts": {"worse": 1, "unchanged": 0, "better": 0},
+            "total": 1,
+            "net_index": -1.0,
+            "direction": "worse",
+            "articles_url": "http://localhost/v1/articles?issue=2022-02-14&section=security-issues",
+        }
+    ]
+    assert body["meta"]["sections"] == ["security-issues"]
+    assert body["meta"]["generation"]
+    assert (
+        body["links"]["self"]
+        == "http://localhost/v1/trends/timeline?from=2022-02-14&section=security-issues&to=2022-02-20"
+    )
+
+
+def test_timeline_articles_url_lists_the_cell(client):
+    for cell in client.get("/v1/trends/timeline?lang=en").get_json()["data"]:
+        assert cell["articles_url"].endswith("&lang=en")
+        listed = client.get(cell["articles_url"].replace("http://localhost", "")).get_json()
+        assert listed["meta"]["total"] == cell["total"]
+
+
+def test_timeline_labels_follow_language(client):
+    body = client.get("/v1/trends/timeline?lang=ru").get_json()
+    assert [(c["issue"]["id"], c["section"]["name"]) for c in body["data"]] == [("2022-02-14", "Экономика")]
+    negotiated = client.get("/v1/trends/timeline?section=economy", headers={"Accept-Language": "ru"})
+    assert negotiated.headers["Content-Language"] == "ru"
+    assert {c["section"]["name"] for c in negotiated.get_json()["data"]} == {"Экономика"}
+    # Accept-Language picks labels only; the ?lang filter also picks the articles counted.
+    assert len(negotiated.get_json()["data"]) > 1
+
+
+def test_timeline_is_not_taken_for_a_trend_slug(client):
+    assert "data" in client.get("/v1/trends/worse").get_json()
+    body = client.get("/v1/trends/timeline").get_json()
+    assert isinstance(body["data"], list) and "counts" in body["data"][0]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [
+        ("colour=red", "colour"),
+        ("limit=5", "limit"),
+        ("trend=worse", "trend"),
+        ("section=Economy!", "section"),
+        ("from=2022-02-20&to=2022-02-01", "from"),
+        ("to=2022-02-30", "to"),
+        ("lang=de", "lang"),
+        ("section=economy&section=security-issues", "section"),
+    ],
+)
+def test_timeline_bad_parameters_are_400(client, query, param):
+    resp = client.get(f"/v1/trends/timeline?{query}")
+    assert resp.status_code == 400
+    assert resp.mimetype == "application/problem+json"
+    assert param in [p["name"] for p in resp.get_json()["invalid_params"]]
+
+
+def test_timeline_never_counts_unpublished(client):
+    resp = client.get("/v1/trends/timeline")
+    blob = resp.get_data(as_text=True) + str(dict(resp.headers))
+    assert not any(c in blob for c in CANARIES)
+    cells = {(c["issue"]["id"], c["section"]["slug"]): c for c in resp.get_json()["data"]}
+    # 2022-02-28 holds the draft (ruling-elite) and the embargoed article (society-and-politics) only there.
+    assert ("2022-02-28", "ruling-elite") not in cells
+    assert ("2022-02-28", "society-and-politics") not in cells
+
+
+def test_timeline_counts_embargoed_article_exactly_from_its_embargo_end(client, frozen_clock):
+    frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+    before = client.get("/v1/trends/timeline?section=society-and-politics&from=2022-02-28")
+    assert before.get_json()["data"] == []
+    assert "max-age=1," in before.headers["Cache-Control"]
+    frozen_clock(EMBARGO_END)
+    after = client.get("/v1/trends/timeline?section=society-and-politics&from=2022-02-28").get_json()
+    assert [(c["issue"]["id"], c["counts"], c["total"], c["net_index"], c["direction"]) for c in after["data"]] == [
+        ("2022-02-28", {"worse": 0, "unchanged": 0, "better": 1}, 1, 1.0, "better")
+    ]
+    assert _simplified(client.get("/v1/trends/timeline").get_json()) == _expected(client, "")
+
+
+def test_timeline_etag_gives_304(client):
+    resp = client.get("/v1/trends/timeline?section=economy")
+    etag = resp.headers["ETag"]
+    assert etag.startswith('W/"')
+    assert resp.headers["Cache-Control"].startswith("public, max-age=")
+    again = client.get("/v1/trends/timeline?section=economy", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.get_data() == b""
+    other = client.get("/v1/trends/timeline?section=economy,ruling-elite", headers={"If-None-Match": etag})
+    assert other.status_code == 200
