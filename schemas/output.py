@@ -80,6 +80,19 @@ class SectionSchema(SectionRefSchema):
     position = fields.Integer()
     article_count = fields.Integer(metadata={"description": "Public articles in this section."})
     articles_url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}/articles")
+    latest_trend = fields.Nested(
+        "LatestTrendSchema", allow_none=True,
+        metadata={"description": "Direction of the section in the latest issue it appears in (null: no public article)."},
+    )  # fmt: skip
+    streak = fields.Integer(
+        metadata={"description": "How many of the section's most recent issues kept that direction (0: no public article)."}
+    )
+
+
+class LatestTrendSchema(Schema):
+    issue = fields.String(metadata={"example": "2022-02-28"})
+    direction = fields.String(metadata={"description": "worse, unchanged or better: the sign of net_index."})
+    net_index = fields.Float(metadata={"description": "(better − worse) / total of that issue's articles in the section."})
 
 
 class TrendSchema(TrendRefSchema):

@@ -196,3 +196,70 @@ def test_timeline_etag_gives_304(client):
     assert again.get_data() == b""
     other = client.get("/v1/trends/timeline?section=economy,ruling-elite", headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+# From the sample archive (public articles only; translations count like /v1/articles counts them):
+# security-issues  01-31 worse, 02-07 unchanged, 02-14 worse, 02-21 worse, 02-28 worse  → worse ×3
+# ruling-elite     01-31 unchanged, 02-14 worse (02-28 holds only the draft canary)    → worse ×1
+# society-and-politics 02-07 worse, 02-14 better, 02-21 worse+unchanged (−0.5); the 02-28 article is embargoed
+# economy          01-31 better, 02-07 unchanged, 02-14 worse (en+ru), 02-28 worse      → worse ×2
+# international-relations 01-31 worse (en+be), 02-07 better, 02-14 worse, 02-28 worse  → worse ×2
+STREAKS = {
+    "security-issues": ({"issue": "2022-02-28", "direction": "worse", "net_index": -1.0}, 3),
+    "ruling-elite": ({"issue": "2022-02-14", "direction": "worse", "net_index": -1.0}, 1),
+    "society-and-politics": ({"issue": "2022-02-21", "direction": "worse", "net_index": -0.5}, 1),
+    "economy": ({"issue": "2022-02-28", "direction": "worse", "net_index": -1.0}, 2),
+    "international-relations": ({"issue": "2022-02-28", "direction": "worse", "net_index": -1.0}, 2),
+}
+
+
+@pytest.mark.parametrize("slug", sorted(STREAKS))
+def test_section_latest_trend_and_streak(client, slug):
+    resp = client.get(f"/v1/sections/{slug}")
+    assert resp.status_code == 200
+    section = resp.get_json()["data"]
+    assert (section["latest_trend"], section["streak"]) == STREAKS[slug]
+
+
+def test_section_list_carries_the_same_streaks(client):
+    body = client.get("/v1/sections?limit=2").get_json()
+    seen = {}
+    while True:
+        seen.update({s["slug"]: (s["latest_trend"], s["streak"]) for s in body["data"]})
+        if not body["links"]["next"]:
+            break
+        body = client.get(body["links"]["next"].replace("http://localhost", "")).get_json()
+    assert seen == STREAKS
+
+
+def test_section_streak_agrees_with_timeline(client):
+    cells = client.get("/v1/trends/timeline").get_json()["data"]
+    for slug, (latest, streak) in STREAKS.items():
+        history = [c for c in cells if c["section"]["slug"] == slug]
+        assert {
+            "issue": history[-1]["issue"]["id"],
+            "direction": history[-1]["direction"],
+            "net_index": history[-1]["net_index"],
+        } == latest
+        directions = [c["direction"] for c in history]
+        assert directions[-streak:] == [latest["direction"]] * streak
+        assert len(directions) == streak or directions[-streak - 1] != latest["direction"]
+
+
+def test_section_streak_changes_when_the_embargo_ends(client, frozen_clock):
+    frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+    before = client.get("/v1/sections/society-and-politics").get_json()["data"]
+    assert (before["latest_trend"], before["streak"]) == STREAKS["society-and-politics"]
+    frozen_clock(EMBARGO_END)
+    after = client.get("/v1/sections/society-and-politics").get_json()["data"]
+    assert after["latest_trend"] == {"issue": "2022-02-28", "direction": "better", "net_index": 1.0}
+    assert after["streak"] == 1
+
+
+def test_trend_item_and_not_found_unchanged_by_refactor(client):
+    assert client.get("/v1/trends/worse").get_json()["data"]["slug"] == "worse"
+    assert client.get("/v1/trends/nope").get_json()["detail"] == "No trend tag 'nope'."
+    assert client.get("/v1/sections/nope").get_json()["detail"] == "No section 'nope'."
+    assert client.get("/v1/sections/economy/articles?section=ruling-elite").get_json()["meta"]["total"] == 0
+    assert client.get("/v1/trends/worse/articles?trend=better").get_json()["meta"]["total"] == 0
+    assert "streak" not in client.get("/v1/trends/worse").get_json()["data"]

@@ -1,0 +1,69 @@
+"""What sections and trend tags share: a vocabulary listed with counts, one term, and the term's articles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from marshmallow import Schema
+from sqlalchemy import select
+
+from api.errors import NotFound
+from api.pagination import Order
+from api.resources.articles import article_page
+from api.resources.collection import collection
+from api.store import queries
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """One vocabulary that classifies articles (sections, trend tags), answered the same way for each."""
+
+    noun: str  # "section" / "trend tag", for messages
+    model: type  # the term's model, keyed by `slug`
+    column: object  # the article column holding the term's slug
+    filter_key: str  # the article filter of that column
+    order: Order
+    schema: type[Schema]
+    lookup: Callable  # (session, slug) -> term | None, from api.store.queries
+    annotations: tuple[Callable, ...] = ()  # more (session, terms, now) annotations beyond the article count
+
+    @property
+    def max_slug(self) -> int:
+        return self.model.slug.type.length
+
+    def annotate(self, session, terms: list, now) -> None:
+        queries.annotate_counts(session, terms, self.column, "slug", now)
+        for extra in self.annotations:
+            extra(session, terms, now)
+
+    def list(self, session, args: dict, now):
+        """Every term in display order, with its annotations."""
+        return collection(
+            session,
+            select(self.model),
+            self.order,
+            args,
+            self.schema(),
+            annotate=lambda terms: self.annotate(session, terms, now),
+        )
+
+    def get_or_404(self, session, slug: str):
+        term = self.lookup(session, slug[: self.max_slug])
+        if term is None:
+            raise NotFound(f"No {self.noun} '{slug[: self.max_slug]}'.")
+        return term
+
+    def item(self, session, now, slug: str) -> dict:
+        """One term with its annotations, as {"data": …}."""
+        term = self.get_or_404(session, slug)
+        self.annotate(session, [term], now)
+        return {"data": self.schema().dump(term)}
+
+    def articles(self, session, args: dict, now, slug: str):
+        """The term's public articles with every article filter (a filter naming another term matches nothing)."""
+        term = self.get_or_404(session, slug)
+        chosen = args.get(self.filter_key)
+        return article_page(
+            session, args, now, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}
+        )
