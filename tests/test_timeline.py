@@ -7,7 +7,8 @@ from collections import defaultdict
 
 import pytest
 
-from tests.conftest import CANARIES
+from api.store.loader import load_archive
+from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
 NAMES = {-1: "worse", 0: "unchanged", 1: "better"}
@@ -263,3 +264,21 @@ def test_trend_item_and_not_found_unchanged_by_refactor(client):
     assert client.get("/v1/sections/economy/articles?section=ruling-elite").get_json()["meta"]["total"] == 0
     assert client.get("/v1/trends/worse/articles?trend=better").get_json()["meta"]["total"] == 0
     assert "streak" not in client.get("/v1/trends/worse").get_json()["data"]
+
+
+def test_section_with_only_unpublished_articles_has_no_trend(scratch_store, tmp_path):
+    archive = copy_archive(tmp_path, ARCHIVE)
+    (archive / "2022-01-31" / "referendum-campaign-runs-on-administrative-autopilot.en.md").unlink()
+    (archive / "2022-02-14" / "loyalty-checks-extend-to-regional-administrations.en.md").unlink()
+    load_archive(
+        archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"]
+    )  # only the draft is left
+    app = make_app(scratch_store)
+    client = app.test_client()
+    resp = client.get("/v1/sections/ruling-elite")
+    assert resp.status_code == 200
+    section = resp.get_json()["data"]
+    assert (section["article_count"], section["latest_trend"], section["streak"]) == (0, None, 0)
+    assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["data"] == []
+    assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["meta"]["issues"] == []
+    app.extensions["store"].dispose()
