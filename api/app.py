@@ -50,6 +50,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     for module in (meta, issues, articles, sections, trends):
         app.register_blueprint(module.bp)
+    from api import openapi
+
+    openapi.register(app)
     errors.init_app(app)
 
     @app.after_request
