@@ -50,9 +50,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     for module in (meta, issues, articles, sections, trends):
         app.register_blueprint(module.bp)
-    from api import openapi
+    from api import cors, openapi
 
     openapi.register(app)
+    cors.init_app(app)
     errors.init_app(app)
 
     @app.after_request
