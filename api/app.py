@@ -46,9 +46,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
+    from api import pages
     from api.resources import articles, issues, meta, sections, trends
 
-    for module in (meta, issues, articles, sections, trends):
+    for module in (meta, issues, articles, sections, trends, pages):
         app.register_blueprint(module.bp)
     from api import cors, openapi
 

@@ -21,7 +21,7 @@ from schemas.output import ProblemSchema
 OPENAPI_VERSION = "3.1.0"
 ISSUE_ID_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}-[0-9]{2})$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-SKIP_ENDPOINTS = {"static", "docs.docs", "reader.index"}
+SKIP_ENDPOINTS = {"static", "pages.docs", "pages.index"}
 
 HEADERS = {
     "ETag": {
