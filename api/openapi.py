@@ -219,7 +219,8 @@ def build_spec(app: Flask) -> dict:
         params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}})
         params.append({"name": "If-Modified-Since", "in": "header", "required": False, "schema": {"type": "string"}})
         doc = (view.__doc__ or "").strip()
-        tag = path.split("/")[2] if path.count("/") >= 2 else "meta"
+        segment = path.split("/")[2] if path.count("/") >= 2 else "meta"
+        tag = "meta" if "." in segment else segment
         operation = {
             "operationId": rule.endpoint.replace(".", "_"),
             "summary": doc.splitlines()[0] if doc else rule.endpoint,

@@ -65,9 +65,7 @@ def _fallback(issue: dict | None) -> str:
         for art in group["articles"]:
             trend = art["trend"]
             badge = (
-                f' <span class="trend trend-{escape(trend["direction"])}">{escape(trend["label"])}</span>'
-                if trend
-                else ""
+                f' <span class="trend trend-{escape(trend["slug"])}">{escape(trend["label"])}</span>' if trend else ""
             )
             parts.append(f'<li><a href="{escape(art["url"])}">{escape(art["title"])}</a>{badge}</li>')
         parts.append("</ul></section>")

@@ -40,7 +40,7 @@ function el(tag, attrs = {}, ...children) {
 }
 
 const trendBadge = (trend) =>
-  trend ? el("span", { class: `trend trend-${trend.direction}`, title: trend.slug }, trend.label) : null;
+  trend ? el("span", { class: `trend trend-${trend.slug}`, "data-trend": trend.slug }, trend.label) : null;
 const articleHash = (a) => `#/article/${encodeURIComponent(a.slug)}`;
 
 function articleItem(a) {
