@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
+from pathlib import Path
 from urllib.parse import urlencode
 
 import brotli
@@ -28,6 +29,19 @@ LANGUAGES = ("en", "ru", "be")
 MAX_QUERY_STRING = 2048
 COMPRESS_MIN_BYTES = 512
 VARY = "Accept-Encoding, Accept-Language, Origin"
+
+
+def _code_version() -> str:
+    """A digest of the code that shapes responses: a deploy must not be served bodies cached by the previous one
+    (the store generation is a content digest, so it alone survives a code change in a shared Redis)."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.blake2b(digest_size=6)
+    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py")]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_VERSION = _code_version()
 
 
 class ResponseCache:
@@ -196,7 +210,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             now = clock.now()
             lang = negotiated_language(args)
             query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
-            key = f"r|{generation.key(now)}|{base_url()}|{request.path}|{query}|{lang}"
+            key = f"r|{CODE_VERSION}|{generation.key(now)}|{base_url()}|{request.path}|{query}|{lang}"
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)

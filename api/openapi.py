@@ -127,6 +127,35 @@ def _examples(app: Flask) -> dict[str, str]:
     return found
 
 
+def _example_key(path: str, arg: str) -> str:
+    """/v1/sections/{slug}/articles → /v1/sections/{slug}: the key under which _examples stores a value."""
+    if arg == "issue_id":
+        return "issue_id"
+    marker = "{" + arg + "}"
+    return path[: path.index(marker) + len(marker)]
+
+
+def _response_example(app: Flask, path: str, rule, examples: dict, collection: bool):
+    """A real 200 body for this operation, fetched from the app itself (sample archive), or None."""
+    if path == "/v1/openapi.json":
+        return None
+    url = path
+    for arg in rule.arguments:
+        value = examples.get(_example_key(path, arg))
+        if not value:
+            return None
+        url = url.replace("{" + arg + "}", value)
+    if collection:
+        url += "?limit=2"
+    try:
+        resp = app.test_client().get(url)
+    except Exception:  # noqa: BLE001 - an example is optional
+        return None
+    if resp.status_code != 200 or resp.mimetype != "application/json":
+        return None
+    return resp.get_json()
+
+
 def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
 
@@ -182,7 +211,7 @@ def build_spec(app: Flask) -> dict:
                 example = examples.get("issue_id")
             else:
                 schema |= {"pattern": SLUG_PATTERN, "maxLength": 200}
-                example = examples.get(path)
+                example = examples.get(_example_key(path, arg))
             param = {"name": arg, "in": "path", "required": True, "schema": schema}
             if example:
                 param["example"] = example
@@ -201,6 +230,9 @@ def build_spec(app: Flask) -> dict:
             ok_headers["Link"] = {"$ref": "#/components/headers/Link"}
         for h in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
             ok_headers[h] = {"$ref": f"#/components/headers/{h}"}
+        example = (
+            _response_example(app, path, rule, examples, is_collection) if mimetype == "application/json" else None
+        )
         responses = {
             "200": {"description": "OK", "headers": ok_headers, "content": {mimetype: {"schema": content_schema}}},
             "304": {
@@ -212,6 +244,8 @@ def build_spec(app: Flask) -> dict:
             "429": {"$ref": "#/components/responses/E429"},
             "503": {"$ref": "#/components/responses/E503"},
         }
+        if example is not None:
+            responses["200"]["content"][mimetype]["example"] = example
         if rule.arguments or "latest" in path:
             responses["404"] = {"$ref": "#/components/responses/E404"}
         if getattr(view, "gone", False) or path.startswith("/v1/changes"):

@@ -51,3 +51,25 @@ def test_parameters_carry_limits_and_errors(client):
     assert slug["example"] and client.get(f"/v1/articles/{slug['example']}").status_code == 200
     problem = spec["components"]["responses"]["E400"]["content"]["application/problem+json"]["schema"]
     assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_examples_come_from_the_archive(client):
+    spec = _spec(client)
+    with_examples = [
+        path
+        for path, ops in spec["paths"].items()
+        if "example" in ops["get"]["responses"]["200"]["content"].get("application/json", {})
+    ]
+    assert "/v1/sections/{slug}/articles" in with_examples and "/v1/issues/latest" in with_examples
+    latest = spec["paths"]["/v1/issues/latest"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+    assert latest == client.get("/v1/issues/latest").get_json()
+
+
+def test_new_code_is_not_served_old_cached_bodies(client, monkeypatch):
+    """The generation is a content digest; the cache key also carries the code version, so a deploy revalidates."""
+    import api.http
+
+    before = client.get("/v1/openapi.json").headers["ETag"]
+    monkeypatch.setattr(api.http, "CODE_VERSION", "another-build")
+    after = client.get("/v1/openapi.json")
+    assert after.status_code == 200 and after.headers["ETag"] != before
