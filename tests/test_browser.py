@@ -125,6 +125,11 @@ def test_reader_issue_article_and_heatmap(server, browser):
 
     if any(r.rule == "/v1/trends/timeline" for r in app.url_map.iter_rules()):
         _check_heatmap(app, page)
+    # the language switch reloads labels and data in Russian
+    page.select_option("#lang", "ru")
+    page.wait_for_function("document.documentElement.lang === 'ru'")
+    page.wait_for_selector("#heatmap-panel h2:has-text('Тренды')")
+    page.screenshot(path=str(ARTIFACTS / "reader-ru.png"), full_page=True)
     assert not csp_errors, csp_errors
     page.close()
 

@@ -5,9 +5,9 @@ const app = document.getElementById("app");
 const etags = new Map(); // url -> {etag, body}: explicit revalidation, as any API client should do
 
 const LABELS = {
-  en: { latest: "Latest issue", earlier: "Earlier issues", previous: "← Previous issue", next: "Next issue →", back: "← Back", more: "More", none: "No articles.", heat: "Trends by section and week", other: "Other", failed: "Could not load", translations: "Also in" },
-  ru: { latest: "Последний выпуск", earlier: "Предыдущие выпуски", previous: "← Предыдущий выпуск", next: "Следующий выпуск →", back: "← Назад", more: "Ещё", none: "Нет статей.", heat: "Тренды по разделам и неделям", other: "Другое", failed: "Не удалось загрузить", translations: "Также на" },
-  be: { latest: "Апошні выпуск", earlier: "Папярэднія выпускі", previous: "← Папярэдні выпуск", next: "Наступны выпуск →", back: "← Назад", more: "Яшчэ", none: "Няма артыкулаў.", heat: "Трэнды па раздзелах і тыднях", other: "Іншае", failed: "Не ўдалося загрузіць", translations: "Таксама на" },
+  en: { issues: "Issues", latest: "Latest issue", earlier: "Earlier issues", previous: "← Previous issue", next: "Next issue →", back: "← Back", more: "More", none: "No articles.", heat: "Trends by section and week", other: "Other", failed: "Could not load", translations: "Also in" },
+  ru: { issues: "Выпуски", latest: "Последний выпуск", earlier: "Предыдущие выпуски", previous: "← Предыдущий выпуск", next: "Следующий выпуск →", back: "← Назад", more: "Ещё", none: "Нет статей.", heat: "Тренды по разделам и неделям", other: "Другое", failed: "Не удалось загрузить", translations: "Также на" },
+  be: { issues: "Выпускі", latest: "Апошні выпуск", earlier: "Папярэднія выпускі", previous: "← Папярэдні выпуск", next: "Наступны выпуск →", back: "← Назад", more: "Яшчэ", none: "Няма артыкулаў.", heat: "Трэнды па раздзелах і тыднях", other: "Іншае", failed: "Не ўдалося загрузіць", translations: "Таксама на" },
 };
 let lang = localStorage.getItem("lang") || "en";
 const t = (k) => (LABELS[lang] || LABELS.en)[k];
@@ -106,7 +106,9 @@ async function loadIssues() {
   render();
   more.textContent = t("earlier");
   more.onclick = async () => { page = await api(page.links.next); render(); };
-  document.getElementById("issues-panel").hidden = false;
+  const panel = document.getElementById("issues-panel");
+  panel.querySelector("h2").textContent = t("issues");
+  panel.hidden = false;
 }
 
 function markCurrentIssue(id) {
