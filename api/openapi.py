@@ -19,7 +19,7 @@ from schemas.fields import CsvList, IssueId, StrictInt
 from schemas.output import ProblemSchema
 
 OPENAPI_VERSION = "3.1.0"
-ISSUE_ID_PATTERN = r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}-[0-9]{2})$"
+ISSUE_ID_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$"
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SKIP_ENDPOINTS = {"static", "pages.docs", "pages.index"}
 
@@ -255,9 +255,21 @@ def build_spec(app: Flask) -> dict:
         doc = (view.__doc__ or "").strip()
         segment = path.split("/")[2] if path.count("/") >= 2 else "meta"
         tag = "meta" if "." in segment else segment
+        rules = []
+        if "cursor" in args.fields and "page" in args.fields:
+            rules.append("`cursor` and `page` are mutually exclusive")
+        if "from_" in args.fields and "to" in args.fields:
+            rules.append("`from` must not be after `to`")
+        if "sort" in args.fields and "relevance" in str(args.fields["sort"].validate):
+            rules.append("`sort=relevance` needs `q`")
+        if "issue" in args.fields or "issue_id" in rule.arguments:
+            rules.append("an issue id names the Monday that starts the week")
         operation = {
             "operationId": rule.endpoint.replace(".", "_"),
             "summary": doc.splitlines()[0] if doc else rule.endpoint,
+            "description": (
+                doc + ("\n\nConstraints across parameters (400 otherwise): " + "; ".join(rules) + "." if rules else "")
+            ).strip(),
             "tags": [tag],
             "parameters": params,
             "responses": responses,
