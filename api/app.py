@@ -46,13 +46,13 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api import pages
     from api.resources import articles, issues, meta, sections, trends
 
-    for module in (meta, issues, articles, sections, trends, pages):
+    for module in (meta, issues, articles, sections, trends):
         app.register_blueprint(module.bp)
-    from api import cors, openapi
+    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
 
+    app.register_blueprint(pages.bp)
     openapi.register(app)
     cors.init_app(app)
     errors.init_app(app)

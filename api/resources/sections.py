@@ -25,9 +25,7 @@ def _annotate(session, now):
 @cached_endpoint(PageArgs(), SectionListSchema)
 def list_sections(session, args, now, lang):
     """Every section in display order, with its count of public articles."""
-    return collection(
-        session, select(Section), queries.SECTION_ORDER, args, SectionSchema(), annotate=_annotate(session, now)
-    )
+    return collection(session, select(Section), queries.SECTION_ORDER, args, SectionSchema(), annotate=_annotate(session, now))
 
 
 def _section_or_404(session, slug: str) -> Section:

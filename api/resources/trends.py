@@ -25,9 +25,7 @@ def _annotate(session, now):
 @cached_endpoint(PageArgs(), TrendListSchema)
 def list_trends(session, args, now, lang):
     """The trend vocabulary (worse → better), with counts of public articles."""
-    return collection(
-        session, select(Trend), queries.TREND_ORDER, args, TrendSchema(), annotate=_annotate(session, now)
-    )
+    return collection(session, select(Trend), queries.TREND_ORDER, args, TrendSchema(), annotate=_annotate(session, now))
 
 
 def _trend_or_404(session, slug: str) -> Trend:

@@ -25,9 +25,7 @@ ISSUE_ORDERS = {
     "newest": Order("issues-newest", (Key("start", Issue.start, True, dt.date),)),
     "oldest": Order("issues-oldest", (Key("start", Issue.start, False, dt.date),)),
 }
-SECTION_ORDER = Order(
-    "sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str))
-)
+SECTION_ORDER = Order("sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str)))
 TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Key("slug", Trend.slug, False, str)))
 
 
@@ -95,9 +93,7 @@ def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     if filters.get("to"):
         stmt = stmt.where(Issue.start <= filters["to"])
     if filters.get("year"):
-        stmt = stmt.where(
-            Issue.start >= dt.date(filters["year"], 1, 1), Issue.start <= dt.date(filters["year"], 12, 31)
-        )
+        stmt = stmt.where(Issue.start >= dt.date(filters["year"], 1, 1), Issue.start <= dt.date(filters["year"], 12, 31))
     return stmt
 
 
@@ -152,9 +148,7 @@ def annotate_counts(session: Session, items: list, column, attr: str, now: dt.da
     """Attach article_count (public articles) to sections or trends, in one grouped query."""
     counts = dict(
         session.execute(
-            select(column, func.count())
-            .where(is_public(now), column.in_([getattr(i, attr) for i in items]))
-            .group_by(column)
+            select(column, func.count()).where(is_public(now), column.in_([getattr(i, attr) for i in items])).group_by(column)
         ).all()
     )
     for item in items:
