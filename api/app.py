@@ -51,6 +51,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends):
         app.register_blueprint(module.bp)
+    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
+
+    app.register_blueprint(pages.bp)
+    openapi.register(app)
+    cors.init_app(app)
     errors.init_app(app)
 
     @app.after_request

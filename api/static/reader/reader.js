@@ -1,0 +1,177 @@
+// The reader: a small client of the public API (no build step). It revalidates with ETags, follows
+// cursor links, and renders issues, articles and the trend heat map from /v1/trends/timeline.
+const API = document.documentElement.dataset.api || "";
+const app = document.getElementById("app");
+const etags = new Map(); // url -> {etag, body}: explicit revalidation, as any API client should do
+
+const LABELS = {
+  en: { issues: "Issues", latest: "Latest issue", earlier: "Earlier issues", previous: "← Previous issue", next: "Next issue →", back: "← Back", more: "More", none: "No articles.", heat: "Trends by section and week", other: "Other", failed: "Could not load", translations: "Also in" },
+  ru: { issues: "Выпуски", latest: "Последний выпуск", earlier: "Предыдущие выпуски", previous: "← Предыдущий выпуск", next: "Следующий выпуск →", back: "← Назад", more: "Ещё", none: "Нет статей.", heat: "Тренды по разделам и неделям", other: "Другое", failed: "Не удалось загрузить", translations: "Также на" },
+  be: { issues: "Выпускі", latest: "Апошні выпуск", earlier: "Папярэднія выпускі", previous: "← Папярэдні выпуск", next: "Наступны выпуск →", back: "← Назад", more: "Яшчэ", none: "Няма артыкулаў.", heat: "Трэнды па раздзелах і тыднях", other: "Іншае", failed: "Не ўдалося загрузіць", translations: "Таксама на" },
+};
+let lang = localStorage.getItem("lang") || "en";
+const t = (k) => (LABELS[lang] || LABELS.en)[k];
+
+async function api(path, params = {}) {
+  const url = new URL(path, API || location.origin);
+  for (const [k, v] of Object.entries(params)) if (v != null) url.searchParams.set(k, v);
+  if (!url.searchParams.has("lang")) url.searchParams.set("lang", lang);
+  const key = url.toString();
+  const known = etags.get(key);
+  const resp = await fetch(key, { headers: known ? { "If-None-Match": known.etag } : {}, cache: "no-cache" });
+  if (resp.status === 304 && known) return known.body;
+  const body = await resp.json();
+  if (!resp.ok) throw new Error(`${resp.status} ${body.title || ""}: ${body.detail || ""}`);
+  const etag = resp.headers.get("ETag");
+  if (etag) etags.set(key, { etag, body });
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null) continue;
+    if (k === "class") node.className = v;
+    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children.flat()) if (c != null) node.append(c);
+  return node;
+}
+
+const trendBadge = (trend) =>
+  trend ? el("span", { class: `trend trend-${trend.slug}`, "data-trend": trend.slug }, trend.label) : null;
+const articleHash = (a) => `#/article/${encodeURIComponent(a.slug)}`;
+
+function articleItem(a) {
+  return el("li", { "data-slug": a.slug },
+    el("a", { href: articleHash(a), class: "article-link" }, a.title), trendBadge(a.trend),
+    a.lead ? el("p", { class: "lead" }, a.lead) : null);
+}
+
+async function showIssue(id) {
+  const { data: issue } = await api(id ? `/v1/issues/${encodeURIComponent(id)}` : "/v1/issues/latest");
+  const pager = el("nav", { class: "pager" },
+    issue.previous ? el("a", { href: `#/issue/${issue.previous.id}`, id: "prev-issue" }, t("previous")) : el("span"),
+    issue.next ? el("a", { href: `#/issue/${issue.next.id}`, id: "next-issue" }, t("next")) : el("span"));
+  app.replaceChildren(el("article", { id: "issue", "data-issue": issue.id },
+    el("p", { class: "note" }, id ? "" : t("latest")),
+    el("h2", { id: "issue-title" }, issue.title),
+    issue.sections.length ? issue.sections.map((g) => el("section", { "data-section": g.section ? g.section.slug : "" },
+      el("h3", {}, g.section ? g.section.name : t("other")),
+      el("ul", { class: "articles" }, g.articles.map(articleItem)))) : el("p", {}, t("none")),
+    pager));
+  markCurrentIssue(issue.id);
+}
+
+async function showArticle(slug) {
+  const { data: a } = await api(`/v1/articles/${encodeURIComponent(slug)}`);
+  const body = el("div", { class: "body" });
+  body.innerHTML = a.body.html || ""; // sanitised by the API (nh3)
+  const translations = Object.entries(a.translations || {});
+  app.replaceChildren(el("article", { id: "article", "data-slug": a.slug },
+    el("p", {}, el("a", { href: a.issue ? `#/issue/${a.issue}` : "#/" }, t("back"))),
+    el("h2", { id: "article-title" }, a.title), trendBadge(a.trend),
+    el("p", { class: "note" }, [a.section ? a.section.name : null, a.issue, (a.authors || []).join(", ")].filter(Boolean).join(" · ")),
+    a.lead ? el("p", { class: "lead" }, a.lead) : null, body,
+    translations.length ? el("p", { class: "note" }, `${t("translations")}: `,
+      translations.map(([l, tr]) => el("a", { href: articleHash(tr), lang: l }, ` ${l.toUpperCase()} `))) : null));
+  if (a.issue) markCurrentIssue(a.issue);
+}
+
+async function showArticleList(query) {
+  const params = Object.fromEntries(new URLSearchParams(query));
+  const list = el("ul", { class: "articles", id: "article-list" });
+  const more = el("button", { hidden: true }, t("more"));
+  app.replaceChildren(el("section", {}, el("p", {}, el("a", { href: "#/" }, t("back"))),
+    el("h2", {}, [params.section, params.issue, params.trend].filter(Boolean).join(" · ")), list, more));
+  let page = await api("/v1/articles", params);
+  const render = () => {
+    list.append(...page.data.map(articleItem));
+    more.hidden = !page.links.next;
+  };
+  render();
+  more.onclick = async () => { page = await api(page.links.next); render(); }; // follow the cursor link as given
+}
+
+async function loadIssues() {
+  const list = document.getElementById("issue-list");
+  const more = document.getElementById("more-issues");
+  list.replaceChildren();
+  let page = await api("/v1/issues", { limit: 8 });
+  const render = () => {
+    list.append(...page.data.map((i) => el("li", { "data-issue": i.id }, el("a", { href: `#/issue/${i.id}` }, i.title))));
+    more.hidden = !page.links.next;
+  };
+  render();
+  more.textContent = t("earlier");
+  more.onclick = async () => { page = await api(page.links.next); render(); };
+  const panel = document.getElementById("issues-panel");
+  panel.querySelector("h2").textContent = t("issues");
+  panel.hidden = false;
+}
+
+function markCurrentIssue(id) {
+  for (const li of document.querySelectorAll("#issue-list li")) li.classList.toggle("current", li.dataset.issue === id);
+}
+
+async function loadHeatmap() {
+  const panel = document.getElementById("heatmap-panel");
+  const box = document.getElementById("heatmap");
+  panel.querySelector("h2").textContent = t("heat");
+  let timeline;
+  try {
+    timeline = await api("/v1/trends/timeline");
+  } catch (err) {
+    box.replaceChildren(el("p", { class: "error" }, `${t("failed")} /v1/trends/timeline (${err.message})`));
+    panel.hidden = false;
+    return;
+  }
+  const cells = new Map(timeline.data.map((c) => [`${c.section.slug}|${c.issue.id}`, c]));
+  const names = new Map(timeline.data.map((c) => [c.section.slug, c.section.name]));
+  const titles = new Map(timeline.data.map((c) => [c.issue.id, c.issue.title]));
+  const arrow = { worse: "▼", unchanged: "■", better: "▲" };
+  const table = el("table", { class: "heatmap" },
+    el("thead", {}, el("tr", {}, el("th"), timeline.meta.issues.map((id) => el("th", { scope: "col", title: titles.get(id) || id }, id.slice(5))))),
+    el("tbody", {}, timeline.meta.sections.map((slug) => el("tr", {},
+      el("th", { scope: "row" }, names.get(slug) || slug),
+      timeline.meta.issues.map((id) => {
+        const c = cells.get(`${slug}|${id}`);
+        if (!c) return el("td", { class: "cell-empty" });
+        const href = `#/articles?${new URLSearchParams({ issue: c.issue.id, section: c.section.slug })}`;
+        const title = `${c.section.name}, ${c.issue.title}: ${c.counts.worse}▼ ${c.counts.unchanged}■ ${c.counts.better}▲ (${c.total})`;
+        return el("td", { class: `cell cell-${c.direction}`, "data-section": slug, "data-issue": id, "data-direction": c.direction },
+          el("a", { href, title }, `${arrow[c.direction] || ""} ${c.total}`));
+      })))));
+  box.replaceChildren(table);
+  panel.hidden = false;
+}
+
+async function route() {
+  const hash = decodeURIComponent(location.hash.slice(1) || "/");
+  try {
+    if (hash.startsWith("/issue/")) await showIssue(hash.slice(7));
+    else if (hash.startsWith("/article/")) await showArticle(hash.slice(9));
+    else if (hash.startsWith("/articles?")) await showArticleList(hash.slice(10));
+    else await showIssue(null);
+  } catch (err) {
+    app.replaceChildren(el("p", { class: "error" }, `${t("failed")}: ${err.message}`));
+  }
+  document.body.dataset.ready = "1";
+}
+
+async function start() {
+  const select = document.getElementById("lang");
+  select.value = lang;
+  select.onchange = async () => {
+    lang = select.value;
+    localStorage.setItem("lang", lang);
+    document.documentElement.lang = lang;
+    await Promise.all([loadIssues(), loadHeatmap(), route()]);
+  };
+  document.getElementById("controls").hidden = false;
+  window.addEventListener("hashchange", route);
+  await Promise.all([loadIssues().catch(() => {}), loadHeatmap(), route()]);
+}
+
+start();

@@ -1,0 +1,167 @@
+"""The docs and the reader in a real headless Chromium (Debian's), driven by Playwright; screenshots in test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import ARCHIVE, SEED_SLUG, load_archive, make_app
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SEED_TITLE = "Minsk sends conflicting signals about the expanding Russian military presence"
+SEED_ISSUE = "2022-02-14"
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
+    if path is None:
+        if os.environ.get("REQUIRE_SERVICES"):
+            pytest.fail("Debian's chromium is not installed, and REQUIRE_SERVICES=1 forbids skipping the browser test")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free loopback port (werkzeug, threaded) with the sample archive loaded."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'store.sqlite'}"
+    load_archive(ARCHIVE, url, schema=None)
+    app = make_app({"DATABASE_URL": url, "DATABASE_SCHEMA": None, "CACHE_REDIS_URL": ""})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+    srv.server_close()
+    app.extensions["store"].dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+def _api(app, path):
+    client = app.test_client()
+    resp = client.get(path)
+    assert resp.status_code == 200, path
+    return resp.get_json()
+
+
+def test_docs_lists_every_operation(server, browser):
+    app, base = server
+    spec = _api(app, "/v1/openapi.json")
+    expected = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/docs")
+    page.wait_for_selector(".opblock", timeout=20000)
+    listed = {
+        tuple(pair)
+        for pair in page.eval_on_selector_all(
+            ".opblock",
+            "els => els.map(e => [e.querySelector('.opblock-summary-method').textContent.trim(),"
+            " e.querySelector('.opblock-summary-path').getAttribute('data-path')])",
+        )
+    }
+    page.screenshot(path=str(ARTIFACTS / "docs.png"), full_page=True)
+    assert listed == expected
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+    page.close()
+
+
+def test_reader_issue_article_and_heatmap(server, browser):
+    app, base = server
+    page = browser.new_page()
+    csp_errors = []
+    page.on("console", lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{base}/")
+    page.wait_for_selector("body[data-ready='1'] #issue")
+    latest = _api(app, "/v1/issues/latest")["data"]
+    assert page.text_content("#issue-title") == latest["title"]
+    page.screenshot(path=str(ARTIFACTS / "reader-latest.png"), full_page=True)
+
+    # earlier issues: navigate to the seed's issue through the issue list
+    page.click(f"#issue-list li[data-issue='{SEED_ISSUE}'] a")
+    page.wait_for_selector(f"#issue[data-issue='{SEED_ISSUE}']")
+    item = page.locator(f"li[data-slug='{SEED_SLUG}']")
+    assert item.locator("a").text_content() == SEED_TITLE
+    assert "trend-worse" in item.locator(".trend").get_attribute("class")
+    page.screenshot(path=str(ARTIFACTS / "reader-seed-issue.png"), full_page=True)
+
+    # the article view
+    item.locator("a").click()
+    page.wait_for_selector(f"#article[data-slug='{SEED_SLUG}']")
+    assert page.text_content("#article-title") == SEED_TITLE
+    assert "Allied Resolve" in page.text_content("#article .body")
+    assert "trend-worse" in page.locator("#article .trend").get_attribute("class")
+    page.screenshot(path=str(ARTIFACTS / "reader-article.png"), full_page=True)
+
+    if any(r.rule == "/v1/trends/timeline" for r in app.url_map.iter_rules()):
+        _check_heatmap(app, page)
+    # the language switch reloads labels and data in Russian
+    page.select_option("#lang", "ru")
+    page.wait_for_function("document.documentElement.lang === 'ru'")
+    page.wait_for_selector("#heatmap-panel h2:has-text('Тренды')")
+    page.screenshot(path=str(ARTIFACTS / "reader-ru.png"), full_page=True)
+    assert not csp_errors, csp_errors
+    page.close()
+
+
+def _check_heatmap(app, page):
+    timeline = _api(app, "/v1/trends/timeline?lang=en")
+    page.wait_for_selector("table.heatmap")
+    cells = page.eval_on_selector_all(
+        "td.cell", "els => els.map(e => [e.dataset.section, e.dataset.issue, e.dataset.direction])"
+    )
+    expected = [(c["section"]["slug"], c["issue"]["id"], c["direction"]) for c in timeline["data"]]
+    assert sorted(map(tuple, cells)) == sorted(expected)
+    assert (  # one cell per (section, week) that has articles, and the seed's is among them
+        "security-issues",
+        SEED_ISSUE,
+        "worse",
+    ) in expected
+    page.screenshot(path=str(ARTIFACTS / "reader-heatmap.png"), full_page=True)
+    page.click(f"td.cell[data-section='security-issues'][data-issue='{SEED_ISSUE}'] a")
+    page.wait_for_selector(f"#article-list li[data-slug='{SEED_SLUG}']")
+
+
+def test_reader_without_javascript(server, browser):
+    app, base = server
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{base}/")
+    latest = _api(app, "/v1/issues/latest")["data"]
+    text = page.text_content("#fallback")
+    assert latest["title"] in text
+    for group in latest["sections"]:
+        for article in group["articles"]:
+            assert article["title"] in text
+    page.screenshot(path=str(ARTIFACTS / "reader-no-js.png"), full_page=True)
+    context.close()
