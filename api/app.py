@@ -46,9 +46,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api.resources import articles, feeds, issues, meta, sections, trends
+    from api.resources import articles, changes, feeds, issues, meta, sections, trends
 
-    for module in (meta, issues, articles, sections, trends, feeds):
+    for module in (meta, issues, articles, sections, trends, feeds, changes):
         app.register_blueprint(module.bp)
     errors.init_app(app)
 

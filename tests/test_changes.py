@@ -1,0 +1,81 @@
+"""The change feed (issue #5) on both backends: A→B sync ends with exactly B's public content, tombstones included."""
+
+from __future__ import annotations
+
+import shutil
+
+from api.store.loader import load_archive
+from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app
+
+
+def _sync(client, state: dict, query: str = "", token: str | None = None) -> str | None:
+    while True:
+        url = "/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "", "limit=5") if p)
+        resp = client.get(url)
+        assert resp.status_code == 200, resp.get_json()
+        text = resp.get_data(as_text=True) + str(resp.headers)
+        for canary in CANARIES:
+            assert canary not in text
+        body = resp.get_json()
+        for change in body["data"]:
+            if change["type"] == "upsert":
+                state[change["article"]["slug"]] = change["article"]
+            else:
+                assert change["tombstone"]["removed_at"]
+                state.pop(change["tombstone"]["slug"], None)
+        token = body["meta"]["next"] or token
+        if not body["meta"]["has_more"]:
+            return token
+
+
+def _public(client, query: str = "") -> dict:
+    body = client.get("/v1/articles?limit=100" + (f"&{query}" if query else "")).get_json()
+    assert body["meta"]["total"] < 100
+    return {a["slug"]: a for a in body["data"]}
+
+
+def _edited_archive(tmp_path):
+    archive = copy_archive(tmp_path, ARCHIVE)
+    held = tmp_path / "held"
+    shutil.move(archive / "2022-02-28", held)  # B adds these
+    return archive, held
+
+
+def test_sync_a_to_b_ends_with_public_content_of_b(scratch_store, tmp_path):
+    archive, held = _edited_archive(tmp_path)
+    url, schema = scratch_store["DATABASE_URL"], scratch_store["DATABASE_SCHEMA"]
+    load_archive(archive, url, schema=schema)
+    app = make_app(scratch_store)
+    client = app.test_client()
+    full, by_section = {}, {}
+    token = _sync(client, full)
+    section_token = _sync(client, by_section, "section=economy")
+    assert set(full) == set(_public(client))
+    assert set(by_section) == set(_public(client, "section=economy"))
+    removed = {p.stem.split(".")[0] for p in (archive / "2022-01-31").glob("*.md")}
+    shutil.rmtree(archive / "2022-01-31")
+    shutil.move(held, archive / "2022-02-28")
+    edited = next(p for p in (archive / "2022-02-14").glob("*.md") if "canary" not in p.name)
+    edited.write_text(edited.read_text() + "\n\nEDITEDPARAGRAPH added in archive B.\n")
+    load_archive(archive, url, schema=schema)
+    _sync(client, full, token=token)
+    _sync(client, by_section, "section=economy", token=section_token)
+    public = _public(client)
+    assert full == {slug: full[slug] for slug in public} and set(full) == set(public)
+    assert not removed & set(full)
+    assert any("EDITEDPARAGRAPH" in a["body_html"] for a in full.values() if "body_html" in a) or any(
+        "EDITEDPARAGRAPH" in str(a) for a in full.values()
+    )
+    assert set(by_section) == set(_public(client, "section=economy"))
+    app.extensions["store"].dispose()
+
+
+def test_old_or_foreign_token_is_gone(client):
+    from api.resources.changes import encode_token
+    import datetime as dt
+
+    resp = client.get("/v1/changes?since=" + encode_token(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), 1))
+    assert resp.status_code == 410
+    assert resp.mimetype == "application/problem+json"
+    assert "Resync" in resp.get_json()["detail"]
+    assert client.get("/v1/changes?since=garbage!").status_code == 400
