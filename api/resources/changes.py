@@ -76,7 +76,11 @@ def changes(session, args, now, lang):
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
     slugs = [r.slug for r in rows if r.kind == "upsert"]
-    current = {a.slug: a for a in session.scalars(queries.public_articles(now).where(Article.slug.in_(slugs)))} if slugs else {}
+    current = (
+        {a.slug: a for a in session.scalars(queries.public_articles(now).where(Article.slug.in_(slugs)))}
+        if slugs
+        else {}
+    )
     data = []
     schema = ArticleSchema()
     for r in rows:
