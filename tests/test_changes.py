@@ -77,3 +77,20 @@ def test_old_or_foreign_token_is_gone(client):
     assert resp.mimetype == "application/problem+json"
     assert "Resync" in resp.get_json()["detail"]
     assert client.get("/v1/changes?since=garbage!").status_code == 400
+
+
+def test_embargoed_article_enters_the_feed_when_its_embargo_passes(scratch_store, frozen_clock):
+    frozen_clock(dt.datetime(2098, 12, 31, 12, 0, tzinfo=dt.UTC))
+    load_archive(ARCHIVE, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    client = app.test_client()
+    before: dict = {}
+    token = client.get("/v1/changes?limit=1000").get_json()["meta"]["next"]
+    _sync(client, before)
+    assert not any(slug.startswith("canaryembargo") for slug in before)
+    assert client.get(f"/v1/changes?since={token}").get_json()["data"] == []
+    frozen_clock(dt.datetime(2099, 1, 1, 9, 0, 1, tzinfo=dt.UTC))
+    late = client.get(f"/v1/changes?since={token}").get_json()["data"]
+    assert [c["article"]["slug"] for c in late] == ["canaryembargo-civic-solidarity-networks-expand"]
+    assert late[0]["at"] == "2099-01-01T09:00:00+00:00"
+    app.extensions["store"].dispose()
