@@ -87,3 +87,10 @@ def test_feeds_revalidate_and_reject_bad_filters(client):
     bad = client.get("/v1/feed.rss?section=Not A Slug")
     assert bad.status_code == 400
     assert bad.mimetype == "application/problem+json"
+
+
+def test_feeds_discoverable_from_the_root(client):
+    links = client.get("/v1").get_json()["links"]
+    for kind in ("atom", "rss", "json"):
+        assert client.get(links[f"feed_{kind}"].replace("http://localhost", "")).status_code == 200
+    assert client.get(links["changes"].replace("http://localhost", "")).status_code == 200
