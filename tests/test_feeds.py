@@ -94,3 +94,10 @@ def test_feeds_discoverable_from_the_root(client):
     for kind in ("atom", "rss", "json"):
         assert client.get(links[f"feed_{kind}"].replace("http://localhost", "")).status_code == 200
     assert client.get(links["changes"].replace("http://localhost", "")).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/sections/economy", "/v1/issues/2022-02-14"])
+def test_sections_and_issues_link_their_feed(client, path):
+    link = client.get(path).get_json()["links"]["feed"].replace("http://localhost", "")
+    parsed, _ = _parse(client.get(link).data)
+    assert parsed.bozo == 0 and parsed.entries

@@ -6,7 +6,7 @@ from flask import Blueprint
 from sqlalchemy import select
 
 from api.errors import NotFound
-from api.http import cached_endpoint
+from api.http import base_url, cached_endpoint
 from api.resources.articles import article_page
 from api.resources.collection import collection
 from api.store import queries
@@ -25,7 +25,9 @@ def _annotate(session, now):
 @cached_endpoint(PageArgs(), SectionListSchema)
 def list_sections(session, args, now, lang):
     """Every section in display order, with its count of public articles."""
-    return collection(session, select(Section), queries.SECTION_ORDER, args, SectionSchema(), annotate=_annotate(session, now))
+    return collection(
+        session, select(Section), queries.SECTION_ORDER, args, SectionSchema(), annotate=_annotate(session, now)
+    )
 
 
 def _section_or_404(session, slug: str) -> Section:
@@ -41,7 +43,11 @@ def get_section(session, args, now, lang, slug):
     """One section with its count of public articles."""
     section = _section_or_404(session, slug)
     _annotate(session, now)([section])
-    return {"data": SectionSchema().dump(section)}
+    feed = f"{base_url()}/v1/feed.atom?section={section.slug}"
+    return {
+        "data": SectionSchema().dump(section),
+        "links": {"feed": feed, "feed_json": feed.replace("feed.atom", "feed.json")},
+    }
 
 
 @bp.get("/v1/sections/<slug>/articles")
