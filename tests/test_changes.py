@@ -72,7 +72,7 @@ def test_sync_a_to_b_ends_with_public_content_of_b(scratch_store, tmp_path):
 
 
 def test_old_or_foreign_token_is_gone(client):
-    resp = client.get("/v1/changes?since=" + encode_token(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), 1))
+    resp = client.get("/v1/changes?since=" + encode_token(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "a"))
     assert resp.status_code == 410
     assert resp.mimetype == "application/problem+json"
     assert "Resync" in resp.get_json()["detail"]

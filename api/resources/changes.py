@@ -1,7 +1,7 @@
 """The change feed: every article created, updated or removed since a token, oldest first.
 
-A token is the position (visible_at, seq) of the last change handed out. Changes are ordered by
-(visible_at, seq) and only changes whose visible_at has passed are served, so an embargoed article
+A token is the position (visible_at, slug) of the last change handed out. Changes are ordered by
+(visible_at, slug) and only changes whose visible_at has passed are served, so an embargoed article
 enters the feed when its embargo ends, and no token ever points past `now` (nothing about a hidden
 item can be read from it). Filters (section, lang) apply to the section/language each change row
 recorded, so tombstones of a section survive filtering.
@@ -34,18 +34,19 @@ class ChangeArgs(BaseArgs):
     lang = fields.String(validate=validate.OneOf(("en", "ru", "be")), metadata={"description": "Only this language."})
 
 
-def encode_token(visible_at: dt.datetime, seq: int) -> str:
-    raw = f"v1:{int(visible_at.timestamp() * 1_000_000)}:{seq}".encode()
+def encode_token(visible_at: dt.datetime, slug: str) -> str:
+    # (visible time, slug) of a change already served: no sequence number, so nothing hints at hidden changes.
+    raw = f"v2:{int(visible_at.timestamp() * 1_000_000)}:{slug}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(token: str) -> tuple[dt.datetime, int]:
+def decode_token(token: str) -> tuple[dt.datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, micros, seq = raw.split(":")
-        if version != "v1":
+        version, micros, slug = raw.split(":", 2)
+        if version != "v2":
             raise ValueError(version)
-        return dt.datetime.fromtimestamp(int(micros) / 1_000_000, dt.UTC), int(seq)
+        return dt.datetime.fromtimestamp(int(micros) / 1_000_000, dt.UTC), slug
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("Malformed change token.", {"since": "not a token from this API"}) from exc
 
@@ -63,16 +64,16 @@ def changes(session, args, now, lang):
     position = None
     if args.get("since"):
         position = decode_token(args["since"])
-        first, max_seq = session.execute(select(func.min(Change.visible_at), func.max(Change.seq)).where(visible)).one()
-        if first is None or position[1] > max_seq or position[0] < first - dt.timedelta(microseconds=1):
+        first = session.scalar(select(func.min(Change.visible_at)).where(visible))
+        if first is None or position[0] < first - dt.timedelta(microseconds=1):
             raise Gone(
                 "This change token is older than the retained change history (or from another archive). "
                 "Resync: GET /v1/changes without `since`, replace your copy with the result, then continue from `next`."
             )
         stmt = stmt.where(
-            or_(Change.visible_at > position[0], and_(Change.visible_at == position[0], Change.seq > position[1]))
+            or_(Change.visible_at > position[0], and_(Change.visible_at == position[0], Change.slug > position[1]))
         )
-    rows = list(session.scalars(stmt.order_by(Change.visible_at, Change.seq).limit(args["limit"] + 1)))
+    rows = list(session.scalars(stmt.order_by(Change.visible_at, Change.slug, Change.seq).limit(args["limit"] + 1)))
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
     slugs = [r.slug for r in rows if r.kind == "upsert"]
@@ -95,7 +96,7 @@ def changes(session, args, now, lang):
                  "tombstone": {"slug": r.slug, "section": r.section_slug, "lang": r.lang, "removed_at": r.visible_at.isoformat()}}
             )  # fmt: skip
     if rows:
-        position = (rows[-1].visible_at, rows[-1].seq)
+        position = (rows[-1].visible_at, rows[-1].slug)
     token = encode_token(*position) if position else None
     query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
     nxt = f"{base_url()}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
