@@ -60,12 +60,21 @@ def test_sync_a_to_b_ends_with_public_content_of_b(scratch_store, tmp_path):
     shutil.move(held, archive / "2022-02-28")
     edited = next(p for p in (archive / "2022-02-14").glob("*.md") if "canary" not in p.name)
     edited.write_text(edited.read_text() + "\n\nEDITEDPARAGRAPH added in archive B.\n")
+    retracted = archive / "2022-02-21" / "anti-war-protests-met-with-mass-detentions.en.md"
+    retracted.write_text(retracted.read_text().replace("status: published\n", "status: retracted\n", 1))
     load_archive(archive, url, schema=schema)
+    page = client.get(f"/v1/changes?since={token}&limit=1000").get_json()
+    assert "data" in page, (page, token)
+    page = page["data"]
+    assert {c["tombstone"]["slug"] for c in page if c["type"] == "delete"} == removed | {
+        "anti-war-protests-met-with-mass-detentions"
+    }
     _sync(client, full, token=token)
     _sync(client, by_section, "section=economy", token=section_token)
     public = _public(client)
     assert full == {slug: full[slug] for slug in public} and set(full) == set(public)
     assert not removed & set(full)
+    assert "anti-war-protests-met-with-mass-detentions" not in full
     assert sum("EDITEDPARAGRAPH" in a["body"]["html"] for a in full.values()) == 1
     assert set(by_section) == set(_public(client, "section=economy"))
     app.extensions["store"].dispose()
