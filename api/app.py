@@ -46,10 +46,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api.resources import articles, issues, meta, sections, timeline, trends
+    from api.resources import articles, changes, feeds, issues, meta, sections, timeline, trends
 
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
-    for module in (meta, issues, articles, sections, timeline, trends):
+    for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
     from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
 

@@ -7,7 +7,7 @@ import itertools
 from flask import Blueprint
 
 from api.errors import NotFound
-from api.http import cached_endpoint
+from api.http import base_url, cached_endpoint
 from api.resources.collection import collection
 from api.store import queries
 from schemas.args import IssueListArgs, ItemArgs
@@ -37,7 +37,8 @@ def issue_body(session, issue, now, lang: str | None) -> dict:
     prev, nxt = queries.neighbours(session, issue, now)
     data["previous"] = IssueRefSchema().dump(prev) if prev else None
     data["next"] = IssueRefSchema().dump(nxt) if nxt else None
-    return {"data": data}
+    feed = f"{base_url()}/v1/feed.atom?issue={issue.start.isoformat()}"
+    return {"data": data, "links": {"feed": feed, "feed_json": feed.replace("feed.atom", "feed.json")}}
 
 
 @bp.get("/v1/issues")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from api.http import cached_endpoint
+from api.http import base_url, cached_endpoint
 from api.resources.taxonomy import Taxonomy
 from api.store import queries
 from api.store.models import Article, Section
@@ -30,7 +30,10 @@ def list_sections(session, args, now, lang):
 @cached_endpoint(ItemArgs(), SectionItemSchema)
 def get_section(session, args, now, lang, slug):
     """One section with its count of public articles, its latest trend and how many issues that trend has lasted."""
-    return SECTIONS.item(session, now, slug)
+    item = SECTIONS.item(session, now, slug)
+    feed = f"{base_url()}/v1/feed.atom?section={item['data']['slug']}"
+    item["links"] = {"feed": feed, "feed_json": feed.replace("feed.atom", "feed.json")}
+    return item
 
 
 @bp.get("/v1/sections/<slug>/articles")

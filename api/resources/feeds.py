@@ -1,0 +1,170 @@
+"""Syndication feeds: Atom (RFC 4287, paged per RFC 5005), RSS 2.0 and JSON Feed 1.1.
+
+Feeds take exactly the article filters of /v1/articles (same marshmallow schema) and read through
+the same public-articles choke point, so drafts and embargoed articles can never reach a feed.
+Atom and RSS are written by feedgen (a maintained library that escapes and serialises via lxml);
+JSON Feed is plain JSON built from the same entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import orjson
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, current_app, g
+
+from api.http import base_url, cached_endpoint, url_with
+from api.pagination import paginate
+from api.resources.articles import _jsonable, article_filters
+from api.store import queries
+from schemas.args import ArticleFilterArgs
+
+bp = Blueprint("feeds", __name__)
+
+MIMETYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
+
+
+def _entries(session, args, now):
+    filters = article_filters(args)
+    stmt = queries.filter_articles(queries.public_articles(now), filters)
+    order = queries.ARTICLE_ORDERS["newest"]
+    page = paginate(
+        session,
+        stmt,
+        order,
+        limit=args["limit"],
+        cursor=args.get("cursor"),
+        page=args.get("page"),
+        filters=_jsonable(filters),
+    )
+    return page
+
+
+def _title(args) -> str:
+    parts = [
+        f"{k.rstrip('_')}={','.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in sorted(article_filters(args).items())
+    ]
+    name = current_app.config["FEED_ATTRIBUTION"]
+    return f"{name} ({'; '.join(parts)})" if parts else name
+
+
+def _article_url(a) -> str:
+    return f"{base_url()}/v1/articles/{a.slug}"
+
+
+def _links(page):
+    return {
+        "self": url_with(),
+        "first": url_with(cursor=None, page=None),
+        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
+        "previous": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
+    }
+
+
+def _updated(page, now) -> dt.datetime:
+    times = [a.updated_at or a.published_at for a in page.items]
+    return max(times) if times else g.generation.last_modified(now)
+
+
+def _xml_feed(session, args, now, kind: str) -> bytes:
+    page = _entries(session, args, now)
+    links = _links(page)
+    fg = FeedGenerator()
+    fg.id(links["first"])
+    fg.title(_title(args))
+    fg.subtitle(current_app.config["FEED_ATTRIBUTION"])
+    fg.rights(current_app.config["FEED_RIGHTS"])
+    fg.language(args.get("lang") or "en")
+    fg.updated(_updated(page, now))
+    fg.link(href=f"{base_url()}/v1/articles", rel="alternate")
+    fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
+    if kind == "atom":
+        for rel in ("first", "next", "previous"):
+            if links[rel]:
+                fg.link(href=links[rel], rel=rel, type=MIMETYPES[kind])
+    fg.generator("Bulletin Content API")
+    for a in reversed(page.items):  # feedgen prepends entries; keep newest first in output
+        fe = fg.add_entry()
+        fe.id(_article_url(a))
+        fe.guid(_article_url(a), permalink=True)
+        fe.title(a.title)
+        fe.link(href=a.canonical_url or _article_url(a), rel="alternate")
+        if a.lead:
+            fe.summary(a.lead)
+        fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
+        for name in a.authors or []:
+            fe.author({"name": name, "email": "editors@example.invalid"} if kind == "rss" else {"name": name})
+        for term, scheme in ((a.section_slug, "section"), (a.trend_slug, "trend")):
+            if term:
+                fe.category(term=term, scheme=f"{base_url()}/v1/{scheme}s", label=term)
+        if a.issue_start:
+            fe.category(
+                term=f"issue-{a.issue_start.isoformat()}",
+                scheme=f"{base_url()}/v1/issues",
+                label=a.issue_start.isoformat(),
+            )
+        fe.published(a.published_at)
+        fe.updated(a.updated_at or a.published_at)
+        fe.rights(current_app.config["FEED_RIGHTS"])
+    return fg.atom_str(pretty=True) if kind == "atom" else fg.rss_str(pretty=True)
+
+
+def _json_feed(session, args, now) -> bytes:
+    page = _entries(session, args, now)
+    links = _links(page)
+    items = []
+    for a in page.items:
+        item = {
+            "id": _article_url(a),
+            "url": a.canonical_url or _article_url(a),
+            "title": a.title,
+            "content_html": a.body_html or "",
+            "summary": a.lead or None,
+            "date_published": a.published_at.isoformat(),
+            "date_modified": (a.updated_at or a.published_at).isoformat(),
+            "authors": [{"name": n} for n in a.authors or []],
+            "tags": [t for t in (a.section_slug, a.trend_slug) if t],
+            "language": a.lang,
+            "_bulletin": {
+                "section": a.section_slug,
+                "trend": a.trend_slug,
+                "issue": a.issue_start.isoformat() if a.issue_start else None,
+                "rights": current_app.config["FEED_RIGHTS"],
+            },
+        }
+        items.append({k: v for k, v in item.items() if v is not None})
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": _title(args),
+        "home_page_url": f"{base_url()}/v1/articles",
+        "feed_url": links["self"],
+        "description": current_app.config["FEED_ATTRIBUTION"] + ". " + current_app.config["FEED_RIGHTS"],
+        "language": args.get("lang") or "en",
+        "items": items,
+    }
+    if links["next"]:
+        feed["next_url"] = links["next"]
+    return orjson.dumps(feed)
+
+
+@bp.get("/v1/feed.atom")
+@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["atom"])
+def atom_feed(session, args, now, lang):
+    """Atom 1.0 feed of public articles (article filters apply), paged per RFC 5005."""
+    return _xml_feed(session, args, now, "atom")
+
+
+@bp.get("/v1/feed.rss")
+@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["rss"])
+def rss_feed(session, args, now, lang):
+    """RSS 2.0 feed of public articles (article filters apply)."""
+    return _xml_feed(session, args, now, "rss")
+
+
+@bp.get("/v1/feed.json")
+@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["json"])
+def json_feed(session, args, now, lang):
+    """JSON Feed 1.1 of public articles (article filters apply)."""
+    return _json_feed(session, args, now)

@@ -1,0 +1,103 @@
+"""Feeds (issue #5) on both backends: every variant parses cleanly in feedparser, JSON Feed 1.1 rules, caching, no canaries."""
+
+from __future__ import annotations
+
+import warnings
+
+import feedparser
+import pytest
+
+from tests.conftest import CANARIES
+
+QUERIES = [
+    "",
+    "?section=economy",
+    "?trend=worse",
+    "?issue=2022-02-14",
+    "?lang=en",
+    "?section=economy,security-issues&trend=worse&limit=2",
+]
+
+
+def _parse(body: bytes):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parsed = feedparser.parse(body)
+    return parsed, caught
+
+
+@pytest.mark.parametrize("kind", ["atom", "rss"])
+@pytest.mark.parametrize("query", QUERIES)
+def test_xml_feeds_parse_cleanly(client, kind, query):
+    resp = client.get(f"/v1/feed.{kind}{query}")
+    assert resp.status_code == 200
+    assert resp.mimetype == {"atom": "application/atom+xml", "rss": "application/rss+xml"}[kind]
+    parsed, caught = _parse(resp.data)
+    assert parsed.bozo == 0, parsed.get("bozo_exception")
+    assert not caught
+    assert parsed.entries
+    api = client.get(
+        f"/v1/articles{query or '?'}&limit=100" if "limit" not in query else f"/v1/articles{query}"
+    ).get_json()
+    assert [e.link for e in parsed.entries][: len(api["data"])] == [
+        a.get("canonical_url") or e.link for a, e in zip(api["data"], parsed.entries, strict=False)
+    ]
+    first = parsed.entries[0]
+    assert first.title and first.summary and first.published_parsed
+    assert any(t.term for t in first.tags)
+    if kind == "atom":
+        assert first.content[0].value and first.updated_parsed
+        assert parsed.feed.rights
+    for canary in CANARIES:
+        assert canary not in resp.get_data(as_text=True)
+
+
+def test_atom_paging_walks_the_whole_archive(client):
+    total = client.get("/v1/articles?limit=1").get_json()["meta"]["total"]
+    url, seen = "/v1/feed.atom?limit=3", []
+    while url:
+        parsed, _ = _parse(client.get(url).data)
+        assert parsed.bozo == 0
+        seen += [e.id for e in parsed.entries]
+        rels = {link.rel: link.href for link in parsed.feed.links}
+        assert "first" in rels
+        url = rels.get("next", "").replace("http://localhost", "") or None
+    assert len(seen) == total == len(set(seen))
+
+
+def test_json_feed_follows_version_1_1(client):
+    resp = client.get("/v1/feed.json?section=economy")
+    assert resp.mimetype == "application/feed+json"
+    feed = resp.get_json()
+    assert feed["version"] == "https://jsonfeed.org/version/1.1"
+    assert isinstance(feed["title"], str) and feed["title"]
+    assert feed["items"]
+    for item in feed["items"]:
+        assert isinstance(item["id"], str)
+        assert "content_html" in item or "content_text" in item
+        assert item["_bulletin"]["section"] == "economy"
+    for canary in CANARIES:
+        assert canary not in resp.get_data(as_text=True)
+
+
+def test_feeds_revalidate_and_reject_bad_filters(client):
+    first = client.get("/v1/feed.atom")
+    again = client.get("/v1/feed.atom", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    bad = client.get("/v1/feed.rss?section=Not A Slug")
+    assert bad.status_code == 400
+    assert bad.mimetype == "application/problem+json"
+
+
+def test_feeds_discoverable_from_the_root(client):
+    links = client.get("/v1").get_json()["links"]
+    for kind in ("atom", "rss", "json"):
+        assert client.get(links[f"feed_{kind}"].replace("http://localhost", "")).status_code == 200
+    assert client.get(links["changes"].replace("http://localhost", "")).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/sections/economy", "/v1/issues/2022-02-14"])
+def test_sections_and_issues_link_their_feed(client, path):
+    link = client.get(path).get_json()["links"]["feed"].replace("http://localhost", "")
+    parsed, _ = _parse(client.get(link).data)
+    assert parsed.bozo == 0 and parsed.entries
