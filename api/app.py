@@ -58,6 +58,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     cors.init_app(app)
     errors.init_app(app)
 
+    @app.before_request
+    def _reject_control_characters_in_path():
+        # A NUL or other control character can never be part of a slug or id; PostgreSQL would
+        # refuse the string (DataError), which must not look like an outage (503).
+        from flask import request
+
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
+            raise errors.NotFound("No such resource.")
+
     @app.after_request
     def _security_headers(resp):
         resp.headers["X-Content-Type-Options"] = "nosniff"
