@@ -17,15 +17,20 @@ class BaseArgs(Schema):
         unknown = RAISE
 
     lang = fields.String(
-        validate=validate.OneOf(LANGUAGES), metadata={"description": "Language of labels (and of articles, on article lists)."}
+        validate=validate.OneOf(LANGUAGES),
+        metadata={"description": "Language of labels (and of articles, on article lists)."},
     )
 
 
 class PageArgs(BaseArgs):
     """Every collection: page size and position."""
 
-    limit = StrictInt(load_default=20, validate=validate.Range(1, 100), metadata={"description": "Items per page (1–100)."})
-    cursor = Text(validate=validate.Length(1, 512), metadata={"description": "Opaque cursor from a `next`/`prev` link."})
+    limit = StrictInt(
+        load_default=20, validate=validate.Range(1, 100), metadata={"description": "Items per page (1–100)."}
+    )
+    cursor = Text(
+        validate=validate.Length(1, 512), metadata={"description": "Opaque cursor from a `next`/`prev` link."}
+    )
     page = StrictInt(
         validate=validate.Range(1, 10_000),
         metadata={"description": "Page number for shallow browsing; page × limit ≤ 10 000, use cursors beyond."},
@@ -41,14 +46,18 @@ class ArticleFilterArgs(PageArgs):
     from_ = Date(data_key="from", metadata={"description": "Issue weeks ending on or after this date (inclusive)."})
     to = Date(metadata={"description": "Issue weeks starting on or before this date (inclusive)."})
     updated_since = DateTime(metadata={"description": "Articles updated at or after this RFC 3339 time."})
-    q = Text(validate=validate.Length(1, 200), metadata={"description": "Full-text search (at most 200 characters)."})
-    sort = fields.String(validate=validate.OneOf(("newest", "oldest", "relevance")))
+    q = Text(
+        validate=validate.Length(1, 200),
+        metadata={
+            "description": "Search text (at most 200 characters): articles whose title, lead or body contain every "
+            "word, case-insensitively. No operators: quotes, wildcards and the like are matched literally."
+        },
+    )
+    sort = fields.String(validate=validate.OneOf(("newest", "oldest")))
     format = fields.String(validate=validate.OneOf(("html", "text", "blocks")))
 
     @validates_schema
     def _check(self, data, **kwargs):
-        if data.get("sort") == "relevance" and not data.get("q"):
-            raise ValidationError("sort=relevance needs a search text q.", "sort")
         _check_range(data)
 
 

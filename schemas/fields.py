@@ -68,7 +68,10 @@ class DateTime(fields.DateTime):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = _clean(value)
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})", value):
+        if not re.fullmatch(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})",
+            value,
+        ):
             raise ValidationError("Must be an RFC 3339 timestamp with a time zone, e.g. 2022-02-21T09:00:00Z.")
         try:
             return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(dt.UTC)
@@ -95,7 +98,9 @@ class IssueId(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         day = parse_issue_id(_clean(value))
         if day is None:
-            raise ValidationError("Must be an issue id: the Monday that starts the week (YYYY-MM-DD) or an ISO week (YYYY-Www).")
+            raise ValidationError(
+                "Must be an issue id: the Monday that starts the week (YYYY-MM-DD) or an ISO week (YYYY-Www)."
+            )
         if day.weekday() != 0:
             raise ValidationError("An issue id is the Monday that starts the issue week.")
         return day

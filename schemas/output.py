@@ -85,14 +85,18 @@ class SectionSchema(SectionRefSchema):
         metadata={"description": "Direction of the section in the latest issue it appears in (null: no public article)."},
     )  # fmt: skip
     streak = fields.Integer(
-        metadata={"description": "How many of the section's most recent issues kept that direction (0: no public article)."}
+        metadata={
+            "description": "How many of the section's most recent issues kept that direction (0: no public article)."
+        }
     )
 
 
 class LatestTrendSchema(Schema):
     issue = fields.String(metadata={"example": "2022-02-28"})
     direction = fields.String(metadata={"description": "worse, unchanged or better: the sign of net_index."})
-    net_index = fields.Float(metadata={"description": "(better − worse) / total of that issue's articles in the section."})
+    net_index = fields.Float(
+        metadata={"description": "(better − worse) / total of that issue's articles in the section."}
+    )
 
 
 class TrendSchema(TrendRefSchema):
@@ -114,7 +118,9 @@ class IssueSectionSchema(Schema):
 
 
 class IssueSchema(IssueSummarySchema):
-    sections = fields.List(fields.Nested(IssueSectionSchema), metadata={"description": "Articles grouped by section, in editorial order."})
+    sections = fields.List(
+        fields.Nested(IssueSectionSchema), metadata={"description": "Articles grouped by section, in editorial order."}
+    )
     previous = fields.Nested(IssueRefSchema, allow_none=True)
     next = fields.Nested(IssueRefSchema, allow_none=True)
 
@@ -163,8 +169,14 @@ class TranslationSchema(Schema):
 
 
 class ArticleDetailSchema(ArticleSchema):
-    translations = fields.Dict(keys=fields.String(), values=fields.Nested(TranslationSchema), metadata={"description": "Language → the same article in that language."})
-    requested_slug = fields.String(metadata={"description": "The slug asked for (an alias slug when it differs from `slug`)."})
+    translations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(TranslationSchema),
+        metadata={"description": "Language → the same article in that language."},
+    )
+    requested_slug = fields.String(
+        metadata={"description": "The slug asked for (an alias slug when it differs from `slug`)."}
+    )
 
 
 ArticleItemSchema = item(ArticleDetailSchema, "ArticleItem")
@@ -195,10 +207,18 @@ class TimelineCountsSchema(Schema):
     better = fields.Integer()
 
 
+class TimelineIssueSchema(Schema):
+    """The issue of a timeline cell (a reference without the ISO week)."""
+
+    id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
+    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
+    url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+
+
 class TimelineCellSchema(Schema):
     """One (issue, section) point of the trend timeline."""
 
-    issue = fields.Nested(IssueRefSchema(only=("id", "title", "url")))
+    issue = fields.Nested(TimelineIssueSchema)
     section = fields.Nested(SectionRefSchema)
     counts = fields.Nested(TimelineCountsSchema, metadata={"description": "Public articles per trend direction."})
     total = fields.Integer(metadata={"description": "Public articles, including those without a trend tag."})

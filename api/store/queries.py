@@ -25,7 +25,9 @@ ISSUE_ORDERS = {
     "newest": Order("issues-newest", (Key("start", Issue.start, True, dt.date),)),
     "oldest": Order("issues-oldest", (Key("start", Issue.start, False, dt.date),)),
 }
-SECTION_ORDER = Order("sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str)))
+SECTION_ORDER = Order(
+    "sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str))
+)
 TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Key("slug", Trend.slug, False, str)))
 
 
@@ -58,7 +60,17 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
         stmt = stmt.where(Article.issue_start <= filters["to"])
     if filters.get("updated_since"):
         stmt = stmt.where(Article.updated_at >= filters["updated_since"])
+    for word in search_words(filters.get("q")):
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(*(column.ilike(pattern, escape="\\") for column in (Article.title, Article.lead, Article.body_text)))
+        )
     return stmt
+
+
+def search_words(q: str | None) -> list[str]:
+    """The words of a search text: every one must occur; nothing in it is an operator (at most 10 words)."""
+    return [word.casefold() for word in (q or "").split()][:10]
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
@@ -93,7 +105,9 @@ def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     if filters.get("to"):
         stmt = stmt.where(Issue.start <= filters["to"])
     if filters.get("year"):
-        stmt = stmt.where(Issue.start >= dt.date(filters["year"], 1, 1), Issue.start <= dt.date(filters["year"], 12, 31))
+        stmt = stmt.where(
+            Issue.start >= dt.date(filters["year"], 1, 1), Issue.start <= dt.date(filters["year"], 12, 31)
+        )
     return stmt
 
 
@@ -148,7 +162,9 @@ def annotate_counts(session: Session, items: list, column, attr: str, now: dt.da
     """Attach article_count (public articles) to sections or trends, in one grouped query."""
     counts = dict(
         session.execute(
-            select(column, func.count()).where(is_public(now), column.in_([getattr(i, attr) for i in items])).group_by(column)
+            select(column, func.count())
+            .where(is_public(now), column.in_([getattr(i, attr) for i in items]))
+            .group_by(column)
         ).all()
     )
     for item in items:
