@@ -59,7 +59,11 @@ class ResponseCache:
         self._down_until = now + self.retry_after
         if now - self._last_log > self.log_every:  # rate-limited: one line per interval, with the count
             self._last_log = now
-            log.warning("response cache unavailable (%s); serving uncached. errors so far: %d", exc.__class__.__name__, self.errors)
+            log.warning(
+                "response cache unavailable (%s); serving uncached. errors so far: %d",
+                exc.__class__.__name__,
+                self.errors,
+            )
 
     def get(self, key: str):
         if time.monotonic() < self._down_until:
@@ -220,12 +224,17 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 "Content-Language": lang,
             }
             inm = request.headers.get("If-None-Match")
-            if _etag_matches(inm, etag) or (inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)):
+            if _etag_matches(inm, etag) or (
+                inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
+            ):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             if entry is None:
                 g.generation = generation
-                with Context({"lang": lang, "base": base_url(), "format": args.get("format")}), store.session(generation) as session:
+                with (
+                    Context({"lang": lang, "base": base_url(), "format": args.get("format")}),
+                    store.session(generation) as session,
+                ):
                     result = view(session=session, args=args, now=now, lang=lang, **path)
                 data, extra = result if isinstance(result, tuple) else (result, {})
                 body = data if isinstance(data, bytes) else orjson.dumps(data)

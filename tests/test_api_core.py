@@ -36,7 +36,13 @@ def test_issue_seed_week_served_with_its_article(client):
 def test_issue_sections_follow_editorial_order(client):
     issue = client.get("/v1/issues/2022-02-14").get_json()["data"]
     positions = [g["section"]["slug"] for g in issue["sections"]]
-    assert positions == ["security-issues", "ruling-elite", "society-and-politics", "economy", "international-relations"]
+    assert positions == [
+        "security-issues",
+        "ruling-elite",
+        "society-and-politics",
+        "economy",
+        "international-relations",
+    ]
 
 
 def test_article_seed_body_has_paragraphs_and_bullets_without_chrome(client):
@@ -96,7 +102,9 @@ def test_collection_prev_links_walk_back(client):
 
 def test_collection_page_numbers_shallow_only(client):
     by_page = client.get("/v1/articles?limit=5&page=2").get_json()
-    by_cursor = client.get(client.get("/v1/articles?limit=5").get_json()["links"]["next"].replace("http://localhost", ""))
+    by_cursor = client.get(
+        client.get("/v1/articles?limit=5").get_json()["links"]["next"].replace("http://localhost", "")
+    )
     assert [a["slug"] for a in by_page["data"]] == [a["slug"] for a in by_cursor.get_json()["data"]]
     deep = client.get("/v1/articles?limit=100&page=101")
     assert deep.status_code == 400
@@ -114,11 +122,16 @@ def test_unpublished_samples_never_appear(client):
         assert resp.status_code == 200, url
         blob = resp.get_data(as_text=True) + str(dict(resp.headers))
         assert not any(c in blob for c in CANARIES), url
-    for slug in ("canarydraft-amended-constitution-and-the-nomenklatura", "canaryembargo-civic-solidarity-networks-expand"):
+    for slug in (
+        "canarydraft-amended-constitution-and-the-nomenklatura",
+        "canaryembargo-civic-solidarity-networks-expand",
+    ):
         missing = client.get("/v1/articles/no-such-article")
         hidden = client.get(f"/v1/articles/{slug}")
         assert hidden.status_code == 404
-        assert hidden.get_json()["detail"].replace(slug, "X") == missing.get_json()["detail"].replace("no-such-article", "X")
+        assert hidden.get_json()["detail"].replace(slug, "X") == missing.get_json()["detail"].replace(
+            "no-such-article", "X"
+        )
 
 
 def test_counts_exclude_unpublished(client, loaded):

@@ -56,7 +56,9 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
         meta = yaml.safe_load(front)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise ArchiveError(path, (mark.line + 2) if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ArchiveError(
+            path, (mark.line + 2) if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if not isinstance(meta, dict):
         raise ArchiveError(path, 2, "front matter must be a mapping of keys to values")
 
@@ -107,8 +109,14 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
         raise ArchiveError(path, line("authors"), "authors must be a list of names")
 
     published = _datetime(meta["published_at"], path, line("published_at"), "published_at")
-    updated = _datetime(meta["updated_at"], path, line("updated_at"), "updated_at") if meta.get("updated_at") else published
-    embargo = _datetime(meta["embargo_until"], path, line("embargo_until"), "embargo_until") if meta.get("embargo_until") else None
+    updated = (
+        _datetime(meta["updated_at"], path, line("updated_at"), "updated_at") if meta.get("updated_at") else published
+    )
+    embargo = (
+        _datetime(meta["embargo_until"], path, line("embargo_until"), "embargo_until")
+        if meta.get("embargo_until")
+        else None
+    )
     body_html, blocks = markdown_to_blocks(body)
     if not blocks:
         raise ArchiveError(path, front.count("\n") + 3, "the document has no body")

@@ -108,7 +108,13 @@ def identity_keys(rec: ArticleRecord) -> set[str]:
 def richness(rec: ArticleRecord) -> tuple:
     """Which duplicate to keep: week + trend beats none, untruncated beats truncated, then the longest."""
     text_len = len(rec.lead) + sum(len(b.get("text", "")) + sum(map(len, b.get("items", []))) for b in rec.blocks)
-    return (rec.week_start is not None and rec.trend is not None, not rec.truncated, rec.source == "document", text_len, rec.path)
+    return (
+        rec.week_start is not None and rec.trend is not None,
+        not rec.truncated,
+        rec.source == "document",
+        text_len,
+        rec.path,
+    )
 
 
 @dataclass
@@ -223,7 +229,9 @@ class Target:
                 stale.unlink()  # left by a killed loader; never the live file
         else:
             conn = self.admin.connect()
-            if not conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:s))"), {"s": "loader:" + self.schema}).scalar():
+            if not conn.execute(
+                text("SELECT pg_try_advisory_lock(hashtext(:s))"), {"s": "loader:" + self.schema}
+            ).scalar():
                 conn.close()
                 raise LoadFailed(f"another loader is already building schema {self.schema}; wait for it to finish")
             self._lock_conn = conn
@@ -336,9 +344,14 @@ def load_archive(
             else:
                 summaries.append(
                     _Summary(
-                        str(file), identity_keys(result), richness(result),
-                        result.timestamp.strftime("%Y-%m-%d %H:%M") if result.week_source == "timestamp" and result.timestamp else None,
-                        result.slug, result.urls,
+                        str(file),
+                        identity_keys(result),
+                        richness(result),
+                        result.timestamp.strftime("%Y-%m-%d %H:%M")
+                        if result.week_source == "timestamp" and result.timestamp
+                        else None,
+                        result.slug,
+                        result.urls,
                     )  # fmt: skip
                 )
         if progress:
@@ -358,7 +371,9 @@ def load_archive(
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(summaries)):
         groups[uf.find(i)].append(i)
-    bulk_stamps = {stamp for stamp, n in Counter(s.timestamp for s in summaries if s.timestamp).items() if n >= BULK_STAMP_MIN}
+    bulk_stamps = {
+        stamp for stamp, n in Counter(s.timestamp for s in summaries if s.timestamp).items() if n >= BULK_STAMP_MIN
+    }
     report.bulk_import_stamps = sorted(bulk_stamps)
 
     target = Target(database_url, schema)
@@ -430,7 +445,12 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
             iso = start.isocalendar()
             conn.execute(
                 insert(Issue),
-                {"start": start, "end": start + dt.timedelta(days=6), "iso_week": f"{iso.year}-W{iso.week:02d}", "title": issue_title(start)},
+                {
+                    "start": start,
+                    "end": start + dt.timedelta(days=6),
+                    "iso_week": f"{iso.year}-W{iso.week:02d}",
+                    "title": issue_title(start),
+                },
             )
         rows, aliases, seen_alias = [], [], set(slugs)
         new_state = {}
@@ -485,7 +505,9 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
         ).scalar()  # fmt: skip
         if leaked:
             raise LoadFailed("the public query would show unpublished articles", report)
-        report.public_articles = conn.execute(select(func.count()).select_from(queries.public_articles(now).subquery())).scalar()
+        report.public_articles = conn.execute(
+            select(func.count()).select_from(queries.public_articles(now).subquery())
+        ).scalar()
 
 
 def _previous_state(target: Target) -> dict | None:
@@ -499,7 +521,14 @@ def _previous_state(target: Target) -> dict | None:
             articles = {
                 r.slug: r
                 for r in conn.execute(
-                    select(Article.slug, Article.content_hash, Article.status, Article.embargo_until, Article.section_slug, Article.lang)
+                    select(
+                        Article.slug,
+                        Article.content_hash,
+                        Article.status,
+                        Article.embargo_until,
+                        Article.section_slug,
+                        Article.lang,
+                    )
                 )
             }
             changes = [dict(r._mapping) for r in conn.execute(select(Change).order_by(Change.seq))]
@@ -573,4 +602,3 @@ def report_lines(report: LoadReport) -> list[str]:
         f"generation: {report.generation[:20]}" + (" (swapped in)" if report.swapped else " (not swapped)"),
     ]
     return lines
-
