@@ -123,8 +123,7 @@ def test_reader_issue_article_and_heatmap(server, browser):
     assert "trend-worse" in page.locator("#article .trend").get_attribute("class")
     page.screenshot(path=str(ARTIFACTS / "reader-article.png"), full_page=True)
 
-    if any(r.rule == "/v1/trends/timeline" for r in app.url_map.iter_rules()):
-        _check_heatmap(app, page)
+    _check_heatmap(app, page)
     # the language switch reloads labels and data in Russian
     page.select_option("#lang", "ru")
     page.wait_for_function("document.documentElement.lang === 'ru'")
@@ -147,6 +146,13 @@ def _check_heatmap(app, page):
         SEED_ISSUE,
         "worse",
     ) in expected
+    colours = page.eval_on_selector_all(  # coloured by direction: one colour per direction, none the empty grey
+        "td.cell", "els => els.map(e => [e.dataset.direction, getComputedStyle(e).backgroundColor])"
+    )
+    by_direction = {direction: {colour for d, colour in colours if d == direction} for direction, _ in colours}
+    empty = page.eval_on_selector("td.cell-empty", "e => getComputedStyle(e).backgroundColor")
+    assert all(len(c) == 1 and empty not in c for c in by_direction.values()), by_direction
+    assert len({next(iter(c)) for c in by_direction.values()}) == len(by_direction)
     page.screenshot(path=str(ARTIFACTS / "reader-heatmap.png"), full_page=True)
     page.click(f"td.cell[data-section='security-issues'][data-issue='{SEED_ISSUE}'] a")
     page.wait_for_selector(f"#article-list li[data-slug='{SEED_SLUG}']")
