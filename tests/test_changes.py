@@ -24,6 +24,8 @@ def _sync(client, state: dict, query: str = "", token: str | None = None) -> str
                 state[change["article"]["slug"]] = change["article"]
             else:
                 assert change["tombstone"]["removed_at"]
+                # the tombstone's id is the article's stable id: the URL its upserts and feed entries carry
+                assert change["tombstone"]["id"].endswith(f"/v1/articles/{change['tombstone']['slug']}")
                 state.pop(change["tombstone"]["slug"], None)
         token = body["meta"]["next"] or token
         if not body["meta"]["has_more"]:

@@ -93,7 +93,8 @@ def changes(session, args, now, lang):
         else:
             data.append(
                 {"type": "delete", "at": r.visible_at.isoformat(),
-                 "tombstone": {"slug": r.slug, "section": r.section_slug, "lang": r.lang, "removed_at": r.visible_at.isoformat()}}
+                 "tombstone": {"id": f"{base_url()}/v1/articles/{r.slug}", "slug": r.slug, "section": r.section_slug,
+                               "lang": r.lang, "removed_at": r.visible_at.isoformat()}}
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)
