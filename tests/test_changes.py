@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 
 from api.resources.changes import encode_token
 from api.store.loader import load_archive
@@ -82,6 +83,35 @@ def test_sync_a_to_b_ends_with_public_content_of_b(scratch_store, tmp_path):
     app.extensions["store"].dispose()
 
 
+def test_an_article_moved_out_of_a_section_is_a_tombstone_for_that_section(scratch_store, tmp_path):
+    archive = copy_archive(tmp_path, ARCHIVE)
+    moved = archive / "2022-02-14" / "belarus-budget-deficit-widens.en.md"
+    assert "section: economy\n" in moved.read_text()
+    url, schema = scratch_store["DATABASE_URL"], scratch_store["DATABASE_SCHEMA"]
+    load_archive(archive, url, schema=schema)
+    app = make_app(scratch_store)
+    client = app.test_client()
+    full, economy, english = {}, {}, {}
+    token, economy_token = _sync(client, full), _sync(client, economy, "section=economy")
+    english_token = _sync(client, english, "lang=en")
+    assert "belarus-budget-deficit-widens" in economy and "belarus-budget-deficit-widens" in english
+    moved.write_text(moved.read_text().replace("section: economy\n", "section: ruling-elite\n").replace(
+        "lang: en\n", "lang: be\n"))  # fmt: skip
+    load_archive(archive, url, schema=schema)
+    page = client.get(f"/v1/changes?since={economy_token}&section=economy").get_json()["data"]
+    assert [(c["type"], c["tombstone"]["slug"], c["tombstone"]["section"]) for c in page] == [
+        ("delete", "belarus-budget-deficit-widens", "economy")
+    ]
+    _sync(client, full, token=token)
+    _sync(client, economy, "section=economy", token=economy_token)
+    _sync(client, english, "lang=en", token=english_token)
+    assert set(full) == set(_public(client))
+    assert full["belarus-budget-deficit-widens"]["section"]["slug"] == "ruling-elite"
+    assert set(economy) == set(_public(client, "section=economy")) and "belarus-budget-deficit-widens" not in economy
+    assert set(english) == set(_public(client, "lang=en")) and "belarus-budget-deficit-widens" not in english
+    app.extensions["store"].dispose()
+
+
 def test_old_or_foreign_token_is_gone(client):
     resp = client.get("/v1/changes?since=" + encode_token(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "a"))
     assert resp.status_code == 410
@@ -105,3 +135,17 @@ def test_embargoed_article_enters_the_feed_when_its_embargo_passes(scratch_store
     assert [c["article"]["slug"] for c in late] == ["canaryembargo-civic-solidarity-networks-expand"]
     assert late[0]["at"] == "2099-01-01T09:00:00+00:00"
     app.extensions["store"].dispose()
+
+
+def test_history_of_a_store_written_before_the_moved_from_columns_is_carried(tmp_path):
+    store = tmp_path / "store.sqlite"
+    url = f"sqlite:///{store}"
+    load_archive(ARCHIVE, url)
+    with sqlite3.connect(store) as db:  # what the previous release wrote
+        db.execute("ALTER TABLE change DROP COLUMN previous_section_slug")
+        db.execute("ALTER TABLE change DROP COLUMN previous_lang")
+        before = db.execute("SELECT seq, slug, kind, visible_at FROM change ORDER BY seq").fetchall()
+    load_archive(ARCHIVE, url)
+    with sqlite3.connect(store) as db:
+        after = db.execute("SELECT seq, slug, kind, visible_at FROM change ORDER BY seq").fetchall()
+    assert before and after == before  # same archive: nothing new, and the old log carried whole

@@ -51,16 +51,21 @@ def decode_token(token: str) -> tuple[dt.datetime, str]:
         raise BadRequest("Malformed change token.", {"since": "not a token from this API"}) from exc
 
 
+def _in_view(article: Article, args: dict) -> bool:
+    return args.get("section") in (None, article.section_slug) and args.get("lang") in (None, article.lang)
+
+
 @bp.get("/v1/changes")
 @cached_endpoint(ChangeArgs())
 def changes(session, args, now, lang):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
     visible = Change.visible_at <= now
     stmt = select(Change).where(visible)
+    # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
     if args.get("section"):
-        stmt = stmt.where(Change.section_slug == args["section"])
+        stmt = stmt.where(or_(Change.section_slug == args["section"], Change.previous_section_slug == args["section"]))
     if args.get("lang"):
-        stmt = stmt.where(Change.lang == args["lang"])
+        stmt = stmt.where(or_(Change.lang == args["lang"], Change.previous_lang == args["lang"]))
     position = None
     if args.get("since"):
         position = decode_token(args["since"])
@@ -88,13 +93,16 @@ def changes(session, args, now, lang):
         article = current.get(r.slug) if r.kind == "upsert" else None
         if r.kind == "upsert" and article is None:
             continue  # superseded by a later removal (which follows in the feed)
+        if article is not None and not _in_view(article, args):
+            article = None  # it has left this section or language: for this view it is removed
         if article is not None:
             data.append({"type": "upsert", "at": r.visible_at.isoformat(), "article": schema.dump(article)})
         else:
             data.append(
                 {"type": "delete", "at": r.visible_at.isoformat(),
-                 "tombstone": {"id": f"{base_url()}/v1/articles/{r.slug}", "slug": r.slug, "section": r.section_slug,
-                               "lang": r.lang, "removed_at": r.visible_at.isoformat()}}
+                 "tombstone": {"id": f"{base_url()}/v1/articles/{r.slug}", "slug": r.slug,
+                               "section": r.previous_section_slug or r.section_slug, "lang": r.previous_lang or r.lang,
+                               "removed_at": r.visible_at.isoformat()}}
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)

@@ -510,6 +510,17 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
         ).scalar()
 
 
+def _change_log(conn) -> list[dict]:
+    """The live change log; a store written by an older version lacks the newer columns: carry what it has."""
+    try:
+        return [dict(r._mapping) for r in conn.execute(select(Change).order_by(Change.seq))]
+    except SQLAlchemyError:
+        conn.rollback()
+    newer = {Change.previous_section_slug.key, Change.previous_lang.key}
+    columns = [c for c in Change.__table__.columns if c.key not in newer]
+    return [dict(r._mapping) for r in conn.execute(select(*columns).order_by(Change.seq))]
+
+
 def _previous_state(target: Target) -> dict | None:
     """The live store's articles (slug → hash, status, embargo) and change log, to diff against."""
     engine = target.live_engine()
@@ -531,7 +542,7 @@ def _previous_state(target: Target) -> dict | None:
                     )
                 )
             }
-            changes = [dict(r._mapping) for r in conn.execute(select(Change).order_by(Change.seq))]
+            changes = _change_log(conn)
     except SQLAlchemyError:
         return None  # an unreadable live store is replaced; its history cannot be carried
     finally:
@@ -561,24 +572,29 @@ def _record_changes(conn, previous: dict | None, new_state: dict, now: dt.dateti
         if before is not None and before.content_hash == row["content_hash"] and before.status == "published":
             continue
         visible_at = max(now, row["embargo_until"]) if row["embargo_until"] else now
-        recorded.append(("upsert", slug, visible_at, row["section_slug"], row["lang"], row["content_hash"]))
+        moved_from = (
+            before.section_slug if before is not None and before.section_slug != row["section_slug"] else None,
+            before.lang if before is not None and before.lang != row["lang"] else None,
+        )
+        recorded.append(("upsert", slug, visible_at, row["section_slug"], row["lang"], row["content_hash"], moved_from))
     for slug, before in old.items():
         row = new_state.get(slug)
         if before.status != "published" or (row is not None and row["status"] == "published"):
             continue
         if ever_public(before):
-            recorded.append(("delete", slug, now, before.section_slug, before.lang, None))
+            recorded.append(("delete", slug, now, before.section_slug, before.lang, None, (None, None)))
         else:  # it never became visible: forget it entirely, so not even its slug surfaces
             history = [c for c in history if c["slug"] != slug]
     for start in range(0, len(history), BATCH):
         conn.execute(insert(Change), history[start : start + BATCH])
     seq = max((c["seq"] for c in history), default=0)
     rows = []
-    for kind, slug, visible_at, section, lang, content_hash in recorded:
+    for kind, slug, visible_at, section, lang, content_hash, (old_section, old_lang) in recorded:
         seq += 1
         rows.append(
             {"seq": seq, "slug": slug, "kind": kind, "recorded_at": now, "visible_at": visible_at,
-             "section_slug": section, "lang": lang, "content_hash": content_hash}
+             "section_slug": section, "lang": lang, "content_hash": content_hash,
+             "previous_section_slug": old_section, "previous_lang": old_lang}
         )  # fmt: skip
     if rows:
         conn.execute(insert(Change), rows)

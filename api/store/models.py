@@ -133,3 +133,7 @@ class Change(Base):
     section_slug: Mapped[str | None] = mapped_column(String(80))
     lang: Mapped[str | None] = mapped_column(String(8))
     content_hash: Mapped[str | None] = mapped_column(String(64))
+    # An update that moved the article out of a section or language records where it was, so a client syncing
+    # only that section or language gets a tombstone for it.
+    previous_section_slug: Mapped[str | None] = mapped_column(String(80))
+    previous_lang: Mapped[str | None] = mapped_column(String(8))
