@@ -65,6 +65,31 @@ def test_atom_paging_walks_the_whole_archive(client):
     assert len(seen) == total == len(set(seen))
 
 
+@pytest.mark.parametrize("query", ["", "section=economy", "lang=ru"])
+def test_atom_archived_feeds_walk_every_week(client, query):
+    """RFC 5005 section 4: from the subscription document, prev-archive leads through one archive per week."""
+
+    def links(parsed):
+        return {link["rel"]: link["href"].replace("http://localhost", "") for link in parsed.feed.links}
+
+    subscription = f"/v1/feed.atom?{query}"
+    url = links(_parse(client.get(subscription).data)[0])["prev-archive"]
+    seen, weeks, later = [], [], subscription
+    while url:
+        body = client.get(url).data
+        parsed, caught = _parse(body)
+        assert parsed.bozo == 0 and not caught
+        assert b"<fh:archive" in body and b'xmlns:fh="http://purl.org/syndication/history/1.0"' in body
+        rels = links(parsed)
+        assert rels["current"] == subscription.rstrip("?") and rels["next-archive"] == later.rstrip("?")
+        weeks.append({e.tags[-1]["label"] for e in parsed.entries})
+        seen += [e.id.rsplit("/", 1)[1] for e in parsed.entries]
+        later, url = url, rels.get("prev-archive")
+    assert all(len(w) == 1 for w in weeks) and len({w.pop() for w in weeks}) == len(weeks)  # one week each
+    api = client.get(f"/v1/articles?limit=100&{query}").get_json()["data"]
+    assert sorted(seen) == sorted(a["slug"] for a in api if a["issue"])  # each public article exactly once
+
+
 def test_json_feed_follows_version_1_1(client):
     resp = client.get("/v1/feed.json?section=economy")
     assert resp.mimetype == "application/feed+json"

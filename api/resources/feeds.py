@@ -13,16 +13,46 @@ import datetime as dt
 import orjson
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, current_app, g
+from lxml import etree
+from sqlalchemy import select
 
 from api.http import base_url, cached_endpoint, url_with
 from api.pagination import paginate
 from api.resources.articles import _jsonable, article_filters
 from api.store import queries
+from api.store.models import Article
 from schemas.args import ArticleFilterArgs
 
 bp = Blueprint("feeds", __name__)
 
 MIMETYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json": "application/feed+json"}
+FH = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed history
+
+
+def _archive_links(session, args, now) -> tuple[dict, bool]:
+    """RFC 5005 archived feeds, one archive document per issue week (same filters plus `issue`).
+
+    The subscription document (no `issue`, first page) points `prev-archive` at the newest week's
+    document; a one-week document is an archive (`fh:archive`), linked to its neighbour weeks and to
+    the subscription document (`current`). A week's content changes only when the archive is reloaded.
+    """
+    if args.get("cursor") or args.get("page"):
+        return {}, False
+    filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
+    weeks_stmt = queries.filter_articles(queries.public_articles(now), filters).where(Article.issue_start.is_not(None))
+    weeks = [w.isoformat() for w in session.scalars(
+        select(weeks_stmt.subquery().c.issue_start).distinct().order_by("issue_start"))]  # fmt: skip
+    issue = args.get("issue")
+    if not issue:
+        return ({"prev-archive": url_with(issue=weeks[-1])} if weeks else {}), False
+    if len(issue) != 1 or issue[0].isoformat() not in weeks:
+        return {}, False
+    at = weeks.index(issue[0].isoformat())
+    current = url_with(issue=None)
+    links = {"current": current, "next-archive": url_with(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
+    if at > 0:
+        links["prev-archive"] = url_with(issue=weeks[at - 1])
+    return links, True
 
 
 def _entries(session, args, now):
@@ -80,10 +110,13 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
     fg.updated(_updated(page, now))
     fg.link(href=f"{base_url()}/v1/articles", rel="alternate")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
+    archive, is_archive = _archive_links(session, args, now) if kind == "atom" else ({}, False)
     if kind == "atom":
         for rel in ("first", "next", "previous"):
             if links[rel]:
                 fg.link(href=links[rel], rel=rel, type=MIMETYPES[kind])
+        for rel, href in archive.items():
+            fg.link(href=href, rel=rel, type=MIMETYPES[kind])
     fg.generator("Bulletin Content API")
     for a in reversed(page.items):  # feedgen prepends entries; keep newest first in output
         fe = fg.add_entry()
@@ -108,7 +141,13 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
         fe.published(a.published_at)
         fe.updated(a.updated_at or a.published_at)
         fe.rights(current_app.config["FEED_RIGHTS"])
-    return fg.atom_str(pretty=True) if kind == "atom" else fg.rss_str(pretty=True)
+    if kind != "atom":
+        return fg.rss_str(pretty=True)
+    if not is_archive:
+        return fg.atom_str(pretty=True)
+    root = etree.fromstring(fg.atom_str())
+    root.insert(0, etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH}))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def _json_feed(session, args, now) -> bytes:
