@@ -224,9 +224,11 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 "Content-Language": lang,
             }
             inm = request.headers.get("If-None-Match")
-            if _etag_matches(inm, etag) or (
-                inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
-            ):
+            # A tag we issued for this very key proves the resource exists in this (immutable) generation: 304
+            # with no lookup at all. `*` and If-Modified-Since prove nothing, so they wait for the resource
+            # (a missing one stays a 404).
+            wildcard = inm is not None and inm.strip() == "*"
+            if not wildcard and _etag_matches(inm, etag):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             if entry is None:
@@ -240,6 +242,10 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 body = data if isinstance(data, bytes) else orjson.dumps(data)
                 entry = Cached(body, extra, mimetype)
                 response_cache.set(key, entry)
+            if wildcard or (
+                inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
+            ):
+                return Response(status=304, headers=headers)
             body, encoding = _compressed(key, entry)
             resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
             if encoding:

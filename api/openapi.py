@@ -173,6 +173,28 @@ def operations(app: Flask):
         yield openapi_path(rule.rule), rule, view
 
 
+# JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the top level and the fields every item carries.
+JSON_FEED = {
+    "type": "object",
+    "required": ["version", "title", "items"],
+    "properties": {
+        "version": {"const": "https://jsonfeed.org/version/1.1"},
+        "title": {"type": "string"},
+        "home_page_url": {"type": "string"},
+        "feed_url": {"type": "string"},
+        "next_url": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id"],
+                "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "title": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
 def build_spec(app: Flask) -> dict:
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
@@ -220,7 +242,7 @@ def build_spec(app: Flask) -> dict:
         response_schema = getattr(view, "response_schema", None)
         content_schema = response_schema if response_schema is not None else {"type": "object"}
         if mimetype != "application/json" and response_schema is None:
-            content_schema = {"type": "string"}
+            content_schema = JSON_FEED if mimetype.endswith("+json") else {"type": "string"}
         is_collection = "limit" in args.fields
         ok_headers = {
             h: {"$ref": f"#/components/headers/{h}"}

@@ -157,9 +157,12 @@ SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
 
 
-def item(schema: type[Schema], name: str) -> type[Schema]:
-    """A single resource: {"data": …}."""
-    return Schema.from_dict({"data": fields.Nested(schema)}, name=name)
+def item(schema: type[Schema], name: str, links: str | None = None) -> type[Schema]:
+    """A single resource: {"data": …}, with `links` (name → URL) where the resource has some."""
+    shape = {"data": fields.Nested(schema)}
+    if links:
+        shape["links"] = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": links})
+    return Schema.from_dict(shape, name=name)
 
 
 class TranslationSchema(Schema):
@@ -180,8 +183,9 @@ class ArticleDetailSchema(ArticleSchema):
 
 
 ArticleItemSchema = item(ArticleDetailSchema, "ArticleItem")
-IssueItemSchema = item(IssueSchema, "IssueItem")
-SectionItemSchema = item(SectionSchema, "SectionItem")
+FEED_LINKS = "`feed` (Atom) and `feed_json` (JSON Feed) of this resource's articles."
+IssueItemSchema = item(IssueSchema, "IssueItem", links=FEED_LINKS)
+SectionItemSchema = item(SectionSchema, "SectionItem", links=FEED_LINKS)
 TrendItemSchema = item(TrendSchema, "TrendItem")
 
 

@@ -155,6 +155,13 @@ def test_etag_revalidation_gives_empty_304(client):
     assert again.headers["ETag"] == etag
     since = client.get("/v1/articles?limit=5", headers={"If-Modified-Since": resp.headers["Last-Modified"]})
     assert since.status_code == 304
+    assert client.get("/v1/articles?limit=5", headers={"If-None-Match": "*"}).status_code == 304
+
+
+@pytest.mark.parametrize("header", [{"If-None-Match": "*"}, {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}])
+def test_conditional_requests_never_turn_a_missing_resource_into_304(client, header):
+    for path in ("/v1/articles/no-such-article", "/v1/issues/2001-01-01", "/v1/sections/nope"):
+        assert client.get(path, headers=header).status_code == 404
 
 
 def test_head_matches_get_without_body(client):
