@@ -168,11 +168,6 @@ def test_sanitizer_generated_documents_are_safe(raw):
     assert_safe(clean)  # sanitising again stays safe too
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sanitize_html is not idempotent: a disallowed element nested in <p> leaves <p><p></p></p>, which "
-    "an HTML parser (html5ever in nh3, and browsers) re-reads as sibling paragraphs, so a second pass changes it",
-)
 @PROPERTY
 @example("<p><object></p>")
 @given(html_fragment())

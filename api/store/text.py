@@ -81,7 +81,21 @@ def detect_language(text: str) -> str:
 
 
 def sanitize_html(raw: str) -> str:
-    """Sanitised HTML: only ALLOWED_TAGS, safe link schemes, no event handlers; idempotent."""
+    """Sanitised HTML: only ALLOWED_TAGS, safe link schemes, no event handlers; idempotent.
+
+    Removing an element can leave markup that an HTML parser re-reads differently (`<p><object></p>` becomes
+    `<p><p></p></p>`, which parses as sibling paragraphs), so clean until the output is a fixed point.
+    """
+    out = _clean(raw)
+    for _ in range(4):
+        again = _clean(out)
+        if again == out:
+            return out
+        out = again
+    return out
+
+
+def _clean(raw: str) -> str:
     return nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
