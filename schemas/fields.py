@@ -16,6 +16,8 @@ def _clean(value) -> str:
         raise ValidationError("Must be a string.")
     if "\x00" in value or "\ufffd" in value:
         raise ValidationError("Contains a NUL byte or invalid UTF-8.")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "\ufffe\uffff" for c in value):
+        raise ValidationError("Contains a control character.")
     return value
 
 

@@ -9,6 +9,7 @@ draft, embargoed or retracted fixture anywhere.
 from __future__ import annotations
 
 import gzip
+import os
 
 import brotli
 import pytest
@@ -20,7 +21,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from api.store.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, make_app
 
-EXAMPLES = 100
+EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))  # per operation and mode; `make fuzz` runs 1000
 
 
 def _header(response, name: str) -> str | None:
