@@ -1,0 +1,1 @@
+"""Benchmark harness (`make bench`): gunicorn + wrk against the loaded sample archive."""
