@@ -118,3 +118,13 @@ def copy_archive(tmp_path: Path, *sources: Path) -> Path:
     for src in sources:
         shutil.copytree(src, dest, dirs_exist_ok=True)
     return dest
+
+
+def walk(client, url: str) -> list[dict]:
+    """Every item of a collection, following `links.next` from `url` (a path with its query)."""
+    found = []
+    while url:
+        body = client.get(url).get_json()
+        found += body["data"]
+        url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
+    return found

@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import CANARIES, SEED_SLUG
-
-
-def _walk(client, url: str) -> list[dict]:
-    found = []
-    while url:
-        body = client.get(url).get_json()
-        found += body["data"]
-        url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
-    return found
+from tests.conftest import CANARIES, SEED_SLUG, walk
 
 
 def _contains_all(client, summary: dict, words: list[str]) -> bool:
@@ -24,9 +15,9 @@ def _contains_all(client, summary: dict, words: list[str]) -> bool:
 
 @pytest.mark.parametrize("q", ["military", "Military presence", "signals military", "sanctions", "Лукашенко"])
 def test_search_finds_exactly_the_articles_containing_every_word(client, q):
-    everything = _walk(client, "/v1/articles?limit=100&format=text")
+    everything = walk(client, "/v1/articles?limit=100&format=text")
     expected = [a["slug"] for a in everything if _contains_all(client, a, q.split())]
-    found = [a["slug"] for a in _walk(client, f"/v1/articles?limit=2&format=text&q={q}")]
+    found = [a["slug"] for a in walk(client, f"/v1/articles?limit=2&format=text&q={q}")]
     assert found == expected  # same order (newest), each exactly once, across cursor pages
     if q.startswith("signals"):
         assert SEED_SLUG in found
@@ -47,7 +38,7 @@ def test_operators_are_plain_text(client, q):
     response = client.get("/v1/articles", query_string={"q": q})
     assert response.status_code == 200
     body = response.get_json()
-    assert all(_contains_all(client, a, q.split()) for a in _walk(client, f"/v1/articles?format=text&limit=100&q={q}"))
+    assert all(_contains_all(client, a, q.split()) for a in walk(client, f"/v1/articles?format=text&limit=100&q={q}"))
     if q in ("%", "_", "\\", "*"):
         assert body["meta"]["total"] == 0  # wildcards are literal characters, which no sample article holds
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 
 from api.store.loader import load_archive
-from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app
+from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app, walk
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
 NAMES = {-1: "worse", 0: "unchanged", 1: "better"}
@@ -16,13 +16,7 @@ NAMES = {-1: "worse", 0: "unchanged", 1: "better"}
 
 def _all_articles(client, query: str) -> list[dict]:
     """Every public article matching `query`, walked by cursor through /v1/articles."""
-    url = "/v1/articles?limit=100" + (f"&{query}" if query else "")
-    found = []
-    while url:
-        body = client.get(url).get_json()
-        found += body["data"]
-        url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
-    return found
+    return walk(client, "/v1/articles?limit=100" + (f"&{query}" if query else ""))
 
 
 def _expected(client, query: str) -> list[dict]:
