@@ -233,6 +233,7 @@ class Target:
                 text("SELECT pg_try_advisory_lock(hashtext(:s))"), {"s": "loader:" + self.schema}
             ).scalar():
                 conn.close()
+                self.admin.dispose()  # the refused loader leaves no connection behind
                 raise LoadFailed(f"another loader is already building schema {self.schema}; wait for it to finish")
             self._lock_conn = conn
 
@@ -483,6 +484,10 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
             conn.execute(insert(Alias), aliases[start : start + BATCH])
 
         report.changes_recorded = _record_changes(conn, previous, new_state, now)
+        # The change feed is served content too: two stores of the same archive with different histories
+        # (say, a fresh one and one that has seen edits) must not share a generation, nor cached responses.
+        log = conn.execute(select(func.count(), func.max(Change.seq), func.max(Change.recorded_at))).one()
+        digest.update(orjson.dumps([log[0], log[1], log[2].isoformat() if log[2] else None]))
         generation = digest.hexdigest()
         built_at = previous["built_at"] if previous and previous["generation"] == generation else now
         conn.execute(insert(StoreMeta), [
