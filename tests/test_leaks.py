@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
-from tests.conftest import CANARIES
+from tests.conftest import CANARIES, walk
 
 HIDDEN_SLUGS = (
     "canarydraft-amended-constitution-and-the-nomenklatura",
@@ -41,12 +41,7 @@ def assert_no_canary(response, url: str, echo: str | None = None) -> None:
 
 
 def _all_articles(client) -> list[dict]:
-    items, url = [], "/v1/articles?limit=100"
-    while url:
-        page = client.get(url).get_json()
-        items += page["data"]
-        url = page["links"].get("next")
-    return items
+    return walk(client, "/v1/articles?limit=100")
 
 
 @pytest.fixture

@@ -29,6 +29,12 @@ MIMETYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json
 FH = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed history
 
 
+def feed_links(**filters: str) -> dict:
+    """`links.feed` / `links.feed_json` of a resource: the feeds of its articles (one filter, e.g. section=…)."""
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    return {"feed": f"{base_url()}/v1/feed.atom?{query}", "feed_json": f"{base_url()}/v1/feed.json?{query}"}
+
+
 def _archive_links(session, args, now) -> tuple[dict, bool]:
     """RFC 5005 archived feeds, one archive document per issue week (same filters plus `issue`).
 

@@ -7,8 +7,9 @@ import itertools
 from flask import Blueprint
 
 from api.errors import NotFound
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
 from api.resources.collection import collection
+from api.resources.feeds import feed_links
 from api.store import queries
 from schemas.args import IssueListArgs, ItemArgs
 from schemas.fields import parse_issue_id
@@ -37,8 +38,7 @@ def issue_body(session, issue, now, lang: str | None) -> dict:
     prev, nxt = queries.neighbours(session, issue, now)
     data["previous"] = IssueRefSchema().dump(prev) if prev else None
     data["next"] = IssueRefSchema().dump(nxt) if nxt else None
-    feed = f"{base_url()}/v1/feed.atom?issue={issue.start.isoformat()}"
-    return {"data": data, "links": {"feed": feed, "feed_json": feed.replace("feed.atom", "feed.json")}}
+    return {"data": data, "links": feed_links(issue=issue.start.isoformat())}
 
 
 @bp.get("/v1/issues")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
+from api.resources.feeds import feed_links
 from api.resources.taxonomy import Taxonomy
 from api.store import queries
 from api.store.models import Article, Section
@@ -31,8 +32,7 @@ def list_sections(session, args, now, lang):
 def get_section(session, args, now, lang, slug):
     """One section with its count of public articles, its latest trend and how many issues that trend has lasted."""
     item = SECTIONS.item(session, now, slug)
-    feed = f"{base_url()}/v1/feed.atom?section={item['data']['slug']}"
-    item["links"] = {"feed": feed, "feed_json": feed.replace("feed.atom", "feed.json")}
+    item["links"] = feed_links(section=item["data"]["slug"])
     return item
 
 
