@@ -126,3 +126,20 @@ def test_sections_and_issues_link_their_feed(client, path):
     link = client.get(path).get_json()["links"]["feed"].replace("http://localhost", "")
     parsed, _ = _parse(client.get(link).data)
     assert parsed.bozo == 0 and parsed.entries
+
+
+def test_feed_language_and_authors(client):
+    """The feed's language is the lang filter or its entries' one language, never a guess; RSS names authors
+    with dc:creator (no invented email)."""
+    mixed = client.get("/v1/feed.json?limit=100").get_json()
+    langs = {item["language"] for item in mixed["items"]}
+    assert len(langs) > 1 and "language" not in mixed
+    ru = client.get("/v1/feed.json?lang=ru").get_json()
+    assert ru["language"] == "ru" and {item["language"] for item in ru["items"]} == {"ru"}
+    parsed = feedparser.parse(client.get("/v1/feed.rss?limit=100").data)
+    assert parsed.bozo == 0
+    authored = [e for e in parsed.entries if e.get("author")]
+    assert authored and all("@" not in e.author for e in authored)
+    assert b"example.invalid" not in client.get("/v1/feed.rss?limit=100").data
+    en_atom = feedparser.parse(client.get("/v1/feed.atom?lang=en").data)
+    assert en_atom.feed.get("language") == "en"

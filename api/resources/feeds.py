@@ -99,6 +99,14 @@ def _links(page):
     }
 
 
+def _feed_language(args, page) -> str | None:
+    """The feed's language: the `lang` filter, else the one language of its entries; none when they are mixed."""
+    if args.get("lang"):
+        return args["lang"]
+    langs = {a.lang for a in page.items}
+    return langs.pop() if len(langs) == 1 else None
+
+
 def _updated(page, now) -> dt.datetime:
     times = [a.updated_at or a.published_at for a in page.items]
     return max(times) if times else g.generation.last_modified(now)
@@ -112,7 +120,11 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
     fg.title(_title(args))
     fg.subtitle(current_app.config["FEED_ATTRIBUTION"])
     fg.rights(current_app.config["FEED_RIGHTS"])
-    fg.language(args.get("lang") or "en")
+    language = _feed_language(args, page)
+    if language:
+        fg.language(language)
+    if kind == "rss":
+        fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
     fg.updated(_updated(page, now))
     fg.link(href=f"{base_url()}/v1/articles", rel="alternate")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
@@ -134,7 +146,10 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
             fe.summary(a.lead)
         fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
         for name in a.authors or []:
-            fe.author({"name": name, "email": "editors@example.invalid"} if kind == "rss" else {"name": name})
+            if kind == "rss":
+                fe.dc.dc_creator(name, replace=False)
+            else:
+                fe.author({"name": name})
         for term, scheme in ((a.section_slug, "section"), (a.trend_slug, "trend")):
             if term:
                 fe.category(term=term, scheme=f"{base_url()}/v1/{scheme}s", label=term)
@@ -186,12 +201,12 @@ def _json_feed(session, args, now) -> bytes:
         "home_page_url": f"{base_url()}/v1/articles",
         "feed_url": links["self"],
         "description": current_app.config["FEED_ATTRIBUTION"] + ". " + current_app.config["FEED_RIGHTS"],
-        "language": args.get("lang") or "en",
+        "language": _feed_language(args, page),
         "items": items,
     }
     if links["next"]:
         feed["next_url"] = links["next"]
-    return orjson.dumps(feed)
+    return orjson.dumps({k: v for k, v in feed.items() if v is not None})
 
 
 @bp.get("/v1/feed.atom")
