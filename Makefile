@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench fuzz clean
+.PHONY: run test lint store bench bench-loader fuzz clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Loader throughput and peak memory at 1 000 / 10 000 / 100 000 articles (archives cached in .bench/archives).
+bench-loader: $(VENV)/.installed-dev
+	$(PY) -m bench.loader $(BENCH_LOADER_ARGS)
 
 # The contract fuzz of `make test`, ten times longer (in-process; a run against gunicorn is not built yet).
 fuzz: $(VENV)/.installed-dev

@@ -372,8 +372,13 @@ def load_archive(
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(summaries)):
         groups[uf.find(i)].append(i)
+    # Several *articles* (groups, not captures: one article's canonical view may be captured thrice) sharing a stamp.
     bulk_stamps = {
-        stamp for stamp, n in Counter(s.timestamp for s in summaries if s.timestamp).items() if n >= BULK_STAMP_MIN
+        stamp
+        for stamp, n in Counter(
+            stamp for members in groups.values() for stamp in {summaries[i].timestamp for i in members} if stamp
+        ).items()
+        if n >= BULK_STAMP_MIN
     }
     report.bulk_import_stamps = sorted(bulk_stamps)
 

@@ -1,0 +1,134 @@
+"""`make bench-loader`: load throughput (documents/second) and peak memory of the archive loader by archive size.
+
+For each size (default 1 000, 10 000 and 100 000 articles) a synthetic archive is generated once with
+`bench.generate` into `.bench/archives/<N>` (reused by later runs: same seed, same bytes) and loaded into a fresh
+SQLite store by a child process, so that each load's peak RSS is its own: the child's `ru_maxrss` from
+`os.wait4` (not RUSAGE_CHILDREN, which keeps the maximum over every child so far). The child also reports its
+RSS after imports and before the load, and the wall time of `load_archive` itself. Prints a table and writes
+`.bench/loader.json`; the target is a peak at the largest size within 1.5x of the peak at the one before.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".bench"
+SEED = 1
+LIMIT = 1.5
+
+CHILD = """
+import json, sys, time
+from api.store.loader import load_archive
+
+def rss_kb():
+    with open("/proc/self/status") as fh:
+        return int(next(line for line in fh if line.startswith("VmRSS:")).split()[1])
+
+before = rss_kb()
+started = time.perf_counter()
+report = load_archive(sys.argv[1], sys.argv[2])
+elapsed = time.perf_counter() - started
+print(json.dumps({"seconds": elapsed, "rss_before_kb": before, "files_read": report.files_read,
+                  "articles_loaded": report.articles_loaded, "rejected": len(report.rejected)}))
+"""
+
+
+def archive(size: int) -> tuple[Path, dict]:
+    """The cached archive of `size` articles (generated on first use) and its manifest."""
+    from bench.generate import MANIFEST, generate
+
+    path = CACHE / "archives" / str(size)
+    manifest = path / MANIFEST
+    if not manifest.exists():  # absent or left half-written by an interrupted run
+        shutil.rmtree(path, ignore_errors=True)
+        started = time.perf_counter()
+        print(f"generating {size} articles into {path.relative_to(ROOT)} ...", file=sys.stderr, flush=True)
+        generate(path, size, seed=SEED)
+        print(f"  done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return path, json.loads(manifest.read_text())
+
+
+def measure(path: Path) -> dict:
+    """Load `path` into a fresh SQLite store in a child process; its timing and peak RSS."""
+    with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(path), url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        out = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        if child.returncode != 0:
+            raise SystemExit(f"the load of {path} failed (exit {child.returncode})")
+        result = json.loads(out.strip().splitlines()[-1])
+        result.update(peak_rss_kb=usage.ru_maxrss, process_seconds=wall, store_bytes=Path(url[10:]).stat().st_size)
+        return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.loader", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated article counts")
+    parser.add_argument("--out", default=str(CACHE / "loader.json"))
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    for size in sizes:
+        path, manifest = archive(size)
+        print(f"loading {size} ...", file=sys.stderr, flush=True)
+        result = measure(path)
+        if result["articles_loaded"] != manifest["articles"] or result["rejected"]:
+            raise SystemExit(f"the load of {path} does not match its manifest: {result}")
+        result.update(
+            articles=size,
+            documents=result["files_read"],
+            docs_per_second=result["files_read"] / result["seconds"],
+        )
+        rows.append(result)
+
+    print(f"\n{'articles':>9} {'documents':>10} {'load s':>8} {'docs/s':>8} {'RSS before MB':>14} {'peak RSS MB':>12}")
+    for r in rows:
+        print(
+            f"{r['articles']:>9} {r['documents']:>10} {r['seconds']:>8.1f} {r['docs_per_second']:>8.0f} "
+            f"{r['rss_before_kb'] / 1024:>14.1f} {r['peak_rss_kb'] / 1024:>12.1f}"
+        )
+    verdict = None
+    if len(rows) >= 2:
+        ratio = rows[-1]["peak_rss_kb"] / rows[-2]["peak_rss_kb"]
+        verdict = {"ratio": ratio, "limit": LIMIT, "ok": ratio <= LIMIT}
+        print(
+            f"\npeak RSS at {rows[-1]['articles']} / at {rows[-2]['articles']}: {ratio:.2f}x "
+            f"({'within' if verdict['ok'] else 'OVER'} the {LIMIT}x target)"
+        )
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
+                "rows": rows,
+                "memory": verdict,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"written to {out}", file=sys.stderr)
+    return 0 if verdict is None or verdict["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
