@@ -40,8 +40,8 @@ class IssueRefSchema(Schema):
 
 
 class ArticleSummarySchema(Schema):
-    slug = fields.String(required=True)
-    title = fields.String(required=True)
+    slug = fields.String(required=True, metadata={"description": "Always present, whatever `fields` asks for."})
+    title = fields.String()
     lead = fields.String()
     lang = fields.String(metadata={"example": "en"})
     section = fields.Nested(SectionRefSchema, allow_none=True)
@@ -55,6 +55,12 @@ class ArticleSummarySchema(Schema):
     updated_at = fields.DateTime(format="iso")
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
     url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
+    snippet = fields.String(
+        metadata={
+            "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
+            "words in <mark>…</mark>."
+        }
+    )
 
 
 def _body(article) -> dict:
@@ -64,6 +70,9 @@ def _body(article) -> dict:
 
 
 class ArticleSchema(ArticleSummarySchema):
+    class Meta:
+        exclude = ("snippet",)
+
     body = fields.Function(_body, metadata={"description": "Sanitised HTML, plain text and structured blocks."})
     authors = fields.List(fields.String())
     image = fields.Function(
@@ -151,7 +160,18 @@ def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
     )
 
 
-ArticleListSchema = envelope(ArticleSummarySchema, "ArticleList")
+class IncludedSchema(Schema):
+    """`include=section,trend,issue`: the full objects the page's articles refer to, once each."""
+
+    section = fields.List(fields.Nested(SectionSchema))
+    trend = fields.List(fields.Nested(TrendSchema))
+    issue = fields.List(fields.Nested(IssueSummarySchema))
+
+
+INCLUDED = fields.Nested(IncludedSchema, metadata={"description": "Only with `include`."})
+ArticleListSchema = Schema.from_dict(
+    {**envelope(ArticleSummarySchema, "ArticleList")._declared_fields, "included": INCLUDED}, name="ArticleList"
+)
 IssueListSchema = envelope(IssueSummarySchema, "IssueList")
 SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
@@ -182,7 +202,9 @@ class ArticleDetailSchema(ArticleSchema):
     )
 
 
-ArticleItemSchema = item(ArticleDetailSchema, "ArticleItem")
+ArticleItemSchema = Schema.from_dict(
+    {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
+)
 FEED_LINKS = "`feed` (Atom) and `feed_json` (JSON Feed) of this resource's articles."
 IssueItemSchema = item(IssueSchema, "IssueItem", links=FEED_LINKS)
 SectionItemSchema = item(SectionSchema, "SectionItem", links=FEED_LINKS)
