@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
 
@@ -11,9 +11,30 @@ def ctx() -> dict:
     return Context.get(default={"lang": "en", "base": "", "format": None})
 
 
-def localized(names: dict) -> str:
+def localized_with(names: dict) -> tuple[str, str]:
+    """(text, language it is in): the response language, else English, else the first one there is."""
     lang = ctx()["lang"]
-    return names.get(lang) or names.get("en") or next(iter(names.values()))
+    for candidate in (lang, "en", *names):
+        if names.get(candidate):
+            return names[candidate], candidate
+    return "", lang
+
+
+def localized(names: dict) -> str:
+    return localized_with(names)[0]
+
+
+FALLBACK_DOC = (
+    "Present only when some of this object's text is not in the response language (Content-Language): "
+    "field name → the language it is in instead."
+)
+
+
+def fallback(**texts) -> dict:
+    """{field: language} for the fields whose language is not the response language; `missing` when none."""
+    lang = ctx()["lang"]
+    found = {name: used for name, used in texts.items() if used and used != lang}
+    return found or missing
 
 
 def issue_id(day) -> str:
@@ -24,12 +45,18 @@ class SectionRefSchema(Schema):
     slug = fields.String(required=True)
     name = fields.Function(lambda s: localized(s.names), metadata={"description": "Name in the response language."})
     url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
+    fallback = fields.Function(
+        lambda s: fallback(name=localized_with(s.names)[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class TrendRefSchema(Schema):
     slug = fields.String(required=True)
     label = fields.Function(lambda t: localized(t.labels), metadata={"description": "Label in the response language."})
     direction = fields.Integer(metadata={"description": "−1 worse, 0 unchanged, +1 better."})
+    fallback = fields.Function(
+        lambda t: fallback(label=localized_with(t.labels)[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class IssueRefSchema(Schema):
@@ -55,6 +82,10 @@ class ArticleSummarySchema(Schema):
     updated_at = fields.DateTime(format="iso")
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
     url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
+    fallback = fields.Function(
+        lambda a: fallback(title=a.lang, lead=a.lang),
+        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    )
     snippet = fields.String(
         metadata={
             "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
@@ -72,6 +103,11 @@ def _body(article) -> dict:
 class ArticleSchema(ArticleSummarySchema):
     class Meta:
         exclude = ("snippet",)
+
+    fallback = fields.Function(
+        lambda a: fallback(title=a.lang, lead=a.lang, body=a.lang),
+        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    )
 
     body = fields.Function(_body, metadata={"description": "Sanitised HTML, plain text and structured blocks."})
     authors = fields.List(fields.String())
