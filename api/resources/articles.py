@@ -41,13 +41,14 @@ def article_page(session, args: dict, now, **fixed):
     With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`.
     """
     filters = {**article_filters(args), **fixed}
-    stmt = queries.filter_articles(queries.public_articles(now), filters)
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
-    if sort == "relevance":
+    if sort == "relevance" and search.tokens(args["q"]):  # joining the ranked hits is the search filter itself
+        stmt = queries.filter_articles(queries.public_articles(now), {k: v for k, v in filters.items() if k != "q"})
         order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
         stmt = stmt.join(hits, hits.c.id == Article.id).add_columns(hits.c.rank.label("search_rank"))
-    else:
-        order = queries.ARTICLE_ORDERS[sort]
+    else:  # a q without words finds nothing, in any order
+        stmt = queries.filter_articles(queries.public_articles(now), filters)
+        order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
     words = search.tokens(args.get("q"))
 
     page_items: list = []
