@@ -64,6 +64,10 @@ ERRORS = {
 }
 
 
+def _list_pattern(item: str, max_items: int) -> str:
+    return f"^(?:{item})(?:,(?:{item})){{0,{max_items - 1}}}$"
+
+
 def _field2property(self, field, ret=None):
     """Extra converters for schemas/fields.py (bound as an apispec attribute function)."""
     if isinstance(field, CsvList):
@@ -72,7 +76,9 @@ def _field2property(self, field, ret=None):
             "type": "string",
             "description": (field.metadata.get("description", "") + f" At most {field.max_items} values.").strip(),
         }
-        if inner.get("pattern"):
+        if inner.get("enum"):
+            out["pattern"] = _list_pattern("|".join(re.escape(v) for v in inner["enum"]), field.max_items)
+        elif inner.get("pattern"):
             item = inner["pattern"].removeprefix("^").removesuffix("$")
             out["pattern"] = f"^(?:{item})(?:,(?:{item})){{0,{field.max_items - 1}}}$"
         return out

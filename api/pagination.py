@@ -22,6 +22,7 @@ _DECODERS: dict[type, Callable[[Any], Any]] = {
     dt.datetime: lambda v: dt.datetime.fromisoformat(v),
     dt.date: lambda v: dt.date.fromisoformat(v),
     int: int,
+    float: float,
     str: str,
 }
 
@@ -107,6 +108,17 @@ def _cursor(order: Order, item: Any, filters_fp: str, backwards: bool) -> str:
     return _encode(payload)
 
 
+def _fetch(session: Session, stmt: Select) -> list:
+    """The rows' first entity; further labelled columns (say, a search rank) become attributes of it."""
+    items = []
+    for row in session.execute(stmt):
+        item = row[0]
+        for name, value in zip(row._fields[1:], row[1:], strict=True):
+            setattr(item, name, value)
+        items.append(item)
+    return items
+
+
 def paginate(
     session: Session,
     stmt: Select,
@@ -129,7 +141,7 @@ def paginate(
                 f"Page numbers reach only {MAX_PAGE_DEPTH} items deep; follow the `next` cursor links beyond that.",
                 {"page": f"page × limit must be at most {MAX_PAGE_DEPTH}"},
             )
-        rows = list(session.scalars(stmt.order_by(*order.clauses()).offset((page - 1) * limit).limit(limit + 1)))
+        rows = _fetch(session, stmt.order_by(*order.clauses()).offset((page - 1) * limit).limit(limit + 1))
         items = rows[:limit]
         nxt = _cursor(order, items[-1], fp, False) if len(rows) > limit else None
         prev = _cursor(order, items[0], fp, True) if page > 1 and items else None
@@ -138,7 +150,7 @@ def paginate(
     if cursor is not None:
         values, backwards = decode_cursor(cursor, order, fp)
         stmt = stmt.where(order.after(values, reverse=backwards))
-    rows = list(session.scalars(stmt.order_by(*order.clauses(reverse=backwards)).limit(limit + 1)))
+    rows = _fetch(session, stmt.order_by(*order.clauses(reverse=backwards)).limit(limit + 1))
     more = len(rows) > limit
     items = rows[:limit]
     if backwards:

@@ -49,21 +49,70 @@ class ArticleFilterArgs(PageArgs):
     q = Text(
         validate=validate.Length(1, 200),
         metadata={
-            "description": "Search text (at most 200 characters): articles whose title, lead or body contain every "
-            "word, case-insensitively. No operators: quotes, wildcards and the like are matched literally."
+            "description": "Full-text search (at most 200 characters) over title, lead and body: articles holding "
+            "every word (stemmed: English everywhere, Russian on PostgreSQL; case- and accent-insensitive). "
+            "No operators: quotes, AND/OR/NOT, -x, a:b, * and parentheses are word separators. Each hit carries a "
+            "`snippet` (HTML-escaped text, matches in <mark>). Default order with q: relevance."
         },
     )
-    sort = fields.String(validate=validate.OneOf(("newest", "oldest")))
+    sort = fields.String(
+        validate=validate.OneOf(("newest", "oldest", "relevance")),
+        metadata={"description": "newest (default), oldest, or relevance (only with q, and its default)."},
+    )
     format = fields.String(validate=validate.OneOf(("html", "text", "blocks")))
 
     @validates_schema
     def _check(self, data, **kwargs):
         _check_range(data)
+        if data.get("sort") == "relevance" and data.get("q") is None:
+            raise ValidationError("sort=relevance needs a search text q.", "sort")
 
 
 def _check_range(data: dict) -> None:
     if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
         raise ValidationError("from must not be after to.", "from")
+
+
+ARTICLE_FIELDS = (
+    "slug", "title", "lead", "lang", "section", "trend", "issue", "position", "published_at", "updated_at",
+    "truncated", "url", "snippet", "fallback",
+)  # fmt: skip
+ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
+    "body", "authors", "image", "canonical_url", "aliases", "translation_key", "translations", "requested_slug",
+    "fallback",
+)  # fmt: skip
+INCLUDES = ("section", "trend", "issue")
+
+
+def fields_param(allowed: tuple[str, ...], what: str) -> CsvList:
+    return CsvList(
+        Text(validate=validate.OneOf(allowed)),
+        max_items=len(allowed),
+        data_key="fields",
+        metadata={
+            "description": f"Sparse fieldset: only these fields of each {what} (comma-separated); `slug` is always "
+            f"kept. One of: {', '.join(allowed)}."
+        },
+    )
+
+
+def include_param() -> CsvList:
+    return CsvList(
+        Text(validate=validate.OneOf(INCLUDES)),
+        max_items=len(INCLUDES),
+        data_key="include",
+        metadata={
+            "description": "Embed the full section, trend and/or issue objects the articles refer to, once each, in "
+            "a top-level `included` object (comma-separated: section, trend, issue)."
+        },
+    )
+
+
+class ArticleListArgs(ArticleFilterArgs):
+    """Article collections (not the feeds): the filters plus response shaping."""
+
+    fields_ = fields_param(ARTICLE_FIELDS, "article")
+    include = include_param()
 
 
 class TimelineArgs(BaseArgs):
@@ -92,3 +141,11 @@ class ItemArgs(BaseArgs):
 
 class ArticleItemArgs(BaseArgs):
     format = fields.String(validate=validate.OneOf(("html", "text", "blocks")))
+    fields_ = fields_param(ARTICLE_ITEM_FIELDS, "article")
+    include = include_param()
+
+
+class IssueItemArgs(BaseArgs):
+    """One issue: `fields` shapes the article summaries it lists."""
+
+    fields_ = fields_param(ARTICLE_FIELDS, "article of the issue")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
 
@@ -11,9 +11,30 @@ def ctx() -> dict:
     return Context.get(default={"lang": "en", "base": "", "format": None})
 
 
-def localized(names: dict) -> str:
+def localized_with(names: dict) -> tuple[str, str]:
+    """(text, language it is in): the response language, else English, else the first one there is."""
     lang = ctx()["lang"]
-    return names.get(lang) or names.get("en") or next(iter(names.values()))
+    for candidate in (lang, "en", *names):
+        if names.get(candidate):
+            return names[candidate], candidate
+    return "", lang
+
+
+def localized(names: dict) -> str:
+    return localized_with(names)[0]
+
+
+FALLBACK_DOC = (
+    "Present only when some of this object's text is not in the response language (Content-Language): "
+    "field name → the language it is in instead."
+)
+
+
+def fallback(**texts) -> dict:
+    """{field: language} for the fields whose language is not the response language; `missing` when none."""
+    lang = ctx()["lang"]
+    found = {name: used for name, used in texts.items() if used and used != lang}
+    return found or missing
 
 
 def issue_id(day) -> str:
@@ -24,12 +45,18 @@ class SectionRefSchema(Schema):
     slug = fields.String(required=True)
     name = fields.Function(lambda s: localized(s.names), metadata={"description": "Name in the response language."})
     url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
+    fallback = fields.Function(
+        lambda s: fallback(name=localized_with(s.names)[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class TrendRefSchema(Schema):
     slug = fields.String(required=True)
     label = fields.Function(lambda t: localized(t.labels), metadata={"description": "Label in the response language."})
     direction = fields.Integer(metadata={"description": "−1 worse, 0 unchanged, +1 better."})
+    fallback = fields.Function(
+        lambda t: fallback(label=localized_with(t.labels)[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class IssueRefSchema(Schema):
@@ -40,8 +67,8 @@ class IssueRefSchema(Schema):
 
 
 class ArticleSummarySchema(Schema):
-    slug = fields.String(required=True)
-    title = fields.String(required=True)
+    slug = fields.String(required=True, metadata={"description": "Always present, whatever `fields` asks for."})
+    title = fields.String()
     lead = fields.String()
     lang = fields.String(metadata={"example": "en"})
     section = fields.Nested(SectionRefSchema, allow_none=True)
@@ -55,6 +82,16 @@ class ArticleSummarySchema(Schema):
     updated_at = fields.DateTime(format="iso")
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
     url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
+    fallback = fields.Function(
+        lambda a: fallback(title=a.lang, lead=a.lang),
+        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    )
+    snippet = fields.String(
+        metadata={
+            "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
+            "words in <mark>…</mark>."
+        }
+    )
 
 
 def _body(article) -> dict:
@@ -64,6 +101,14 @@ def _body(article) -> dict:
 
 
 class ArticleSchema(ArticleSummarySchema):
+    class Meta:
+        exclude = ("snippet",)
+
+    fallback = fields.Function(
+        lambda a: fallback(title=a.lang, lead=a.lang, body=a.lang),
+        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    )
+
     body = fields.Function(_body, metadata={"description": "Sanitised HTML, plain text and structured blocks."})
     authors = fields.List(fields.String())
     image = fields.Function(
@@ -151,7 +196,18 @@ def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
     )
 
 
-ArticleListSchema = envelope(ArticleSummarySchema, "ArticleList")
+class IncludedSchema(Schema):
+    """`include=section,trend,issue`: the full objects the page's articles refer to, once each."""
+
+    section = fields.List(fields.Nested(SectionSchema))
+    trend = fields.List(fields.Nested(TrendSchema))
+    issue = fields.List(fields.Nested(IssueSummarySchema))
+
+
+INCLUDED = fields.Nested(IncludedSchema, metadata={"description": "Only with `include`."})
+ArticleListSchema = Schema.from_dict(
+    {**envelope(ArticleSummarySchema, "ArticleList")._declared_fields, "included": INCLUDED}, name="ArticleList"
+)
 IssueListSchema = envelope(IssueSummarySchema, "IssueList")
 SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
@@ -182,7 +238,9 @@ class ArticleDetailSchema(ArticleSchema):
     )
 
 
-ArticleItemSchema = item(ArticleDetailSchema, "ArticleItem")
+ArticleItemSchema = Schema.from_dict(
+    {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
+)
 FEED_LINKS = "`feed` (Atom) and `feed_json` (JSON Feed) of this resource's articles."
 IssueItemSchema = item(IssueSchema, "IssueItem", links=FEED_LINKS)
 SectionItemSchema = item(SectionSchema, "SectionItem", links=FEED_LINKS)

@@ -1,46 +1,169 @@
-"""Word search `q` on /v1/articles and the feeds, on both backends: every word must occur, nothing is an operator."""
+"""Ranked full-text search `q` on both backends: relevance, snippets, stemming, operators, cursors, hidden articles."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
-from tests.conftest import CANARIES, SEED_SLUG, walk
+from api.store.loader import load_archive
+from tests.conftest import ARCHIVE, CANARIES, SEED_SLUG, copy_archive, make_app, walk
+
+MARK = re.compile(r"<mark>(.*?)</mark>")
 
 
-def _contains_all(client, summary: dict, words: list[str]) -> bool:
-    article = client.get(f"/v1/articles/{summary['slug']}?format=text").get_json()["data"]
-    text = " ".join((article["title"], article["lead"], article["body"]["text"])).casefold()
-    return all(word.casefold() in text for word in words)
+def _texts(client, slug: str) -> tuple[str, str]:
+    """(title, lead + body text) of an article, case-folded."""
+    a = client.get(f"/v1/articles/{slug}?format=text").get_json()["data"]
+    return a["title"].casefold(), f"{a['lead']} {a['body']['text']}".casefold()
 
 
-@pytest.mark.parametrize("q", ["military", "Military presence", "signals military", "sanctions", "Лукашенко"])
-def test_search_finds_exactly_the_articles_containing_every_word(client, q):
-    everything = walk(client, "/v1/articles?limit=100&format=text")
-    expected = [a["slug"] for a in everything if _contains_all(client, a, q.split())]
-    found = [a["slug"] for a in walk(client, f"/v1/articles?limit=2&format=text&q={q}")]
-    assert found == expected  # same order (newest), each exactly once, across cursor pages
-    if q.startswith("signals"):
-        assert SEED_SLUG in found
+def _slugs(client, url: str) -> list[str]:
+    return [a["slug"] for a in walk(client, url)]
 
 
-def test_search_composes_with_filters(client):
+def _is_postgres(client) -> bool:
+    return client.application.config["DATABASE_URL"].startswith("postgresql")
+
+
+@pytest.mark.parametrize("word", ["military", "sanctions"])
+def test_title_hits_rank_above_body_hits(client, word):
+    hits = client.get(f"/v1/articles?q={word}&limit=100").get_json()["data"]
+    assert len(hits) >= 3
+    in_title = [word in _texts(client, a["slug"])[0] for a in hits]
+    assert any(in_title) and not all(in_title)
+    # every article with the word in its title comes before every article that has it only in lead or body
+    assert in_title == sorted(in_title, reverse=True)
+    if word == "military":
+        assert hits[0]["slug"] == SEED_SLUG
+
+
+def test_relevance_is_the_default_with_q_and_needs_q(client):
+    assert client.get("/v1/articles?q=military").get_json() == client.get(
+        "/v1/articles?q=military&sort=relevance"
+    ).get_json() | {"links": client.get("/v1/articles?q=military").get_json()["links"]}
+    response = client.get("/v1/articles?sort=relevance")
+    assert response.status_code == 400
+    assert response.get_json()["invalid_params"][0]["name"] == "sort"
+    newest = client.get("/v1/articles?q=military&sort=newest&limit=100").get_json()["data"]
+    dates = [a["published_at"] for a in newest]
+    assert dates == sorted(dates, reverse=True)
+    assert all(a["snippet"] for a in newest)
+    assert "snippet" not in client.get("/v1/articles?limit=1").get_json()["data"][0]
+
+
+@pytest.mark.parametrize("sort", ["relevance", "newest", "oldest"])
+def test_walking_a_search_by_cursor_sees_each_hit_once(client, sort):
+    whole = client.get(f"/v1/articles?q=military&sort={sort}&limit=100").get_json()
+    walked = _slugs(client, f"/v1/articles?q=military&sort={sort}&limit=2")
+    assert walked == [a["slug"] for a in whole["data"]]
+    assert len(set(walked)) == len(walked) == whole["meta"]["total"]
+    # and backwards: following prev links from the last page gives the same pages
+    url, pages = f"/v1/articles?q=military&sort={sort}&limit=2", []
+    while url:
+        body = client.get(url).get_json()
+        pages.append([a["slug"] for a in body["data"]])
+        url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
+    back = []
+    url = body["links"]["prev"].replace("http://localhost", "")
+    while url:
+        body = client.get(url).get_json()
+        back.insert(0, [a["slug"] for a in body["data"]])
+        url = body["links"]["prev"] and body["links"]["prev"].replace("http://localhost", "")
+    assert back == pages[:-1]
+
+
+def test_a_search_cursor_is_refused_under_another_search(client):
+    nxt = client.get("/v1/articles?q=military&limit=1").get_json()["links"]["next"]
+    cursor = re.search(r"cursor=([^&]+)", nxt)[1]
+    response = client.get(f"/v1/articles?q=sanctions&limit=1&cursor={cursor}")
+    assert response.status_code == 400 and response.get_json()["invalid_params"][0]["name"] == "cursor"
+
+
+def test_snippets_mark_the_matches_and_are_html_safe(client):
+    for hit in client.get("/v1/articles?q=sanctions&limit=100").get_json()["data"]:
+        marks = MARK.findall(hit["snippet"])
+        assert marks and all(m.casefold().startswith("sanction") for m in marks)
+        assert re.sub(r"</?mark>", "", hit["snippet"]).count("<") == 0  # no markup but <mark>
+        plain = html.unescape(re.sub(r"</?mark>", "", hit["snippet"])).casefold()
+        title, text = _texts(client, hit["slug"])
+        fragment = " ".join(max(plain.split("…"), key=len).split())
+        assert fragment in " ".join(f"{title} {text}".split())
+
+
+def test_english_stemming(client):
+    military = _slugs(client, "/v1/articles?q=military&limit=100")
+    assert _slugs(client, "/v1/articles?q=militaries&limit=100") == military
+    sanctions = set(_slugs(client, "/v1/articles?q=sanctions&limit=100"))
+    assert set(_slugs(client, "/v1/articles?q=sanction&limit=100")) == sanctions
+    assert set(_slugs(client, "/v1/articles?q=sanctioned&limit=100")) == sanctions
+
+
+def test_russian_search_on_the_sample(client):
+    # The sample's Russian article says "бюджета" and "дефиците"; the words as written are found on both
+    # backends, in any case; on PostgreSQL other forms of the word are found too (Russian stemming).
+    slug = "deficit-byudzheta-belarusi-rastet"
+    assert _slugs(client, "/v1/articles?q=БЮДЖЕТА&limit=100") == [slug]
+    hit = client.get("/v1/articles?q=бюджета").get_json()["data"][0]
+    assert "<mark>" in hit["snippet"]
+    inflected = _slugs(client, "/v1/articles?q=бюджетом&limit=100")
+    assert inflected == ([slug] if _is_postgres(client) else [])
+
+
+OPERATOR_CASES = {
+    '"military': "military",
+    'military"': "military",
+    '"military presence"': "military presence",
+    "-military": "military",
+    "military*": "military",
+    "*": None,
+    "military:presence": "military presence",
+    "(military)": "military",
+    "NEAR(military presence)": "near military presence",
+    "military AND presence": "military and presence",
+    "military OR sanctions": "military or sanctions",
+    "NOT military": "not military",
+    "military^2": "military 2",
+    "'; DROP TABLE article; --": "drop table article",
+    "%": None,
+    "_": None,
+    "\\": None,
+    "{": None,
+}
+
+
+@pytest.mark.parametrize("q", sorted(OPERATOR_CASES))
+def test_operators_are_never_syntax(client, q):
+    response = client.get("/v1/articles", query_string={"q": q, "limit": 100})
+    assert response.status_code == 200
+    found = [a["slug"] for a in response.get_json()["data"]]
+    plain = OPERATOR_CASES[q]
+    if plain is None:
+        assert found == []  # no word at all: nothing is found
+    else:  # the same as the words alone, lower-cased: the operator changed nothing
+        expected = client.get("/v1/articles", query_string={"q": plain, "limit": 100}).get_json()["data"]
+        assert found == [a["slug"] for a in expected]
+    if q == "military OR sanctions":  # not a union: "or" is a word (or a stop word) to match
+        assert not set(found) > set(_slugs(client, "/v1/articles?q=military&limit=100"))
+    if q == "NOT military":
+        assert all("military" in " ".join(_texts(client, s)) for s in found)
+
+
+def test_search_composes_with_filters_and_counts_match(client):
+    everything = _slugs(client, "/v1/articles?q=military&limit=100")
     body = client.get("/v1/articles?q=military&section=security-issues&trend=worse&limit=100").get_json()
-    assert body["data"], "the seed article matches"
+    assert body["data"] and body["meta"]["total"] == len(body["data"])
     for article in body["data"]:
         assert article["section"]["slug"] == "security-issues" and article["trend"]["slug"] == "worse"
-    assert body["meta"]["total"] == len(body["data"])
-
-
-@pytest.mark.parametrize(
-    "q", ['"military', "a AND b", "-x", "a:b", "*", "%", "_", "\\", "(", "NEAR(a b)", "'; DROP TABLE article; --"]
-)
-def test_operators_are_plain_text(client, q):
-    response = client.get("/v1/articles", query_string={"q": q})
-    assert response.status_code == 200
-    body = response.get_json()
-    assert all(_contains_all(client, a, q.split()) for a in walk(client, f"/v1/articles?format=text&limit=100&q={q}"))
-    if q in ("%", "_", "\\", "*"):
-        assert body["meta"]["total"] == 0  # wildcards are literal characters, which no sample article holds
+    assert [a["slug"] for a in body["data"]] == [
+        s for s in everything if s in {a["slug"] for a in body["data"]}
+    ]  # filtering keeps the relevance order
+    section = client.get("/v1/sections/security-issues/articles?q=military&limit=100").get_json()
+    assert {a["slug"] for a in section["data"]} == {
+        s for s in everything if s in _slugs(client, "/v1/articles?section=security-issues&limit=100")
+    }
+    assert client.get("/v1/articles?q=military&lang=ru").get_json()["meta"]["total"] == 0
 
 
 def test_search_length_is_limited(client):
@@ -56,4 +179,63 @@ def test_hidden_articles_are_never_found(client, canary):
         assert response.status_code == 200
         text = response.get_data(as_text=True).replace(f"q={canary}", "q=")  # the echo of the client's own query
         assert canary.casefold() not in text.casefold()
-    assert client.get("/v1/articles", query_string={"q": canary}).get_json()["meta"]["total"] == 0
+    for sort in ("relevance", "newest"):
+        assert client.get("/v1/articles", query_string={"q": canary, "sort": sort}).get_json()["meta"]["total"] == 0
+
+
+EXTRA = """---
+sample: true
+slug: {slug}
+title: "{title}"
+lang: {lang}
+issue: 2022-02-14
+section: society-and-politics
+trend: unchanged
+status: {status}
+published_at: 2022-02-21T09:00:00Z
+lead: "{lead}"
+---
+{body}
+"""
+
+
+def test_stemming_escaping_and_drafts_on_a_scratch_archive(scratch_store, tmp_path):
+    archive = copy_archive(tmp_path, ARCHIVE)
+    docs = {
+        "vybory-ru": ("ru", "published", "Итоги выборов", "Лид без ключевого слова.", "Новости о прошедших."),
+        "vybary-body-ru": ("ru", "published", "Комментарий", "Лид.", "Говорили о выборах и кандидатах."),
+        "tags-en": (
+            "en",
+            "published",
+            "Angle brackets",
+            "Lead.",
+            "Quoting `<script>alert(1)</script>` & zebras, 1 < 2.",
+        ),
+        "draft-ru": ("ru", "draft", "Черновик", "Лид.", "Выборы CANARYDRAFT."),
+    }
+    for slug, (lang, status, title, lead, body) in docs.items():
+        (archive / "2022-02-14" / f"{slug}.{lang}.md").write_text(
+            EXTRA.format(slug=slug, lang=lang, status=status, title=title, lead=lead, body=body), encoding="utf-8"
+        )
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    try:
+        client = app.test_client()
+        hits = client.get("/v1/articles?q=выборы&limit=100").get_json()["data"]
+        if _is_postgres(client):  # Russian stemming: выборы finds выборов and выборах, the title hit first
+            assert [a["slug"] for a in hits] == ["vybory-ru", "vybary-body-ru"]
+            assert "<mark>выборах</mark>" in hits[1]["snippet"]
+        else:  # SQLite: no Russian stemmer; the word as written, in any case
+            assert hits == []
+            assert _slugs(client, "/v1/articles?q=ВЫБОРАХ&limit=100") == ["vybary-body-ru"]
+        zebra = client.get("/v1/articles?q=zebras").get_json()["data"]
+        assert [a["slug"] for a in zebra] == ["tags-en"]
+        snippet = zebra[0]["snippet"]
+        assert "&amp;" in snippet and "<script" not in snippet and re.sub(r"</?mark>", "", snippet).count("<") == 0
+        if not _is_postgres(client):  # PostgreSQL's headline parser drops what looks like an HTML tag instead
+            assert "&lt;script&gt;alert(1)&lt;/script&gt;" in snippet
+        assert "<mark>zebras</mark>" in snippet
+        assert client.get("/v1/articles?q=CANARYDRAFT").get_json()["meta"]["total"] == 0
+        assert "draft-ru" not in _slugs(client, "/v1/articles?q=Выборы&limit=100")
+    finally:
+        app.extensions["store"].dispose()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from sqlalchemy import select
 
 from api.errors import NotFound
 from api.http import cached_endpoint
 from api.resources.collection import collection
-from api.store import queries
-from schemas.args import ArticleFilterArgs, ArticleItemArgs
-from schemas.output import ArticleItemSchema, ArticleListSchema, ArticleSchema, ArticleSummarySchema, ctx
+from api.store import queries, search
+from api.store.models import Article, Issue
+from schemas.args import ArticleItemArgs, ArticleListArgs
+from schemas.output import (
+    ArticleItemSchema,
+    ArticleListSchema,
+    ArticleSchema,
+    ArticleSummarySchema,
+    IssueSummarySchema,
+    SectionSchema,
+    TrendSchema,
+    ctx,
+)
 
 bp = Blueprint("articles", __name__)
 
@@ -25,11 +36,76 @@ def article_filters(args: dict) -> dict:
 
 
 def article_page(session, args: dict, now, **fixed):
-    """One page of public articles matching args plus fixed filters (a section's or trend's articles)."""
+    """One page of public articles matching args plus fixed filters (a section's or trend's articles).
+
+    With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`.
+    """
     filters = {**article_filters(args), **fixed}
-    stmt = queries.filter_articles(queries.public_articles(now), filters)
-    order = queries.ARTICLE_ORDERS[args.get("sort") or "newest"]
-    return collection(session, stmt, order, args, ArticleSummarySchema(), filters=_jsonable(filters))
+    sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
+    if sort == "relevance" and search.tokens(args["q"]):  # joining the ranked hits is the search filter itself
+        stmt = queries.filter_articles(queries.public_articles(now), {k: v for k, v in filters.items() if k != "q"})
+        order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
+        stmt = stmt.join(hits, hits.c.id == Article.id).add_columns(hits.c.rank.label("search_rank"))
+    else:  # a q without words finds nothing, in any order
+        stmt = queries.filter_articles(queries.public_articles(now), filters)
+        order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
+    words = search.tokens(args.get("q"))
+
+    page_items: list = []
+
+    def annotate(items):
+        page_items.extend(items)
+        found = search.snippets(session.connection(), [a.id for a in items], words) if words else {}
+        for article in items:
+            if words:
+                article.snippet = found.get(article.id, "")
+
+    body, headers = collection(
+        session, stmt, order, args, ArticleSummarySchema(), filters=_jsonable(filters), annotate=annotate
+    )
+    return shape(session, body, page_items, args, now), headers
+
+
+def pick(item: dict, names: list[str] | None) -> dict:
+    """A sparse fieldset of one dumped item: only `names`, and always `slug` (to link and paginate)."""
+    if not names:
+        return item
+    keep = {*names, "slug"}
+    return {k: v for k, v in item.items() if k in keep}
+
+
+def shape(session, body: dict, articles: list, args: dict, now) -> dict:
+    """Apply `fields` to the body's article(s) and add the `included` objects the articles refer to."""
+    names = args.get("fields_")
+    if isinstance(body["data"], list):
+        body["data"] = [pick(item, names) for item in body["data"]]
+    else:
+        body["data"] = pick(body["data"], names)
+    if args.get("include"):
+        body["included"] = included(session, articles, args["include"], now)
+    return body
+
+
+def included(session, articles: list, names: list[str], now) -> dict:
+    """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
+    out: dict = {}
+    if "section" in names:
+        sections = sorted({a.section for a in articles if a.section}, key=lambda s: (s.position, s.slug))
+        if sections:
+            queries.annotate_counts(session, sections, Article.section_slug, "slug", now)
+            queries.annotate_streaks(session, sections, now)
+        out["section"] = SectionSchema().dump(sections, many=True)
+    if "trend" in names:
+        trends = sorted({a.trend for a in articles if a.trend}, key=lambda t: (t.direction, t.slug))
+        if trends:
+            queries.annotate_counts(session, trends, Article.trend_slug, "slug", now)
+        out["trend"] = TrendSchema().dump(trends, many=True)
+    if "issue" in names:
+        starts = sorted({a.issue_start for a in articles if a.issue_start}, reverse=True)
+        issues = list(session.scalars(select(Issue).where(Issue.start.in_(starts)).order_by(Issue.start.desc())))
+        queries.annotate_issues(session, issues, now)
+        out["issue"] = IssueSummarySchema().dump(issues, many=True)
+    return out
 
 
 def _jsonable(filters: dict) -> dict:
@@ -37,7 +113,7 @@ def _jsonable(filters: dict) -> dict:
 
 
 @bp.get("/v1/articles")
-@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema)
 def list_articles(session, args, now, lang):
     """Public articles, newest first, filtered and paginated."""
     return article_page(session, args, now)
@@ -57,4 +133,4 @@ def get_article(session, args, now, lang, slug):
     }
     data["requested_slug"] = slug if via_alias else article.slug
     headers = {"Link": f'<{ctx()["base"]}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
-    return {"data": data}, headers
+    return shape(session, {"data": data}, [article], args, now), headers

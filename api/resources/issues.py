@@ -8,10 +8,11 @@ from flask import Blueprint
 
 from api.errors import NotFound
 from api.http import cached_endpoint
+from api.resources.articles import pick
 from api.resources.collection import collection
 from api.resources.feeds import feed_links
 from api.store import queries
-from schemas.args import IssueListArgs, ItemArgs
+from schemas.args import IssueItemArgs, IssueListArgs
 from schemas.fields import parse_issue_id
 from schemas.output import (
     ArticleSummarySchema,
@@ -25,14 +26,17 @@ from schemas.output import (
 bp = Blueprint("issues", __name__)
 
 
-def issue_body(session, issue, now, lang: str | None) -> dict:
+def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
     """An issue with its articles as summaries, grouped by section in editorial order."""
     articles = queries.issue_articles(session, issue, now, lang)
     queries.annotate_issues(session, [issue], now)
     data = IssueSummarySchema().dump(issue)
     summary, ref = ArticleSummarySchema(), SectionRefSchema()
     data["sections"] = [
-        {"section": ref.dump(section) if section else None, "articles": summary.dump(list(group), many=True)}
+        {
+            "section": ref.dump(section) if section else None,
+            "articles": [pick(a, names) for a in summary.dump(list(group), many=True)],
+        }
         for section, group in itertools.groupby(articles, key=lambda a: a.section)
     ]
     prev, nxt = queries.neighbours(session, issue, now)
@@ -59,17 +63,17 @@ def list_issues(session, args, now, lang):
 
 
 @bp.get("/v1/issues/latest")
-@cached_endpoint(ItemArgs(), IssueItemSchema)
+@cached_endpoint(IssueItemArgs(), IssueItemSchema)
 def latest_issue(session, args, now, lang):
     """The newest public issue."""
     issue = queries.latest_issue(session, now)
     if issue is None:
         raise NotFound("No issue has been published yet.")
-    return issue_body(session, issue, now, args.get("lang"))
+    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
 
 
 @bp.get("/v1/issues/<issue_id>")
-@cached_endpoint(ItemArgs(), IssueItemSchema)
+@cached_endpoint(IssueItemArgs(), IssueItemSchema)
 def get_issue(session, args, now, lang, issue_id):
     """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
     start = parse_issue_id(issue_id)
@@ -81,4 +85,4 @@ def get_issue(session, args, now, lang, issue_id):
     issue = queries.get_issue(session, start, now)
     if issue is None:
         raise NotFound(f"No issue '{issue_id[:40]}'.")
-    return issue_body(session, issue, now, args.get("lang"))
+    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))

@@ -9,7 +9,7 @@ from api.resources.feeds import feed_links
 from api.resources.taxonomy import Taxonomy
 from api.store import queries
 from api.store.models import Article, Section
-from schemas.args import ArticleFilterArgs, ItemArgs, PageArgs
+from schemas.args import ArticleListArgs, ItemArgs, PageArgs
 from schemas.output import ArticleListSchema, SectionItemSchema, SectionListSchema, SectionSchema
 
 bp = Blueprint("sections", __name__)
@@ -37,7 +37,7 @@ def get_section(session, args, now, lang, slug):
 
 
 @bp.get("/v1/sections/<slug>/articles")
-@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema)
 def section_articles(session, args, now, lang, slug):
     """The section's public articles, newest first, with every article filter."""
     return SECTIONS.articles(session, args, now, slug)

@@ -8,7 +8,7 @@ from api.http import cached_endpoint
 from api.resources.taxonomy import Taxonomy
 from api.store import queries
 from api.store.models import Article, Trend
-from schemas.args import ArticleFilterArgs, ItemArgs, PageArgs
+from schemas.args import ArticleListArgs, ItemArgs, PageArgs
 from schemas.output import ArticleListSchema, TrendItemSchema, TrendListSchema, TrendSchema
 
 bp = Blueprint("trends", __name__)
@@ -31,7 +31,7 @@ def get_trend(session, args, now, lang, slug):
 
 
 @bp.get("/v1/trends/<slug>/articles")
-@cached_endpoint(ArticleFilterArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema)
 def trend_articles(session, args, now, lang, slug):
     """Public articles with this trend, newest first, with every article filter."""
     return TRENDS.articles(session, args, now, slug)

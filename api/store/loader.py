@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import clock
-from api.store import queries
+from api.store import queries, search
 from api.store.db import is_sqlite, sqlite_path
 from api.store.documents import parse_document
 from api.store.models import Alias, Article, Base, Change, Issue, Section, StoreMeta, Trend
@@ -487,6 +487,7 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
             conn.execute(insert(Article), rows)
         for start in range(0, len(aliases), BATCH):
             conn.execute(insert(Alias), aliases[start : start + BATCH])
+        search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
 
         report.changes_recorded = _record_changes(conn, previous, new_state, now)
         # The change feed is served content too: two stores of the same archive with different histories

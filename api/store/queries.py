@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
+from api.store import search
 from api.store.models import Alias, Article, Issue, Section, Trend
 
 ARTICLE_ORDERS = {
@@ -60,17 +61,20 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
         stmt = stmt.where(Article.issue_start <= filters["to"])
     if filters.get("updated_since"):
         stmt = stmt.where(Article.updated_at >= filters["updated_since"])
-    for word in search_words(filters.get("q")):
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(
-            or_(*(column.ilike(pattern, escape="\\") for column in (Article.title, Article.lead, Article.body_text)))
-        )
+    if filters.get("q") is not None:
+        words = search.tokens(filters["q"])
+        stmt = stmt.where(search.Matches(words) if words else false())
     return stmt
 
 
-def search_words(q: str | None) -> list[str]:
-    """The words of a search text: every one must occur; nothing in it is an operator (at most 10 words)."""
-    return [word.casefold() for word in (q or "").split()][:10]
+def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
+    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join."""
+    hits = search.ranked(dialect, search.tokens(q))
+    order = Order(
+        "relevance",
+        (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
+    )
+    return order, hits
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
