@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench fuzz clean
+.PHONY: run test lint store bench fuzz faults clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ bench: $(VENV)/.installed-dev
 # The contract fuzz of `make test`, ten times longer (in-process; a run against gunicorn is not built yet).
 fuzz: $(VENV)/.installed-dev
 	CONTRACT_EXAMPLES=$${CONTRACT_EXAMPLES:-1000} $(PY) -m pytest -p no:cacheprovider tests/test_contract.py $(FUZZ_ARGS)
+
+# Fault injection under load (also part of `make test`): gunicorn + private PostgreSQL/Redis on loopback, ~75 s.
+faults: $(VENV)/.installed-dev
+	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache
