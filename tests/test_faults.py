@@ -143,8 +143,14 @@ def test_sqlite_file_removed_or_corrupted_is_503_then_recovers_without_restart(s
             ready_again_within_s=round(back + uncached_back, 3))  # fmt: skip
 
 
-def test_twenty_archive_reloads_under_load(sqlite_service, tmp_path):
-    server, path = sqlite_service["server"], sqlite_service["path"]
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_twenty_archive_reloads_under_load(request, backend, tmp_path):
+    service = request.getfixturevalue(f"{backend}_service")
+    server = service["server"]
+    if backend == "sqlite":
+        url, schema = f"sqlite:///{service['path']}", "bulletin"
+    else:  # a new schema swapped in, noticed within GENERATION_CHECK_INTERVAL (1 s)
+        url, schema = service["pg"].url, "bulletin"
     pids = server.worker_pids()
     smaller = copy_archive(tmp_path, ARCHIVE)
     shutil.rmtree(smaller / "2022-01-31")
@@ -163,11 +169,11 @@ def test_twenty_archive_reloads_under_load(sqlite_service, tmp_path):
     expected = {live["generation"]: totals[ARCHIVE]}
     load_times = []
     visible = []
-    with Load(server.port, lambda n: "/v1/issues" if n % 2 else mixed(n), threads=3) as load:
+    with Load(server.port, lambda n: "/v1/issues" if n % 2 else mixed(n), threads=2) as load:
         for i in range(RELOADS):
             archive = smaller if i % 2 == 0 else ARCHIVE
             t0 = time.monotonic()
-            gen = load_archive(archive, f"sqlite:///{path}").generation[:20]
+            gen = load_archive(archive, url, schema=schema).generation[:20]
             load_times.append(time.monotonic() - t0)
             assert gen not in expected
             expected[gen] = totals[archive]
@@ -175,10 +181,17 @@ def test_twenty_archive_reloads_under_load(sqlite_service, tmp_path):
             def fresh(st, h, b, gen=gen):
                 return st == 200 and orjson.loads(b)["meta"]["generation"] == gen
 
-            start = time.monotonic()
-            for _ in range(8):  # several requests in a row, so every worker has answered with it
-                _wait_for(server.port, "/v1/issues", fresh, 2)
-            visible.append(time.monotonic() - start)
+            # Visible everywhere: the time from the end of the load to the first of 8 fresh answers in a row
+            # (several in a row, so every worker has answered with the new generation).
+            loaded_at, streak_start, streak = time.monotonic(), None, 0
+            while streak < 8:
+                assert time.monotonic() - loaded_at < 5, f"generation {gen} not served consistently"
+                sent = time.monotonic()
+                if fresh(*get(server.port, "/v1/issues")):
+                    streak, streak_start = streak + 1, streak_start or sent
+                else:
+                    streak, streak_start = 0, None
+            visible.append(streak_start - loaded_at)
     assert max(visible) < 2
     assert not [s for s in load.samples if s.status is None or s.status >= 500]
     issues = [orjson.loads(s.body)["meta"] for s in load.samples if s.url == "/v1/issues" and s.status == 200]
@@ -187,7 +200,7 @@ def test_twenty_archive_reloads_under_load(sqlite_service, tmp_path):
     for meta in issues:
         assert expected[meta["generation"]] == meta["total"], meta
     assert server.worker_pids() == pids
-    _record("archive_reloads", load.samples, reloads=RELOADS, max_visible_after_s=round(max(visible), 3),
+    _record(f"archive_reloads_{backend}", load.samples, reloads=RELOADS, max_visible_after_s=round(max(visible), 3),
             max_load_s=round(max(load_times), 3))  # fmt: skip
 
 
@@ -221,7 +234,7 @@ def test_worker_sigkill_served_again_quickly(sqlite_service):
 
 
 @pytest.fixture(scope="module")
-def pg_service():
+def postgres_service():
     if not pg_bindir() or not shutil.which("redis-server"):
         _skip_or_fail("PostgreSQL server binaries or redis-server are not installed")
     if os.geteuid() == 0 and not shutil.which("runuser"):
@@ -245,8 +258,8 @@ def pg_service():
         pg.close()
 
 
-def test_postgres_stopped_503_with_retry_after_then_recovers(pg_service):
-    server, pg = pg_service["server"], pg_service["pg"]
+def test_postgres_stopped_503_with_retry_after_then_recovers(postgres_service):
+    server, pg = postgres_service["server"], postgres_service["pg"]
     pids = server.worker_pids()
     logs_before = server.log_text().count("store unavailable")
     with Load(server.port, mixed, threads=4) as load:
@@ -283,8 +296,8 @@ def _cache_log_lines(server) -> int:
 
 
 @pytest.mark.parametrize("fault", ["stopped", "frozen"])
-def test_redis_down_or_frozen_serves_everything_uncached(pg_service, fault):
-    server, redis = pg_service["server"], pg_service["redis"]
+def test_redis_down_or_frozen_serves_everything_uncached(postgres_service, fault):
+    server, redis = postgres_service["server"], postgres_service["redis"]
     pids = server.worker_pids()
     logs_before = _cache_log_lines(server)
     with Load(server.port, mixed, threads=4) as load:
