@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz clean
+.PHONY: run test lint store bench bench-loader fuzz faults load clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,19 @@ bench: $(VENV)/.installed-dev
 bench-loader: $(VENV)/.installed-dev
 	$(PY) -m bench.loader $(BENCH_LOADER_ARGS)
 
-# The contract fuzz of `make test`, ten times longer (in-process; a run against gunicorn is not built yet).
+# The contract fuzz of `make test`, ten times longer in-process, then the schemathesis CLI against a live gunicorn
+# on 127.0.0.1 (all checks + ours; FUZZ_LIVE_ARGS are passed to bench/fuzz_live.py, e.g. --max-examples 50).
 fuzz: $(VENV)/.installed-dev
 	CONTRACT_EXAMPLES=$${CONTRACT_EXAMPLES:-1000} $(PY) -m pytest -p no:cacheprovider tests/test_contract.py $(FUZZ_ARGS)
+	$(PY) -m bench.fuzz_live $(FUZZ_LIVE_ARGS)
+
+# wrk on loopback, 60 s at 32 connections on a mixed URL list, warm then cold; worker memory growth. JSON in bench/results/.
+load: $(VENV)/.installed-dev
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+# Fault injection under load (also part of `make test`): gunicorn + private PostgreSQL/Redis on loopback, ~75 s.
+faults: $(VENV)/.installed-dev
+	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache

@@ -8,7 +8,7 @@ from flask import Flask
 
 from api import errors
 from api.config import Config
-from api.extensions import cache, limiter
+from api.extensions import cache, new_limiter
 from api.store.db import Store
 
 
@@ -34,9 +34,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     cache.init_app(app, config={**cache_config, "CACHE_DEFAULT_TIMEOUT": app.config["CACHE_DEFAULT_TIMEOUT"]})
 
-    # Flask-Limiter reads RATELIMIT_ENABLED / _DEFAULT / _STORAGE_URI from the config; storage down → fail open.
+    # Flask-Limiter reads RATELIMIT_ENABLED / _DEFAULT / _STORAGE_URI from the config. Storage down → fail open:
+    # one warning, then per-process in-memory counting until the storage answers again (never an error, never
+    # a log line per request); a frozen Redis costs a 0.1 s timeout, not a stuck worker.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    if str(app.config.get("RATELIMIT_STORAGE_URI", "")).startswith(("redis://", "rediss://")):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.1, "socket_connect_timeout": 0.1})
+    limiter = new_limiter()
     limiter.init_app(app)
 
     app.extensions["store"] = Store(
@@ -53,6 +59,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.register_blueprint(module.bp)
     from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
 
+    limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
+    limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
     openapi.register(app)
     cors.init_app(app)

@@ -37,4 +37,6 @@ def init_app(app: Flask) -> None:
         resp.headers["Access-Control-Allow-Origin"] = "*"
         if request.method != "OPTIONS":
             resp.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        elif "Cache-Control" not in resp.headers:  # Flask's own answer to a plain OPTIONS (found by the live fuzz)
+            resp.headers["Cache-Control"] = f"public, max-age={MAX_AGE}"
         return resp

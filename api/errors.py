@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 from flask import Flask, Response
@@ -57,6 +58,24 @@ def problem_response(status: int, title: str, detail: str, type_slug: str, inval
     return resp
 
 
+class _EveryFewSeconds:
+    """Log a recurring failure once per interval with a count, not once per request (an outage under load would
+    otherwise write thousands of lines a second)."""
+
+    def __init__(self, interval: float = 10.0):
+        self.interval, self._last, self._count = interval, float("-inf"), 0
+
+    def warning(self, message: str, reason: object) -> None:
+        self._count += 1
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            log.warning("%s: %s (%d times since the last report)", message, reason, self._count)
+            self._last, self._count = now, 0
+
+
+_store_unavailable_log = _EveryFewSeconds()
+
+
 def _slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
@@ -68,7 +87,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable):
-        log.warning("store unavailable: %s", exc)
+        _store_unavailable_log.warning("store unavailable", exc)
         return problem_response(
             503, "Service Unavailable", "The content store is temporarily unavailable; retry shortly.",
             "unavailable", headers={"Retry-After": "5"},

@@ -47,3 +47,12 @@ def test_preflight_is_cached_and_skips_the_store(app, client):
         "/v1/articles", headers={"Origin": "https://a.example", "Access-Control-Request-Method": "POST"}
     )
     assert "Access-Control-Allow-Methods" not in post.headers
+
+
+def test_plain_options_has_allow_and_cache_control(client):
+    # Not a preflight (no Access-Control-Request-Method): Flask answers it; it must carry our headers too.
+    resp = client.open("/v1/trends/unchanged/articles?limit=20", method="OPTIONS")
+    assert resp.status_code == 200
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS"}
+    assert resp.headers["Cache-Control"].startswith("public, max-age=")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"

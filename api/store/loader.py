@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import clock
 from api.store import queries, search
@@ -27,6 +28,7 @@ from api.store.text import blocks_to_html, blocks_to_text, slugify
 from api.store.vocabulary import Vocabulary
 
 BATCH = 500
+SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
 BULK_STAMP_MIN = 3  # this many canonical-view stamps equal to the minute mark a bulk import, not a week
 
 
@@ -289,15 +291,30 @@ class Target:
             finally:
                 os.close(dir_fd)
             return
+        # A request reads the live tables in one transaction, locking them one by one; dropping the old generation
+        # locks each of them exclusively, so a swap under load can deadlock with a reader (found by the fault
+        # suite). The loader gives way: a lock_timeout below PostgreSQL's 1 s deadlock_timeout makes it the one
+        # that fails (never a reader), then it retries the whole, still atomic, swap.
         old = f"{self.schema}_old"
-        with self.admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{old}" CASCADE'))
-            exists = conn.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": self.schema}).scalar()
-            if exists:
-                conn.execute(text(f'ALTER SCHEMA "{self.schema}" RENAME TO "{old}"'))
-            conn.execute(text(f'ALTER SCHEMA "{self.build_schema}" RENAME TO "{self.schema}"'))
-            if exists:
-                conn.execute(text(f'DROP SCHEMA "{old}" CASCADE'))
+        for attempt in range(SWAP_ATTEMPTS):
+            try:
+                with self.admin.begin() as conn:
+                    conn.execute(text("SET LOCAL lock_timeout = '200ms'"))
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{old}" CASCADE'))
+                    exists = conn.execute(
+                        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": self.schema}
+                    ).scalar()
+                    if exists:
+                        conn.execute(text(f'ALTER SCHEMA "{self.schema}" RENAME TO "{old}"'))
+                    conn.execute(text(f'ALTER SCHEMA "{self.build_schema}" RENAME TO "{self.schema}"'))
+                    if exists:
+                        conn.execute(text(f'DROP SCHEMA "{old}" CASCADE'))
+                return
+            except OperationalError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate not in ("55P03", "40P01") or attempt == SWAP_ATTEMPTS - 1:  # lock timeout, deadlock
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     def discard(self) -> None:
         if self.sqlite:

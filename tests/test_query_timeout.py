@@ -1,0 +1,57 @@
+"""QUERY_TIMEOUT_MS: a query that runs too long is cut (SQLite progress handler, PostgreSQL statement_timeout) and
+the request gets a 503 problem quickly; the worker is not stuck and answers the next request.
+
+The sample archive is too small for any API query to be slow, so the expensive query runs in a view added to the
+test app only, through the same Store.session the API's views use (and the same error handler)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from api.http import cached_endpoint
+from schemas.args import ItemArgs
+from tests.conftest import make_app
+
+# Counts to a billion: minutes of work on either backend unless the deadline stops it.
+EXPENSIVE = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c"
+)
+
+
+def app_with_expensive_view(loaded, timeout_ms: int):
+    app = make_app(loaded, QUERY_TIMEOUT_MS=timeout_ms)
+
+    @cached_endpoint(ItemArgs())
+    def expensive(session, args, now, lang):
+        return {"count": session.execute(text(EXPENSIVE)).scalar()}
+
+    app.add_url_rule("/test/expensive", "expensive", expensive)
+    return app
+
+
+def test_expensive_query_is_cut_503_quickly_and_worker_answers_next(loaded):
+    app = app_with_expensive_view(loaded, timeout_ms=200)
+    client = app.test_client()
+    for _ in range(3):  # repeatedly: the connection returned to the pool must stay usable
+        start = time.monotonic()
+        resp = client.get("/test/expensive")
+        elapsed = time.monotonic() - start
+        assert resp.status_code == 503
+        assert resp.mimetype == "application/problem+json"
+        assert resp.get_json()["status"] == 503
+        assert int(resp.headers["Retry-After"]) > 0
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert elapsed < 1.5, elapsed  # 200 ms deadline plus overhead, not minutes
+        after = client.get("/v1/articles?limit=2&from=2000-01-01")  # uncached: reaches the database
+        assert after.status_code == 200 and len(after.get_json()["data"]) == 2
+    app.extensions["store"].dispose()
+
+
+def test_normal_queries_are_not_cut_by_the_deadline(loaded):
+    app = make_app(loaded, QUERY_TIMEOUT_MS=200)
+    client = app.test_client()
+    for url in ("/v1/issues", "/v1/articles?q=military", "/v1/trends/timeline", "/v1/changes", "/v1/feed.atom"):
+        assert client.get(url).status_code == 200, url
+    app.extensions["store"].dispose()
