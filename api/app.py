@@ -9,6 +9,7 @@ from flask import Flask
 from api import errors
 from api.config import Config
 from api.extensions import cache, new_limiter
+from api.hot import HotPath
 from api.store.db import Store
 
 
@@ -79,6 +80,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     def _security_headers(resp):
         resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
+
+    # The hot path replays prepared responses before Flask; every request must reach the limiter when it is on.
+    if app.config["HOT_CACHE_MAX_BYTES"] > 0 and not app.config["RATELIMIT_ENABLED"]:
+        app.wsgi_app = app.extensions["hot_path"] = HotPath(
+            app.wsgi_app,
+            app.extensions["store"],
+            max_bytes=app.config["HOT_CACHE_MAX_BYTES"],
+            horizon=max(app.config["CACHE_MAX_AGE"], app.config["CACHE_S_MAXAGE"]),
+        )
 
     from api.cli import archive_cli
 

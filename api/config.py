@@ -38,6 +38,8 @@ class Config:
         self.CACHE_STALE_IF_ERROR = _int("CACHE_STALE_IF_ERROR", 86400)
         #: Seconds a response stays in the server-side cache (a reload invalidates it sooner, by generation).
         self.CACHE_DEFAULT_TIMEOUT = _int("CACHE_DEFAULT_TIMEOUT", 3600)
+        #: Bytes of prepared responses each worker keeps for the hot path (api/hot.py); 0 turns it off.
+        self.HOT_CACHE_MAX_BYTES = _int("HOT_CACHE_MAX_BYTES", 64 * 1024 * 1024)
         #: How often (seconds) a PostgreSQL-backed instance polls for a new store generation.
         self.GENERATION_CHECK_INTERVAL = float(env("GENERATION_CHECK_INTERVAL", "1.0"))
         #: Longest time one database query may run before the request gets a 503.

@@ -29,6 +29,9 @@ LANGUAGES = ("en", "ru", "be")
 MAX_QUERY_STRING = 2048
 COMPRESS_MIN_BYTES = 512
 VARY = "Accept-Encoding, Accept-Language, Origin"
+#: The WSGI environ key a cached endpoint sets on a 200 that the hot path (api/hot.py) may replay: the
+#: (lower-case) names of the view's own headers (Link, Content-Security-Policy…), which its 304 does not carry.
+REPLAYABLE = "bulletin.replayable"
 
 
 def _code_version() -> str:
@@ -138,6 +141,17 @@ def url_with(**changes) -> str:
     return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
 
 
+def per_generation(name: str, compute: Callable):
+    """A value that depends on the visible content alone (a count, a facet): computed once per generation and
+    embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by every instance)."""
+    key = f"v|{CODE_VERSION}|{g.content_key}|{name}"
+    value = response_cache.get(key)
+    if value is None:
+        value = compute()
+        response_cache.set(key, value)
+    return value
+
+
 @dataclass
 class Cached:
     """What the response cache holds: prepared body bytes plus the headers that belong to them."""
@@ -210,7 +224,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             now = clock.now()
             lang = negotiated_language(args)
             query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
-            key = f"r|{CODE_VERSION}|{generation.key(now)}|{base_url()}|{request.path}|{query}|{lang}"
+            g.content_key = generation.key(now)
+            key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)
@@ -250,6 +265,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
             if encoding:
                 resp.headers["Content-Encoding"] = encoding
+            # The hot path (api/hot.py) may replay this exact answer; the view's own headers are not in a 304.
+            request.environ[REPLAYABLE] = frozenset(h.lower() for h in entry.headers)
             return resp
 
         wrapper.args_schema = args_schema  # the OpenAPI document is generated from these two
