@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from flask import request
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from api.errors import BadRequest
+from api.http import per_generation
 
 MAX_PAGE_DEPTH = 10_000  # page × limit beyond this must use cursors (offset scans grow with depth)
 
@@ -56,7 +58,11 @@ class Order:
         for i, key in enumerate(self.keys):
             cmp = key.column < values[i] if key.descending != reverse else key.column > values[i]
             ors.append(and_(*[k.column == values[j] for j, k in enumerate(self.keys[:i])], cmp))
-        return or_(*ors)
+        # The same rows, plus a plain range on the first key, so the planner seeks the order's index to the cursor
+        # instead of scanning it from the start (the deepest page costs what the first does).
+        first, v0 = self.keys[0], values[0]
+        seek = first.column <= v0 if first.descending != reverse else first.column >= v0
+        return and_(seek, or_(*ors))
 
 
 @dataclass
@@ -132,7 +138,14 @@ def paginate(
 ) -> Page:
     """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists."""
     fp = fingerprint({"order": order.name, **(filters or {})})
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) if count else -1
+    total = (
+        per_generation(
+            f"count|{request.path}|{fp}",
+            lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())),
+        )
+        if count
+        else -1
+    )
     if cursor is not None and page is not None:
         raise BadRequest("Use either cursor or page, not both.", {"page": "cannot be combined with cursor"})
     if page is not None:

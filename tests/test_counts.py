@@ -1,0 +1,56 @@
+"""Collection totals are computed once per generation and filter set (api.http.per_generation), on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from tests.conftest import make_app
+
+EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@contextmanager
+def counted_statements(app):
+    """The COUNT statements the store runs inside the block."""
+    engine = app.extensions["store"].current().engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if "count(" in statement.lower():
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_total_is_counted_once_per_filter_set(loaded):
+    app = make_app(loaded, HOT_CACHE_MAX_BYTES=0)
+    client = app.test_client()
+    with counted_statements(app) as seen:
+        first = client.get("/v1/articles?section=economy&limit=2").get_json()
+        assert len(seen) == 1
+        # Another page size and shape of the same filters: a new response, the same total, no new count.
+        again = client.get("/v1/articles?section=economy&limit=3&fields=title").get_json()
+        walked = client.get(first["links"]["next"].replace("http://localhost", "")).get_json()
+        assert len(seen) == 1
+        assert again["meta"]["total"] == walked["meta"]["total"] == first["meta"]["total"] == 5
+        client.get("/v1/articles?section=economy,security-issues&limit=2")
+        assert len(seen) == 2
+    app.extensions["store"].dispose()
+
+
+def test_total_follows_the_embargo_epoch(loaded, frozen_clock):
+    app = make_app(loaded, HOT_CACHE_MAX_BYTES=0)
+    client = app.test_client()
+    frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+    before = client.get("/v1/articles?limit=1").get_json()["meta"]["total"]
+    assert client.get("/v1/articles?limit=2").get_json()["meta"]["total"] == before
+    frozen_clock(EMBARGO_END)
+    assert client.get("/v1/articles?limit=2").get_json()["meta"]["total"] == before + 1
+    app.extensions["store"].dispose()
