@@ -53,7 +53,7 @@ fuzz: $(VENV)/.installed-dev
 load: $(VENV)/.installed-dev
 	$(PY) -m bench.load $(LOAD_ARGS)
 
-# Fault injection under load (also part of `make test`): gunicorn + private PostgreSQL/Redis on loopback, ~75 s.
+# Fault injection under load (also part of `make test`): gunicorn + private PostgreSQL/Redis on loopback, 2-5 min.
 faults: $(VENV)/.installed-dev
 	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py $(FAULTS_ARGS)
 

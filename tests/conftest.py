@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -128,3 +129,15 @@ def walk(client, url: str) -> list[dict]:
         found += body["data"]
         url = body["links"]["next"] and body["links"]["next"].replace("http://localhost", "")
     return found
+
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def record_figures(suite: str, **figures) -> None:
+    """Merge figures of this run into test-artifacts/<suite>.json (git-ignored), where the README's are read from."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{suite}.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known.update(figures)
+    path.write_text(json.dumps(known, indent=2, sort_keys=True))

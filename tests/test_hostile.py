@@ -5,11 +5,18 @@ Every error is problem+json whose `status` equals the HTTP status; every respons
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote
 
+import orjson
 import pytest
 
 from api.http import MAX_QUERY_STRING
+from api.store.loader import load_archive
+from tests.conftest import ARCHIVE, record_figures
+from tests.live import Gunicorn, get
+
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"
 
 SAMPLE_PATH_VALUES = {"slug": "security-issues", "id": "2022-02-14", "start": "2022-02-14"}
 
@@ -20,6 +27,8 @@ HOSTILE_VALUES = [
     "%C0%AF",
     "%ED%A0%80",
     "x" * 1500,
+    "x" * 10_000,  # 10 000 characters: past the app's query-string limit (400), a 10 000-character path segment
+    "\u044f" * 10_000,  # 10 000 Cyrillic characters (20 000 bytes of UTF-8, 60 000 percent-encoded)
     str(2**70),
     str(-(2**70)),
     "-1",
@@ -90,7 +99,11 @@ def test_enumerates_endpoints(app):
     assert "/v1/articles" in rules and any("<" in r for r in rules)
 
 
-def test_every_parameter_survives_hostile_values(client, app):
+def _backend_name(backend) -> str:
+    return "sqlite" if backend["DATABASE_URL"].startswith("sqlite") else "postgres"
+
+
+def test_every_parameter_survives_hostile_values(client, app, backend):
     tried = 0
     for rule, schema in endpoints(app):
         path = concrete(rule)
@@ -104,9 +117,11 @@ def test_every_parameter_survives_hostile_values(client, app):
             check(response, {400})
             tried += 1
     assert tried > 100
+    record_figures("hostile", **{f"query_parameter_requests_{_backend_name(backend)}": tried})
 
 
-def test_hostile_path_parameters(client, app):
+def test_hostile_path_parameters(client, app, backend):
+    tried = 0
     for rule, _ in endpoints(app):
         if not rule.arguments:
             continue
@@ -117,15 +132,43 @@ def test_hostile_path_parameters(client, app):
             for arg in rule.arguments:
                 path = re.sub(rf"<(?:[^:<>]+:)?{arg}>", _encode(value).replace("%2F", "_"), path)
             check(client.get(path), {200, 400, 404})
+            tried += 1
+    record_figures("hostile", **{f"path_parameter_requests_{_backend_name(backend)}": tried})
 
 
 @pytest.mark.parametrize("size", [MAX_QUERY_STRING + 1, 10_000, 8_000])
 def test_over_long_query_string_is_a_400_before_gunicorns_414(client, app, size):
-    from pathlib import Path
-
-    conf = (Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py").read_text()
+    conf = GUNICORN_CONF.read_text()
     limit_line = int(re.search(r"limit_request_line\s*=\s*(\d+)", conf).group(1))
     assert MAX_QUERY_STRING + len("GET /v1/articles? HTTP/1.1") < limit_line
     for rule, _ in endpoints(app):
         response = client.get(f"{concrete(rule)}?q={'a' * size}")
         check(response, {400})
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory):
+    store = tmp_path_factory.mktemp("hostile-live") / "store.sqlite"
+    load_archive(ARCHIVE, f"sqlite:///{store}")
+    server = Gunicorn({"DATABASE_URL": f"sqlite:///{store}"}, workers=1)
+    yield server
+    server.stop()
+
+
+def test_over_long_query_string_is_the_apps_400_through_gunicorn(gunicorn):
+    """Through the real server: every query string from just past the app's limit up to gunicorn's request-line
+    limit is the app's 400 problem (not gunicorn's 414); a longer line is gunicorn's 414; the worker lives on."""
+    limit_line = int(re.search(r"limit_request_line\s*=\s*(\d+)", GUNICORN_CONF.read_text()).group(1))
+    path = "/v1/articles?q="
+    longest = limit_line - len(f"GET {path} HTTP/1.1")
+    for size in (MAX_QUERY_STRING - len("q=") + 1, 4000, 8000, longest):
+        status, headers, body = get(gunicorn.port, path + "a" * size)
+        assert status == 400, (size, status, body[:200])
+        assert headers["content-type"] == "application/problem+json"
+        assert orjson.loads(body)["invalid_params"] == [{"name": "query", "reason": "too long"}]
+    for size in (longest + 1, 10_000, 20_000):
+        status, _, _ = get(gunicorn.port, path + "a" * size)
+        assert status == 414, (size, status)  # gunicorn's own, before the app; never a 500 or a dead worker
+    pids = gunicorn.worker_pids()
+    assert get(gunicorn.port, "/v1/issues")[0] == 200
+    assert gunicorn.worker_pids() == pids

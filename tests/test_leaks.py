@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
-from tests.conftest import CANARIES, walk
+from tests.conftest import CANARIES, SEED_SLUG, record_figures, walk
 
 HIDDEN_SLUGS = (
     "canarydraft-amended-constitution-and-the-nomenklatura",
@@ -24,11 +24,13 @@ EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, 0, tzinfo=dt.UTC)
 CANARY_RE = re.compile("|".join(sorted({c.lower() for c in CANARIES})), re.IGNORECASE)
 
 
-def assert_no_canary(response, url: str, echo: str | None = None) -> None:
+def assert_no_canary(response, url: str, echo: str | None = None, own: str | None = None) -> None:
     """No canary (case-insensitive) in the body or any header; `echo` (the client's own q value) may appear
-    only as the echo of its query string inside links."""
+    only as the echo of its query string inside links, `own` (a slug the client asked for) anywhere."""
     body = response.get_data(as_text=True)
     headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+    if own is not None:
+        body, headers = body.replace(own, "SLUG"), headers.replace(own, "SLUG")
     if echo is not None:
         for form in {echo, quote(echo, safe=""), quote(echo), quote_plus(echo)}:
             body = body.replace(f"q={form}", "q=")
@@ -103,6 +105,10 @@ def _schema_fields(app, url: str) -> set[str]:
     return {f.data_key or name for name, f in schema.fields.items()}
 
 
+def _backend_name(app) -> str:
+    return "sqlite" if app.config["DATABASE_URL"].startswith("sqlite") else "postgres"
+
+
 def test_no_canary_on_any_route_with_any_filter(app, client, real_values):
     checked = 0
     for url in _urls(app, real_values):
@@ -121,6 +127,39 @@ def test_no_canary_on_any_route_with_any_filter(app, client, real_values):
                 assert_no_canary(response, full)
                 checked += 1
     assert checked > 200
+    record_figures("leaks", **{f"route_filter_responses_{_backend_name(app)}": checked})
+
+
+# Requests that make each route answer with an error (400, 405) or a conditional answer (304 or its refusal).
+ERROR_VARIANTS = (
+    ("GET", "?nope=1", {}),
+    ("GET", "?limit=0", {}),
+    ("GET", "?limit=1&limit=2", {}),
+    ("GET", "?cursor=bm90LWEtY3Vyc29y", {}),
+    ("GET", "", {"If-None-Match": "*"}),
+    ("GET", "", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
+    ("HEAD", "", {}),
+    ("POST", "", {}),
+    ("DELETE", "", {}),
+)
+
+
+def test_no_canary_in_any_error_body_or_etag(app, client, real_values):
+    """Every route's error bodies (400, 404, 405, 410) and validators (ETag, Last-Modified, 304s): no canary."""
+    checked, statuses, etags = 0, set(), set()
+    urls = [(url, None) for url in _urls(app, real_values)] + [(f"/v1/articles/{s}", s) for s in HIDDEN_SLUGS]
+    for url, own in urls:
+        for method, query, headers in ERROR_VARIANTS:
+            response = client.open(url + query, method=method, headers=headers)
+            assert response.status_code < 500, (method, url + query, response.status_code)
+            assert_no_canary(response, f"{method} {url}{query} {headers}", own=own)
+            statuses.add(response.status_code)
+            if response.headers.get("ETag"):
+                etags.add(response.headers["ETag"])
+            checked += 1
+    assert {304, 400, 404, 405} <= statuses, statuses
+    assert etags
+    record_figures("leaks", **{f"error_and_conditional_responses_{_backend_name(app)}": checked})
 
 
 @pytest.mark.parametrize("canary", sorted(set(CANARIES)) + ["canary", "nomenklatura CANARYDRAFT"])
@@ -165,6 +204,34 @@ def test_hidden_article_answers_like_a_missing_one(client, slug, suffix):
     absent = client.get(f"/v1/articles/{missing}{suffix}")
     assert hidden.status_code == 404
     assert _normalised(hidden, slug) == _normalised(absent, missing)
+
+
+@pytest.mark.parametrize("slug", HIDDEN_SLUGS)
+def test_hidden_article_answers_like_a_missing_one_to_validators_errors_and_methods(client, slug):
+    """Conditional requests (any ETag, `*`, a date), bad parameters and other methods cannot tell a hidden
+    article from a missing one: the same status, headers and body, and never a 304 or an ETag."""
+    missing = "absent" + slug.removeprefix("canary")
+    public_etag = client.get(f"/v1/articles/{SEED_SLUG}").headers["ETag"]
+    variants = [
+        ("GET", "", {"If-None-Match": "*"}),
+        ("GET", "", {"If-None-Match": public_etag}),
+        ("GET", "", {"If-Modified-Since": "Mon, 01 Jan 1990 00:00:00 GMT"}),
+        ("GET", "", {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"}),
+        ("HEAD", "", {}),
+        ("POST", "", {}),
+        ("OPTIONS", "", {}),
+        ("GET", "?fields=nope", {}),
+        ("GET", "?include=nope", {}),
+        ("GET", "?format=bogus", {}),
+        ("GET", "?lang=xx", {}),
+        ("GET", "?nope=1", {}),
+        ("GET", "?fields=title&include=section", {}),
+    ]
+    for method, query, headers in variants:
+        hidden = client.open(f"/v1/articles/{slug}{query}", method=method, headers=headers)
+        absent = client.open(f"/v1/articles/{missing}{query}", method=method, headers=headers)
+        assert hidden.status_code != 304 and (method == "OPTIONS" or "ETag" not in hidden.headers)
+        assert _normalised(hidden, slug) == _normalised(absent, missing), (method, query, headers)
 
 
 def _visibility(client) -> tuple[bool, bool, int, int]:
