@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import errors
 from api.config import Config
@@ -89,6 +90,13 @@ def create_app(overrides: dict | None = None) -> Flask:
             max_bytes=app.config["HOT_CACHE_MAX_BYTES"],
             horizon=max(app.config["CACHE_MAX_AGE"], app.config["CACHE_S_MAXAGE"]),
         )
+
+    # Behind N trusted proxies (deploy/nginx.conf is one), the client is the N-th address from the right of
+    # X-Forwarded-For, and scheme/host come from X-Forwarded-Proto/-Host: the limiter then counts per real client
+    # and absolute links carry the public origin. Outermost, so the hot path keys on the corrected environ too.
+    hops = app.config["TRUSTED_PROXIES"]
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from api.cli import archive_cli
 

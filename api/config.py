@@ -50,6 +50,8 @@ class Config:
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", False)
         self.RATELIMIT_DEFAULT = env("RATELIMIT_DEFAULT", "300 per minute")
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+        #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (1 behind deploy/nginx.conf).
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
         #: Rights and attribution text carried by every feed.
         self.FEED_RIGHTS = env("FEED_RIGHTS", "© Situation in Belarus bulletin. Republication with attribution.")
         self.FEED_ATTRIBUTION = env("FEED_ATTRIBUTION", "Situation in Belarus — weekly analytical bulletin")

@@ -71,6 +71,25 @@ def test_limit_is_per_client_and_probes_are_exempt(loaded):
     app.extensions["store"].dispose()
 
 
+def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(loaded):
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    a, b = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "198.51.100.8"}
+    app = limited(loaded, "2 per minute", TRUSTED_PROXIES=1)
+    client = app.test_client()
+    assert [client.get(URL, headers=a, environ_base=proxy).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get(URL, headers=b, environ_base=proxy).status_code == 200
+    forwarded = client.get(URL, headers={**b, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example"})
+    assert forwarded.get_json()["links"]["first"].startswith("https://api.example/v1/issues")
+    app.extensions["store"].dispose()
+    # Without TRUSTED_PROXIES the forwarded header is ignored: every client behind the proxy shares one limit.
+    app = limited(loaded, "2 per minute")
+    client = app.test_client()
+    assert client.get(URL, headers=a, environ_base=proxy).status_code == 200
+    assert client.get(URL, headers=b, environ_base=proxy).status_code == 200
+    assert client.get(URL, headers={"X-Forwarded-For": "198.51.100.9"}, environ_base=proxy).status_code == 429
+    app.extensions["store"].dispose()
+
+
 @pytest.mark.redis
 def test_redis_storage_is_shared_by_instances(loaded):
     require_service("Redis", "127.0.0.1", 6379)
