@@ -6,6 +6,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -33,6 +34,7 @@ from api.store.vocabulary import Vocabulary
 
 BATCH = 500
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
+SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
 BULK_STAMP_MIN = 3  # this many canonical-view stamps equal to the minute mark a bulk import, not a week
 
 
@@ -503,7 +505,7 @@ def load_archive(
         raise LoadFailed(f"{path}: no such archive directory")
     vocab = vocabulary or Vocabulary.load()
     report = LoadReport(archive=str(path))
-    with tempfile.TemporaryDirectory(prefix="bulletin-loader-") as scratch:
+    with _scratch_directory() as scratch:
         index = _Index(scratch)
         try:
             _index_archive(index, root, vocab, report, progress)
@@ -519,6 +521,25 @@ def load_archive(
         finally:
             index.close()
     return report
+
+
+def _scratch_directory() -> tempfile.TemporaryDirectory:
+    """A temporary directory for the index, named after this process; ones left by killed loaders go first."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _index_archive(index: _Index, root: Path, vocab: Vocabulary, report: LoadReport, progress) -> None:
