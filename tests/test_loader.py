@@ -22,7 +22,7 @@ from api.app import create_app
 from api.store.loader import SCRATCH_PREFIX, LoadFailed, Target, load_archive
 from tests.conftest import ARCHIVE, FIXTURES, copy_archive
 
-TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "change")
+TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "article_url", "change")
 BAD = FIXTURES / "captures_bad" / "unknown_trend.txt"
 
 

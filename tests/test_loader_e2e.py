@@ -28,6 +28,13 @@ CAPTURES = FIXTURES / "captures"
 LAYOUTS = sorted(name for name in EXPECTED if not name.startswith(("dup_", "bulk_")))
 DUPLICATE_SLUG = "lukashenka-reshuffles-the-security-council"
 DUPLICATE_FILES = sorted(p.name for p in CAPTURES.glob("dup_*.txt") if p.name != "dup_layout3_old_url.txt")
+DUPLICATE_URLS = (
+    "https://situation.example.org/security-issues/lukashenka-reshuffles-the-security-council",
+    "http://www.situation.example.org/security-issues/lukashenka-reshuffles-the-security-council",
+    "https://situation.example.org/security-issues/lukashenka-reshuffles-the-security-council?page=2",
+    "http://old.situation-belarus.example.net/en/security/lukashenka-reshuffles-the-security-council",
+    "http://old.situation-belarus.example.net/en/issue/march-13-march-19-2017/lukashenka-reshuffles-the-security-council",
+)
 BULK = ("bulk_import_a.txt", "bulk_import_b.txt", "bulk_import_c.txt")
 ENDPOINTS = (
     "/v1/issues",
@@ -217,6 +224,18 @@ def test_loader_merges_duplicate_captures_into_the_richest_version(fixtures_load
     assert [a["slug"] for a in found].count(DUPLICATE_SLUG) == 1
     # 4 merged into the Security Council article + 1 (the moved copy of the reshuffle article).
     assert fixtures_loaded["report"].merged_duplicates == 5
+    # Every URL it was captured under is stored with it, the four merged duplicates' included.
+    settings = fixtures_loaded["settings"]
+    prefix = "" if settings["DATABASE_URL"].startswith("sqlite") else f'"{settings["DATABASE_SCHEMA"]}".'
+    engine = create_engine(settings["DATABASE_URL"])
+    with engine.connect() as conn:
+        urls = conn.execute(
+            text(f"SELECT u.url FROM {prefix}article_url u JOIN {prefix}article a ON a.id = u.article_id "
+                 "WHERE a.slug = :slug ORDER BY u.url"),
+            {"slug": DUPLICATE_SLUG},
+        ).scalars().all()  # fmt: skip
+    engine.dispose()
+    assert urls == sorted(DUPLICATE_URLS)
 
 
 def test_loader_alias_slug_of_a_duplicate_answers_with_the_canonical_article(fixtures_loaded):

@@ -27,7 +27,7 @@ from api import clock
 from api.store import queries, search
 from api.store.db import is_sqlite, sqlite_path
 from api.store.documents import parse_document
-from api.store.models import Alias, Article, Base, Change, Issue, Section, StoreMeta, Trend
+from api.store.models import Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
 from api.store.records import ArchiveError, ArticleRecord, Skip
 from api.store.text import blocks_to_html, blocks_to_text, slugify
 from api.store.vocabulary import Vocabulary
@@ -302,6 +302,13 @@ class _Index:
             "JOIN capture c ON c.idx = a.idx JOIN article_plan p ON p.grp = c.grp "
             "WHERE a.slug IS NOT NULL AND a.slug != '' AND (a.declared = 0 OR a.idx = p.best) "
             "AND a.slug NOT IN (SELECT slug FROM article_plan)) WHERE n = 1 ORDER BY id, slug"
+        )
+
+    def urls(self) -> Iterator[tuple[str, int]]:
+        """(URL, article id) of every capture of every article; one URL is one identity key, so one article."""
+        return self.db.execute(
+            "SELECT DISTINCT a.url, p.id FROM alias_source a JOIN capture c ON c.idx = a.idx "
+            "JOIN article_plan p ON p.grp = c.grp WHERE a.declared = 0 AND a.url IS NOT NULL ORDER BY p.id, a.url"
         )
 
 
@@ -641,6 +648,15 @@ def _build(engine, target, root, vocab, index: _Index, report) -> None:
                 aliases = []
         if aliases:
             conn.execute(insert(Alias), aliases)
+        urls = []
+        for url, article_id in index.urls():
+            urls.append({"url": url, "article_id": article_id})
+            digest.update(f"{url}\0{article_id}".encode())
+            if len(urls) >= BATCH:
+                conn.execute(insert(ArticleUrl), urls)
+                urls = []
+        if urls:
+            conn.execute(insert(ArticleUrl), urls)
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
 
         report.changes_recorded = _record_changes(conn, previous, now)
