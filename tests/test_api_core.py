@@ -216,7 +216,7 @@ def test_cursor_from_other_filters_is_refused(client):
 
 
 def test_article_alias_slug_resolves_to_canonical(client, loaded):
-    # Every loaded article answers under its own slug; alias resolution is covered with captures in test_loader.
+    # Every loaded article answers under its own slug; alias slugs of duplicate captures: tests/test_loader_e2e.py.
     resp = client.get(f"/v1/articles/{SEED_SLUG}")
     assert resp.get_json()["data"]["requested_slug"] == SEED_SLUG
 

@@ -472,6 +472,24 @@ EXPECTED: dict[str, dict] = {
         title="Opposition fails to agree on a single candidate",
         slug="opposition-fails-to-agree-on-a-single-candidate",
     ),
+    "bulk_import_c.txt": dict(
+        line=4,
+        week_start=dt.date(2020, 11, 9),  # the third article on that stamp: the loader treats it as a bulk import
+        week_source="timestamp",
+        timestamp=dt.datetime(2020, 11, 16, 11, 42, tzinfo=dt.UTC),
+        section="economy",
+        title="State banks refinance loss-making farms",
+        slug="state-banks-refinance-loss-making-farms",
+    ),
+    "dup_layout3_old_url.txt": dict(
+        line=4,
+        week_start=None,  # the moved copy of layout3_newer_site: body only, under another slug
+        section=None,
+        trend=None,
+        title="Government reshuffle brings security officials to the fore",
+        slug="government-reshuffle-security-officials",
+        urls=[f"{OLD}/en/government-reshuffle-security-officials"],
+    ),
 }
 
 
@@ -499,7 +517,7 @@ def test_capture_non_article_is_skipped(name, reason, vocab):
 
 def test_capture_good_directory_loads_cleanly(vocab):
     results = [parse(path, vocab) for path in sorted(GOOD.glob("*.txt"))]
-    assert len(results) == 25
+    assert len(results) == 27
     assert sum(isinstance(r, Skip) for r in results) == 4
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,10 +19,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from api.store.loader import LoadFailed, Target, load_archive
+from api.store.loader import SCRATCH_PREFIX, LoadFailed, Target, load_archive
 from tests.conftest import ARCHIVE, FIXTURES, copy_archive
 
-TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "change")
+TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "article_url", "change")
 BAD = FIXTURES / "captures_bad" / "unknown_trend.txt"
 
 
@@ -134,6 +135,8 @@ def test_a_loader_killed_mid_load_leaves_the_live_store_byte_identical(scratch_s
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert snapshot(scratch_store) == before
+    assert list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{child.pid}-*"))  # its scratch index
     report = _load(scratch_store, archive)  # the next load cleans up after the dead one and succeeds
     assert report.swapped and report.articles_loaded >= 3000
+    assert not list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{child.pid}-*"))
     assert snapshot(scratch_store) != before

@@ -6,10 +6,15 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
+import shutil
+import sqlite3
+import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,13 +27,14 @@ from api import clock
 from api.store import queries, search
 from api.store.db import is_sqlite, sqlite_path
 from api.store.documents import parse_document
-from api.store.models import Alias, Article, Base, Change, Issue, Section, StoreMeta, Trend
+from api.store.models import Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
 from api.store.records import ArchiveError, ArticleRecord, Skip
 from api.store.text import blocks_to_html, blocks_to_text, slugify
 from api.store.vocabulary import Vocabulary
 
 BATCH = 500
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
+SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
 BULK_STAMP_MIN = 3  # this many canonical-view stamps equal to the minute mark a bulk import, not a week
 
 
@@ -119,31 +125,191 @@ def richness(rec: ArticleRecord) -> tuple:
     )
 
 
-@dataclass
-class _Summary:
-    """What pass one keeps of each record: little enough that memory stays flat with archive size."""
+_INDEX_SCHEMA = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+CREATE TABLE capture (
+    idx INTEGER PRIMARY KEY, grp INTEGER, path TEXT, rel TEXT, slug TEXT,
+    complete INTEGER, untruncated INTEGER, document INTEGER, text_len INTEGER,
+    timestamp TEXT, week_start TEXT, week_source TEXT, section TEXT, trend TEXT,
+    image_caption TEXT, image_credit TEXT, position INTEGER, record BLOB
+);
+CREATE TABLE ident (key TEXT, idx INTEGER);
+CREATE TABLE key_group (key TEXT PRIMARY KEY, grp INTEGER) WITHOUT ROWID;
+CREATE TABLE alias_source (idx INTEGER, declared INTEGER, seq INTEGER, slug TEXT, url TEXT);
+CREATE TABLE plan (
+    id INTEGER, grp INTEGER, best INTEGER, members INTEGER, path TEXT, rel TEXT, slug TEXT,
+    timestamp TEXT, week_start TEXT, week_source TEXT, section TEXT, trend TEXT,
+    image_caption TEXT, image_credit TEXT, position INTEGER
+);
+"""
+# What a duplicate can lend the richest capture of its article, in the order the index stores them.
+_LENT = ("timestamp", "week_start", "week_source", "section", "trend", "image_caption", "image_credit")
 
-    path: str
-    keys: set[str]
-    rank: tuple
-    timestamp: str | None
-    slug: str
-    urls: list[str]
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
-class _UnionFind:
-    def __init__(self):
-        self.parent: dict[int, int] = {}
+class _Index:
+    """What pass one learns of every capture, kept in a scratch SQLite file instead of memory.
 
-    def find(self, x: int) -> int:
-        self.parent.setdefault(x, x)
-        while self.parent[x] != x:
-            self.parent[x] = self.parent[self.parent[x]]
-            x = self.parent[x]
-        return x
+    Identity keys, richness and the few fields a duplicate can lend live on disk, and deduplication runs as SQL
+    over them, so the loader's memory stays flat with archive size; pass two then streams the plan it leaves
+    (one row per article, in slug order), reading each article's richest record back from the index instead of
+    parsing its file a second time.
+    """
 
-    def union(self, a: int, b: int) -> None:
-        self.parent[self.find(a)] = self.find(b)
+    def __init__(self, directory: str):
+        self.db = sqlite3.connect(Path(directory) / "index.sqlite", isolation_level=None)
+        self.db.executescript(_INDEX_SCHEMA)
+        self.db.execute("BEGIN")
+        self.size = 0
+        self._captures: list[tuple] = []
+        self._keys: list[tuple] = []
+        self._aliases: list[tuple] = []
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add(self, file: Path, rec: ArticleRecord) -> None:
+        idx = self.size
+        self.size += 1
+        complete, untruncated, document, text_len, rel = richness(rec)
+        lent = (
+            _iso(rec.timestamp), _iso(rec.week_start), rec.week_source, rec.section, rec.trend,
+            rec.image_caption, rec.image_credit,
+        )  # fmt: skip
+        self._captures.append(
+            (idx, str(file), rel, rec.slug, complete, untruncated, document, text_len, *lent, rec.position,
+             orjson.dumps(rec))
+        )  # fmt: skip
+        self._keys.extend((key, idx) for key in sorted(identity_keys(rec)))
+        for seq, url in enumerate(rec.urls or [None]):
+            self._aliases.append((idx, 0, seq, _url_slug(url) if url else rec.slug, url))
+        self._aliases.extend((idx, 1, seq, alias, None) for seq, alias in enumerate(rec.aliases))
+        if len(self._captures) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.executemany(
+            "INSERT INTO capture (idx, path, rel, slug, complete, untruncated, document, text_len, timestamp, "
+            "week_start, week_source, section, trend, image_caption, image_credit, position, record) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._captures,
+        )
+        self.db.executemany("INSERT INTO ident VALUES (?, ?)", self._keys)
+        self.db.executemany("INSERT INTO alias_source VALUES (?, ?, ?, ?, ?)", self._aliases)
+        self._captures, self._keys, self._aliases = [], [], []
+
+    def group(self) -> None:
+        """Put captures sharing any identity key, directly or through others, in one group (its lowest idx)."""
+        self._flush()
+        self.db.executescript(
+            "CREATE INDEX ident_key ON ident (key, idx); CREATE INDEX ident_idx ON ident (idx, key);"
+            "UPDATE capture SET grp = idx;"
+        )
+        while True:  # label propagation: each round spreads the lowest label one shared key further
+            self.db.execute("DELETE FROM key_group")
+            self.db.execute(
+                "INSERT INTO key_group SELECT i.key, min(c.grp) FROM ident i JOIN capture c ON c.idx = i.idx "
+                "GROUP BY i.key"
+            )
+            changed = self.db.execute(
+                "UPDATE capture SET grp = m.grp FROM (SELECT i.idx, min(k.grp) AS grp FROM ident i "
+                "JOIN key_group k ON k.key = i.key GROUP BY i.idx) AS m WHERE capture.idx = m.idx AND m.grp < capture.grp"
+            ).rowcount
+            if not changed:
+                break
+        self.db.execute("CREATE INDEX capture_grp ON capture (grp, idx)")
+
+    def bulk_stamps(self) -> list[str]:
+        """Canonical-view stamps shared to the minute by several *articles* (groups, not captures)."""
+        rows = self.db.execute(
+            "SELECT replace(substr(timestamp, 1, 16), 'T', ' ') AS stamp FROM capture "
+            "WHERE week_source = 'timestamp' AND timestamp IS NOT NULL "
+            "GROUP BY stamp HAVING count(DISTINCT grp) >= ? ORDER BY stamp",
+            (BULK_STAMP_MIN,),
+        )
+        return [stamp for (stamp,) in rows]
+
+    def plan(self, bulk: set[str]) -> None:
+        """One row per article: its richest capture, what its duplicates lend it, its id and editorial position."""
+        columns = "grp, idx, complete, untruncated, document, text_len, path, rel, slug, position, " + ", ".join(_LENT)
+        rows = self.db.execute(f"SELECT {columns} FROM capture ORDER BY grp, idx")
+        batch = []
+        for grp, group in groupby(rows, key=itemgetter(0)):
+            members = list(group)
+            best = max(members, key=itemgetter(2, 3, 4, 5, 7))  # richness(), path last
+            lent = dict(zip(_LENT, best[10:], strict=True))
+            for other in members:  # fill what the richest capture lacks from its duplicates, in file order
+                if other is best:
+                    continue
+                facts = dict(zip(_LENT, other[10:], strict=True))
+                for name in ("section", "trend", "image_caption", "image_credit"):
+                    lent[name] = lent[name] or facts[name]
+                if lent["week_start"] is None and facts["week_start"] is not None:
+                    for name in ("week_start", "week_source", "timestamp"):
+                        lent[name] = facts[name]
+            stamp = lent["timestamp"] and lent["timestamp"][:16].replace("T", " ")
+            if lent["week_source"] == "timestamp" and stamp in bulk:
+                lent["week_start"] = lent["week_source"] = None  # a bulk-import stamp says nothing about the week
+            batch.append((grp, best[1], len(members), best[6], best[7], best[8], *lent.values(), best[9]))
+            if len(batch) >= BATCH:
+                self._insert_plan(batch)
+                batch = []
+        self._insert_plan(batch)
+        # Article ids in slug order; editorial position given by the document, else file order in (issue, section).
+        self.db.executescript(
+            "CREATE TABLE article_plan AS SELECT grp, best, members, path, rel, slug, "
+            + ", ".join(_LENT)
+            + ", row_number() OVER (ORDER BY slug) AS id, CASE WHEN coalesce(position, 0) > 0 THEN position "
+            "ELSE row_number() OVER (PARTITION BY week_start, section, coalesce(position, 0) > 0 ORDER BY rel) END "
+            "AS position FROM plan; CREATE INDEX article_plan_id ON article_plan (id);"
+        )
+
+    def _insert_plan(self, batch: list[tuple]) -> None:
+        self.db.executemany(
+            "INSERT INTO plan (grp, best, members, path, rel, slug, "
+            + ", ".join(_LENT)
+            + ", position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            batch,
+        )
+
+    def one(self, sql: str, *params):
+        return self.db.execute(sql, params).fetchone()
+
+    def rows(self, sql: str, *params) -> Iterator[tuple]:
+        return self.db.execute(sql, params)
+
+    def articles(self) -> Iterator[dict]:
+        """The plan of every article, in id (slug) order."""
+        lent = ", ".join(f"p.{name}" for name in _LENT)
+        cursor = self.db.execute(
+            f"SELECT p.id, p.position, {lent}, c.record FROM article_plan p JOIN capture c ON c.idx = p.best "
+            "ORDER BY p.id"
+        )
+        names = [d[0] for d in cursor.description]
+        for row in cursor:
+            yield dict(zip(names, row, strict=True))
+
+    def aliases(self) -> Iterator[tuple[str, int, str | None]]:
+        """(alias slug, article id, URL): every other URL slug of an article's captures and the slugs its richest
+        document declares, never another article's slug, each alias to the first article (slug order) naming it."""
+        return self.db.execute(
+            "SELECT slug, id, url FROM (SELECT a.slug, p.id, a.url, row_number() OVER "
+            "(PARTITION BY a.slug ORDER BY p.id, a.declared, a.idx, a.seq) AS n FROM alias_source a "
+            "JOIN capture c ON c.idx = a.idx JOIN article_plan p ON p.grp = c.grp "
+            "WHERE a.slug IS NOT NULL AND a.slug != '' AND (a.declared = 0 OR a.idx = p.best) "
+            "AND a.slug NOT IN (SELECT slug FROM article_plan)) WHERE n = 1 ORDER BY id, slug"
+        )
+
+    def urls(self) -> Iterator[tuple[str, int]]:
+        """(URL, article id) of every capture of every article; one URL is one identity key, so one article."""
+        return self.db.execute(
+            "SELECT DISTINCT a.url, p.id FROM alias_source a JOIN capture c ON c.idx = a.idx "
+            "JOIN article_plan p ON p.grp = c.grp WHERE a.declared = 0 AND a.url IS NOT NULL ORDER BY p.id, a.url"
+        )
 
 
 # --------------------------------------------------------------------------------------------- building
@@ -346,11 +512,46 @@ def load_archive(
         raise LoadFailed(f"{path}: no such archive directory")
     vocab = vocabulary or Vocabulary.load()
     report = LoadReport(archive=str(path))
-    files = list(archive_files(root))
+    with _scratch_directory() as scratch:
+        index = _Index(scratch)
+        try:
+            _index_archive(index, root, vocab, report, progress)
+            if report.rejected and not skip_invalid:
+                raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
+            index.group()
+            report.bulk_import_stamps = index.bulk_stamps()
+            index.plan(set(report.bulk_import_stamps))
+            shared = index.one("SELECT slug FROM article_plan GROUP BY slug HAVING count(*) > 1 ORDER BY slug")
+            if shared:
+                raise LoadFailed(f"two different articles share the slug '{shared[0]}'", report)
+            _build_and_swap(index, Target(database_url, schema), root, vocab, report)
+        finally:
+            index.close()
+    return report
 
-    # Pass 1: parse everything, keep only what deduplication needs.
-    summaries: list[_Summary] = []
-    for i, file in enumerate(files):
+
+def _scratch_directory() -> tempfile.TemporaryDirectory:
+    """A temporary directory for the index, named after this process; ones left by killed loaders go first."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _index_archive(index: _Index, root: Path, vocab: Vocabulary, report: LoadReport, progress) -> None:
+    """Pass 1: parse every file, one at a time; keep only what deduplication needs, in the index."""
+    for file in archive_files(root):
         report.files_read += 1
         try:
             result = parse_file(file, root, vocab)
@@ -360,51 +561,17 @@ def load_archive(
             if isinstance(result, Skip):
                 report.skipped.setdefault(result.reason, []).append(result.path)
             else:
-                summaries.append(
-                    _Summary(
-                        str(file),
-                        identity_keys(result),
-                        richness(result),
-                        result.timestamp.strftime("%Y-%m-%d %H:%M")
-                        if result.week_source == "timestamp" and result.timestamp
-                        else None,
-                        result.slug,
-                        result.urls,
-                    )  # fmt: skip
-                )
+                index.add(file, result)
         if progress:
-            progress(i + 1)
-    if report.rejected and not skip_invalid:
-        raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
+            progress(report.files_read)
 
-    # Duplicates: union records sharing any identity key; the richest of each group wins.
-    uf, owner = _UnionFind(), {}
-    for i, s in enumerate(summaries):
-        uf.find(i)
-        for key in s.keys:
-            if key in owner:
-                uf.union(i, owner[key])
-            else:
-                owner[key] = i
-    groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(len(summaries)):
-        groups[uf.find(i)].append(i)
-    # Several *articles* (groups, not captures: one article's canonical view may be captured thrice) sharing a stamp.
-    bulk_stamps = {
-        stamp
-        for stamp, n in Counter(
-            stamp for members in groups.values() for stamp in {summaries[i].timestamp for i in members} if stamp
-        ).items()
-        if n >= BULK_STAMP_MIN
-    }
-    report.bulk_import_stamps = sorted(bulk_stamps)
 
-    target = Target(database_url, schema)
+def _build_and_swap(index: _Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport) -> None:
     target.lock()
     try:
         engine = target.build_engine()
         try:
-            _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report)
+            _build(engine, target, root, vocab, index, report)
             target.validate(engine)
         except BaseException:
             target.close_build(engine)
@@ -415,46 +582,26 @@ def load_archive(
         report.swapped = True
     finally:
         target.unlock()
-    return report
 
 
-def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) -> None:
+_RECORD_DATETIMES = ("timestamp", "published_at", "updated_at", "embargo_until", "fetched_at")
+
+
+def _planned_record(plan: dict) -> ArticleRecord:
+    """Pass 2: the richest record of one article, read back from the index, with what its duplicates lend it."""
+    fields = orjson.loads(plan.pop("record"))
+    for name in _RECORD_DATETIMES:
+        fields[name] = fields[name] and dt.datetime.fromisoformat(fields[name])
+    fields.update((name, value) for name, value in plan.items() if name != "id")
+    fields["timestamp"] = plan["timestamp"] and dt.datetime.fromisoformat(plan["timestamp"])
+    fields["week_start"] = plan["week_start"] and dt.date.fromisoformat(plan["week_start"])
+    return ArticleRecord(**fields)
+
+
+def _build(engine, target, root, vocab, index: _Index, report) -> None:
     now = clock.now()
     Base.metadata.create_all(engine)
     previous = _previous_state(target)
-    winners: list[tuple[ArticleRecord, list[int]]] = []
-    for members in groups.values():
-        best = max(members, key=lambda i: summaries[i].rank)
-        rec = parse_file(Path(summaries[best].path), root, vocab)
-        for i in members:  # fill what the richest capture lacks from its duplicates
-            if i == best:
-                continue
-            other = parse_file(Path(summaries[i].path), root, vocab)
-            rec.section = rec.section or other.section
-            rec.trend = rec.trend or other.trend
-            if rec.week_start is None and other.week_start is not None:
-                rec.week_start, rec.week_source, rec.timestamp = other.week_start, other.week_source, other.timestamp
-            rec.image_caption = rec.image_caption or other.image_caption
-            rec.image_credit = rec.image_credit or other.image_credit
-        if rec.week_source == "timestamp" and rec.timestamp and rec.timestamp.strftime("%Y-%m-%d %H:%M") in bulk_stamps:
-            rec.week_start = rec.week_source = None  # a bulk-import stamp says nothing about the week
-        report.merged_duplicates += len(members) - 1
-        winners.append((rec, members))
-    winners.sort(key=lambda w: w[0].slug)
-
-    slugs = [w[0].slug for w in winners]
-    if len(set(slugs)) != len(slugs):
-        dup = next(s for s, n in Counter(slugs).items() if n > 1)
-        raise LoadFailed(f"two different articles share the slug '{dup}'", report)
-
-    # Editorial position: given by the document, else file order inside (issue, section).
-    positions: dict = defaultdict(int)
-    for rec, _ in sorted(winners, key=lambda w: (w[0].position or 0, w[0].path)):
-        key = (rec.week_start, rec.section)
-        positions[key] = max(positions[key], rec.position or 0) + (0 if rec.position else 1)
-        if not rec.position:
-            rec.position = positions[key]
-
     digest = hashlib.sha256()
     with engine.begin() as conn:
         for s in vocab.sections:
@@ -463,36 +610,26 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
         for t in vocab.trends:
             conn.execute(insert(Trend), {"slug": t.slug, "direction": t.direction, "labels": t.labels})
             digest.update(orjson.dumps([t.slug, t.direction, t.labels], option=orjson.OPT_SORT_KEYS))
-        weeks = sorted({rec.week_start for rec, _ in winners if rec.week_start})
+        weeks = [
+            dt.date.fromisoformat(week)
+            for (week,) in index.rows(
+                "SELECT DISTINCT week_start FROM article_plan WHERE week_start IS NOT NULL ORDER BY week_start"
+            )
+        ]
+        issues = []
         for start in weeks:
             iso = start.isocalendar()
-            conn.execute(
-                insert(Issue),
-                {
-                    "start": start,
-                    "end": start + dt.timedelta(days=6),
-                    "iso_week": f"{iso.year}-W{iso.week:02d}",
-                    "title": issue_title(start),
-                },
-            )
-        rows, aliases, seen_alias = [], [], set(slugs)
-        new_state = {}
-        for article_id, (rec, members) in enumerate(winners, start=1):
-            row = article_row(rec, article_id, rec.position)
+            issues.append({"start": start, "end": start + dt.timedelta(days=6),
+                           "iso_week": f"{iso.year}-W{iso.week:02d}", "title": issue_title(start)})  # fmt: skip
+        for first in range(0, len(issues), BATCH):
+            conn.execute(insert(Issue), issues[first : first + BATCH])
+
+        rows = []
+        for plan in index.articles():  # streamed in slug order: one parsed record in memory at a time
+            rec = _planned_record(plan)
+            row = article_row(rec, plan["id"], rec.position)
             rows.append(row)
             digest.update(row["content_hash"].encode())
-            new_state[rec.slug] = row
-            for i in members:
-                for url in summaries[i].urls or [None]:
-                    alias = _url_slug(url) if url else summaries[i].slug
-                    if alias and alias not in seen_alias:
-                        seen_alias.add(alias)
-                        aliases.append({"slug": alias, "article_id": article_id, "url": url})
-                        digest.update(alias.encode())
-            for alias in rec.aliases:
-                if alias not in seen_alias:
-                    seen_alias.add(alias)
-                    aliases.append({"slug": alias, "article_id": article_id, "url": None})
             if rec.truncated:
                 report.truncated.append(rec.slug)
             if rec.week_start is None:
@@ -502,11 +639,27 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
                 rows = []
         if rows:
             conn.execute(insert(Article), rows)
-        for start in range(0, len(aliases), BATCH):
-            conn.execute(insert(Alias), aliases[start : start + BATCH])
+        aliases = []
+        for slug, article_id, url in index.aliases():
+            aliases.append({"slug": slug, "article_id": article_id, "url": url})
+            digest.update(f"{slug}\0{article_id}".encode())
+            if len(aliases) >= BATCH:
+                conn.execute(insert(Alias), aliases)
+                aliases = []
+        if aliases:
+            conn.execute(insert(Alias), aliases)
+        urls = []
+        for url, article_id in index.urls():
+            urls.append({"url": url, "article_id": article_id})
+            digest.update(f"{url}\0{article_id}".encode())
+            if len(urls) >= BATCH:
+                conn.execute(insert(ArticleUrl), urls)
+                urls = []
+        if urls:
+            conn.execute(insert(ArticleUrl), urls)
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
 
-        report.changes_recorded = _record_changes(conn, previous, new_state, now)
+        report.changes_recorded = _record_changes(conn, previous, now)
         # The change feed is served content too: two stores of the same archive with different histories
         # (say, a fresh one and one that has seen edits) must not share a generation, nor cached responses.
         log = conn.execute(select(func.count(), func.max(Change.seq), func.max(Change.recorded_at))).one()
@@ -519,13 +672,15 @@ def _build(engine, target, root, vocab, summaries, groups, bulk_stamps, report) 
             {"key": "archive", "value": str(root.name)},
         ])  # fmt: skip
         report.generation = generation
-        report.articles_loaded = len(winners)
+        planned, captures = index.one("SELECT count(*), coalesce(sum(members), 0) FROM article_plan")
+        report.articles_loaded = planned
+        report.merged_duplicates = captures - planned
         report.issues_per_year = dict(sorted(Counter(str(w.year) for w in weeks).items()))
 
         # Validation before the swap: counts add up, and the public query shows nothing unpublished.
         stored = conn.execute(select(func.count()).select_from(Article)).scalar()
-        if stored != len(winners):
-            raise LoadFailed(f"the new store holds {stored} articles, expected {len(winners)}", report)
+        if stored != planned:
+            raise LoadFailed(f"the new store holds {stored} articles, expected {planned}", report)
         leaked = conn.execute(
             select(func.count()).select_from(queries.public_articles(now).where(
                 (Article.status != "published") | (Article.embargo_until > now)
@@ -584,49 +739,78 @@ def _previous_state(target: Target) -> dict | None:
     }
 
 
-def _record_changes(conn, previous: dict | None, new_state: dict, now: dt.datetime) -> int:
+def _built_articles(conn, slugs: list[str] | None = None) -> Iterator:
+    """(slug, content_hash, status, embargo_until, section_slug, lang) of the new generation (all, or those of
+    `slugs`), in slug order, read in keyset pages so that no backend holds them all in memory."""
+    columns = (Article.slug, Article.content_hash, Article.status, Article.embargo_until, Article.section_slug,
+               Article.lang)  # fmt: skip
+    if slugs is not None:
+        for first in range(0, len(slugs), BATCH):
+            yield from conn.execute(select(*columns).where(Article.slug.in_(slugs[first : first + BATCH])))
+        return
+    last = None
+    while True:
+        query = select(*columns).order_by(Article.slug).limit(BATCH)
+        page = conn.execute(query if last is None else query.where(Article.slug > last)).all()
+        yield from page
+        if len(page) < BATCH:
+            return
+        last = page[-1].slug
+
+
+def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     """Carry the change log forward and append what this load changed (upserts and tombstones)."""
     history = previous["changes"] if previous else []
     old = previous["articles"] if previous else {}
-    recorded = []
 
     def ever_public(r) -> bool:
         return r.status == "published" and (r.embargo_until is None or r.embargo_until <= now)
 
-    for slug, row in new_state.items():
-        if row["status"] != "published":
-            continue
-        before = old.get(slug)
-        if before is not None and before.content_hash == row["content_hash"] and before.status == "published":
-            continue
-        visible_at = max(now, row["embargo_until"]) if row["embargo_until"] else now
-        moved_from = (
-            before.section_slug if before is not None and before.section_slug != row["section_slug"] else None,
-            before.lang if before is not None and before.lang != row["lang"] else None,
-        )
-        recorded.append(("upsert", slug, visible_at, row["section_slug"], row["lang"], row["content_hash"], moved_from))
-    for slug, before in old.items():
-        row = new_state.get(slug)
-        if before.status != "published" or (row is not None and row["status"] == "published"):
-            continue
-        if ever_public(before):
-            recorded.append(("delete", slug, now, before.section_slug, before.lang, None, (None, None)))
-        else:  # it never became visible: forget it entirely, so not even its slug surfaces
-            history = [c for c in history if c["slug"] != slug]
+    # An article withdrawn before it ever became visible is forgotten entirely, so not even its slug surfaces.
+    unseen = [slug for slug, before in old.items() if before.status == "published" and not ever_public(before)]
+    still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
+    forgotten = set(unseen) - still
+    history = [c for c in history if c["slug"] not in forgotten]
     for start in range(0, len(history), BATCH):
         conn.execute(insert(Change), history[start : start + BATCH])
     seq = max((c["seq"] for c in history), default=0)
-    rows = []
-    for kind, slug, visible_at, section, lang, content_hash, (old_section, old_lang) in recorded:
+    rows: list[dict] = []
+    recorded = 0
+
+    def record(kind, slug, visible_at, section, lang, content_hash, old_section=None, old_lang=None) -> None:
+        nonlocal seq, rows, recorded
         seq += 1
+        recorded += 1
         rows.append(
             {"seq": seq, "slug": slug, "kind": kind, "recorded_at": now, "visible_at": visible_at,
              "section_slug": section, "lang": lang, "content_hash": content_hash,
              "previous_section_slug": old_section, "previous_lang": old_lang}
         )  # fmt: skip
+        if len(rows) >= BATCH:
+            conn.execute(insert(Change), rows)
+            rows = []
+
+    published_now: set[str] = set()  # filled on a reload only: which of the old slugs are still published
+    for row in _built_articles(conn):
+        if row.status != "published":
+            continue
+        before = old.get(row.slug)
+        if before is not None:
+            published_now.add(row.slug)
+            if before.content_hash == row.content_hash and before.status == "published":
+                continue
+        visible_at = max(now, row.embargo_until) if row.embargo_until else now
+        record(
+            "upsert", row.slug, visible_at, row.section_slug, row.lang, row.content_hash,
+            before.section_slug if before is not None and before.section_slug != row.section_slug else None,
+            before.lang if before is not None and before.lang != row.lang else None,
+        )  # fmt: skip
+    for slug, before in old.items():
+        if before.status == "published" and slug not in published_now and ever_public(before):
+            record("delete", slug, now, before.section_slug, before.lang, None)
     if rows:
         conn.execute(insert(Change), rows)
-    return len(rows)
+    return recorded
 
 
 def report_lines(report: LoadReport) -> list[str]:

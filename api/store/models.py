@@ -126,6 +126,14 @@ class Alias(Base):
     article: Mapped[Article] = relationship(back_populates="aliases")
 
 
+class ArticleUrl(Base):
+    """Every URL the archive captured an article under, its merged duplicates' included (record, not routing)."""
+
+    __tablename__ = "article_url"
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+
+
 class Change(Base):
     """One entry of the change log carried across generations: an article created, updated or removed."""
 

@@ -68,10 +68,14 @@ def slugify(text: str, max_length: int = 120) -> str:
     return slug[:max_length].rstrip("-") or "untitled"
 
 
+_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_LATIN = re.compile("[A-Za-z]")
+
+
 def detect_language(text: str) -> str:
     """'ru' or 'be' when the text is mostly Cyrillic, 'en' otherwise; Belarusian by its own letters."""
-    cyr = sum(1 for c in text if "\u0400" <= c <= "\u04ff")
-    lat = sum(1 for c in text if c.isascii() and c.isalpha())
+    cyr = len(_CYRILLIC.findall(text))
+    lat = len(_LATIN.findall(text))
     if cyr <= lat:
         return "en"
     lower = text.casefold()
