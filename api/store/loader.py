@@ -439,6 +439,10 @@ class Target:
                 result = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
             if result != "ok":
                 raise LoadFailed(f"the new store failed its integrity check: {result}")
+        else:  # a freshly filled schema has no planner statistics until autovacuum comes by: give it some now
+            with engine.begin() as conn:
+                for table in Base.metadata.sorted_tables:
+                    conn.execute(text(f'ANALYZE "{self.build_schema}"."{table.name}"'))
 
     def close_build(self, engine: Engine) -> None:
         """Close the build engine's connections (PostgreSQL build engines share the admin pool, closed at unlock)."""
