@@ -116,7 +116,7 @@ class ArticleListArgs(ArticleFilterArgs):
 
 
 class TimelineArgs(BaseArgs):
-    """The trend timeline: which sections and issue weeks to chart (lang also picks the articles counted)."""
+    """The trend timeline: which sections and issue weeks to chart (lang picks the labels; stories count once)."""
 
     section = CsvList(Text(validate=SLUG), metadata={"description": "Section slug(s), comma-separated."})
     from_ = Date(data_key="from", metadata={"description": "Issue weeks ending on or after this date (inclusive)."})

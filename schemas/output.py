@@ -140,7 +140,7 @@ class LatestTrendSchema(Schema):
     issue = fields.String(metadata={"example": "2022-02-28"})
     direction = fields.String(metadata={"description": "worse, unchanged or better: the sign of net_index."})
     net_index = fields.Float(
-        metadata={"description": "(better − worse) / total of that issue's articles in the section."}
+        metadata={"description": "(better − worse) / total of that issue's stories in the section."}
     )
 
 
@@ -282,11 +282,19 @@ class TimelineCellSchema(Schema):
 
     issue = fields.Nested(TimelineIssueSchema)
     section = fields.Nested(SectionRefSchema)
-    counts = fields.Nested(TimelineCountsSchema, metadata={"description": "Public articles per trend direction."})
-    total = fields.Integer(metadata={"description": "Public articles, including those without a trend tag."})
+    counts = fields.Nested(
+        TimelineCountsSchema,
+        metadata={
+            "description": "Public stories per trend direction: a story (an article and its translations) counts "
+            "once, whatever the response language."
+        },
+    )
+    total = fields.Integer(metadata={"description": "Public stories, including those without a trend tag."})
     net_index = fields.Float(metadata={"description": "(better − worse) / total, rounded to 3 decimals."})
     direction = fields.String(metadata={"description": "Sign of net_index: worse, unchanged or better."})
-    articles_url = fields.String(metadata={"description": "The articles counted in this cell."})
+    articles_url = fields.String(
+        metadata={"description": "The articles of this cell, every language version of each story counted."}
+    )
 
 
 class TimelineMetaSchema(Schema):
