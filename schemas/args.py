@@ -146,6 +146,10 @@ class IssueListArgs(PageArgs):
     year = StrictInt(validate=validate.Range(1990, 2100), metadata={"description": "Issues starting in this year."})
     sort = fields.String(validate=validate.OneOf(("newest", "oldest")))
 
+    @validates_schema
+    def _check(self, data, **kwargs):
+        _check_range(data)
+
 
 class ItemArgs(BaseArgs):
     """Single resources."""
