@@ -320,3 +320,43 @@ def test_section_with_only_unpublished_articles_has_no_trend(scratch_store, tmp_
     assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["data"] == []
     assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["meta"]["issues"] == []
     app.extensions["store"].dispose()
+
+
+def test_a_story_counts_once_whichever_of_its_versions_are_public(scratch_store, tmp_path, frozen_clock):
+    """A translation under embargo, or a draft one, neither adds a count nor takes the story away."""
+    archive = copy_archive(tmp_path, ARCHIVE)
+    english = archive / "2022-02-28" / "sanctions-shock-hits-rouble-banks-and-exports.en.md"
+    text = english.read_text(encoding="utf-8")
+    english.write_text(text.replace("lang: en\n", "lang: en\ntranslation_key: sanctions-shock\n", 1), encoding="utf-8")
+    front = text.split("---\n")[1]
+    for lang, slug, extra in (
+        ("ru", "sanktsionnyi-shok", "embargo_until: 2099-01-01T09:00:00Z\n"),
+        ("be", "sanktsyjny-shok", "status: draft\n"),
+    ):
+        meta = front.replace("slug: sanctions-shock-hits-rouble-banks-and-exports", f"slug: {slug}")
+        meta = meta.replace("lang: en\n", f"lang: {lang}\ntranslation_key: sanctions-shock\n{extra}")
+        meta = meta.replace("published_at: 2022-03-07T09:00:00Z", "published_at: 2022-03-06T09:00:00Z")
+        if "status: draft" in extra:
+            meta = meta.replace("status: published\n", "")
+        (archive / "2022-02-28" / f"{slug}.{lang}.md").write_text(f"---\n{meta}---\nBody {lang}.\n", encoding="utf-8")
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    client = app.test_client()
+    url = "/v1/trends/timeline?section=economy&from=2022-02-28"
+
+    def cell():
+        (only,) = client.get(url).get_json()["data"]
+        listed = client.get(only["articles_url"].replace("http://localhost", "")).get_json()["data"]
+        return only["counts"], only["total"], sorted(a["lang"] for a in listed)
+
+    try:
+        frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+        before = cell()
+        assert before[2] == ["en"]  # the Russian version is embargoed, the Belarusian one a draft
+        frozen_clock(EMBARGO_END)
+        after = cell()
+        assert after[2] == ["en", "ru"]
+        assert after[:2] == before[:2]  # still one story
+        assert _simplified(client.get("/v1/trends/timeline").get_json()) == _expected(client, "")
+    finally:
+        app.extensions["store"].dispose()
