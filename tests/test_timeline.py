@@ -353,9 +353,12 @@ def test_a_story_counts_once_whichever_of_its_versions_are_public(scratch_store,
         frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
         before = cell()
         assert before[2] == ["en"]  # the Russian version is embargoed, the Belarusian one a draft
+        english = "/v1/articles/sanctions-shock-hits-rouble-banks-and-exports?fields=translations"
+        assert client.get(english).get_json()["data"]["translations"] == {}
         frozen_clock(EMBARGO_END)
         after = cell()
         assert after[2] == ["en", "ru"]
+        assert list(client.get(english).get_json()["data"]["translations"]) == ["ru"]  # never the draft
         assert after[:2] == before[:2]  # still one story
         assert _simplified(client.get("/v1/trends/timeline").get_json()) == _expected(client, "")
     finally:
