@@ -59,7 +59,6 @@ class ArticleFilterArgs(PageArgs):
         validate=validate.OneOf(("newest", "oldest", "relevance")),
         metadata={"description": "newest (default), oldest, or relevance (only with q, and its default)."},
     )
-    format = fields.String(validate=validate.OneOf(("html", "text", "blocks")))
 
     @validates_schema
     def _check(self, data, **kwargs):
@@ -77,11 +76,23 @@ ARTICLE_FIELDS = (
     "slug", "title", "lead", "lang", "section", "trend", "issue", "position", "published_at", "updated_at",
     "truncated", "url", "snippet", "fallback",
 )  # fmt: skip
+ARTICLE_LIST_FIELDS = ARTICLE_FIELDS + ("body",)
 ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
     "body", "authors", "image", "canonical_url", "aliases", "translation_key", "translations", "requested_slug",
     "fallback",
 )  # fmt: skip
 INCLUDES = ("section", "trend", "issue")
+
+
+def format_param(on_lists: bool) -> fields.String:
+    when = " Lists carry each article's body only when `format` is given or `fields` names `body`." if on_lists else ""
+    return fields.String(
+        validate=validate.OneOf(("html", "text", "blocks")),
+        metadata={
+            "description": "Form of the article body: html (default, sanitised HTML), text (plain text) or blocks "
+            "(structured paragraphs and lists for native mobile rendering)." + when
+        },
+    )
 
 
 def fields_param(allowed: tuple[str, ...], what: str) -> CsvList:
@@ -109,14 +120,15 @@ def include_param() -> CsvList:
 
 
 class ArticleListArgs(ArticleFilterArgs):
-    """Article collections (not the feeds): the filters plus response shaping."""
+    """Article collections (not the feeds, whose formats are fixed): the filters plus response shaping."""
 
-    fields_ = fields_param(ARTICLE_FIELDS, "article")
+    format = format_param(on_lists=True)
+    fields_ = fields_param(ARTICLE_LIST_FIELDS, "article")
     include = include_param()
 
 
 class TimelineArgs(BaseArgs):
-    """The trend timeline: which sections and issue weeks to chart (lang also picks the articles counted)."""
+    """The trend timeline: which sections and issue weeks to chart (lang picks the labels; stories count once)."""
 
     section = CsvList(Text(validate=SLUG), metadata={"description": "Section slug(s), comma-separated."})
     from_ = Date(data_key="from", metadata={"description": "Issue weeks ending on or after this date (inclusive)."})
@@ -134,13 +146,17 @@ class IssueListArgs(PageArgs):
     year = StrictInt(validate=validate.Range(1990, 2100), metadata={"description": "Issues starting in this year."})
     sort = fields.String(validate=validate.OneOf(("newest", "oldest")))
 
+    @validates_schema
+    def _check(self, data, **kwargs):
+        _check_range(data)
+
 
 class ItemArgs(BaseArgs):
     """Single resources."""
 
 
 class ArticleItemArgs(BaseArgs):
-    format = fields.String(validate=validate.OneOf(("html", "text", "blocks")))
+    format = format_param(on_lists=False)
     fields_ = fields_param(ARTICLE_ITEM_FIELDS, "article")
     include = include_param()
 

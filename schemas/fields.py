@@ -65,18 +65,27 @@ class Date(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+_RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?([Zz]|[+ -][0-9]{2}:[0-9]{2})"
+)
+
+
 class DateTime(fields.DateTime):
-    """An RFC 3339 timestamp with a time zone (Z or ±hh:mm)."""
+    """An RFC 3339 timestamp with a time zone (Z or ±hh:mm), in UTC.
+
+    Fractions of a second may have up to 9 digits (nanoseconds; kept to the microsecond). An unencoded `+` of
+    the offset arrives as a space (form decoding), so ` hh:mm` is read as `+hh:mm` instead of refusing it.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = _clean(value)
-        if not re.fullmatch(
-            r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})",
-            value,
-        ):
+        match = _RFC3339.fullmatch(_clean(value))
+        if not match:
             raise ValidationError("Must be an RFC 3339 timestamp with a time zone, e.g. 2022-02-21T09:00:00Z.")
+        day, time, fraction, offset = match.groups()
+        offset = "+00:00" if offset in "Zz" else "+" + offset[1:] if offset[0] == " " else offset
+        micro = f".{fraction[:6]:0<6}" if fraction else ""
         try:
-            return dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")).astimezone(dt.UTC)
+            return dt.datetime.fromisoformat(f"{day}T{time}{micro}{offset}").astimezone(dt.UTC)
         except ValueError:
             raise ValidationError("Not a valid timestamp.") from None
 

@@ -94,10 +94,26 @@ class ArticleSummarySchema(Schema):
     )
 
 
+BODY_FORMATS = ("html", "text", "blocks")
+
+
 def _body(article) -> dict:
-    fmt = ctx().get("format")
+    """The body in the requested `format` (HTML by default), keyed by that format: {"html": "<p>…"}."""
+    fmt = ctx().get("format") or "html"
     body = {"html": article.body_html, "text": article.body_text, "blocks": article.blocks}
-    return {fmt: body[fmt]} if fmt else body
+    return {fmt: body[fmt]}
+
+
+BODY_DOC = (
+    "The body in the `format` asked for, as {format: value}: `html` (default; sanitised HTML), `text` (plain text, "
+    "paragraphs separated by blank lines) or `blocks` (structured paragraphs and lists for native rendering)."
+)
+
+
+class ArticleListItemSchema(ArticleSummarySchema):
+    """An article of a list; `body` only when asked for (`format=…` or `fields=…,body`), to keep pages light."""
+
+    body = fields.Function(_body, metadata={"description": "Only with `format` or `fields=…,body`. " + BODY_DOC})
 
 
 class ArticleSchema(ArticleSummarySchema):
@@ -109,7 +125,7 @@ class ArticleSchema(ArticleSummarySchema):
         metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
     )
 
-    body = fields.Function(_body, metadata={"description": "Sanitised HTML, plain text and structured blocks."})
+    body = fields.Function(_body, metadata={"description": BODY_DOC})
     authors = fields.List(fields.String())
     image = fields.Function(
         lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
@@ -140,7 +156,7 @@ class LatestTrendSchema(Schema):
     issue = fields.String(metadata={"example": "2022-02-28"})
     direction = fields.String(metadata={"description": "worse, unchanged or better: the sign of net_index."})
     net_index = fields.Float(
-        metadata={"description": "(better − worse) / total of that issue's articles in the section."}
+        metadata={"description": "(better − worse) / total of that issue's stories in the section."}
     )
 
 
@@ -206,7 +222,7 @@ class IncludedSchema(Schema):
 
 INCLUDED = fields.Nested(IncludedSchema, metadata={"description": "Only with `include`."})
 ArticleListSchema = Schema.from_dict(
-    {**envelope(ArticleSummarySchema, "ArticleList")._declared_fields, "included": INCLUDED}, name="ArticleList"
+    {**envelope(ArticleListItemSchema, "ArticleList")._declared_fields, "included": INCLUDED}, name="ArticleList"
 )
 IssueListSchema = envelope(IssueSummarySchema, "IssueList")
 SectionListSchema = envelope(SectionSchema, "SectionList")
@@ -282,11 +298,19 @@ class TimelineCellSchema(Schema):
 
     issue = fields.Nested(TimelineIssueSchema)
     section = fields.Nested(SectionRefSchema)
-    counts = fields.Nested(TimelineCountsSchema, metadata={"description": "Public articles per trend direction."})
-    total = fields.Integer(metadata={"description": "Public articles, including those without a trend tag."})
+    counts = fields.Nested(
+        TimelineCountsSchema,
+        metadata={
+            "description": "Public stories per trend direction: a story (an article and its translations) counts "
+            "once, whatever the response language."
+        },
+    )
+    total = fields.Integer(metadata={"description": "Public stories, including those without a trend tag."})
     net_index = fields.Float(metadata={"description": "(better − worse) / total, rounded to 3 decimals."})
     direction = fields.String(metadata={"description": "Sign of net_index: worse, unchanged or better."})
-    articles_url = fields.String(metadata={"description": "The articles counted in this cell."})
+    articles_url = fields.String(
+        metadata={"description": "The articles of this cell, every language version of each story counted."}
+    )
 
 
 class TimelineMetaSchema(Schema):

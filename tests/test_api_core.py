@@ -50,14 +50,16 @@ def test_article_seed_body_has_paragraphs_and_bullets_without_chrome(client):
     assert resp.status_code == 200
     article = resp.get_json()["data"]
     assert article["lead"].startswith("Belarusian sources issued contradictory statements")
-    blocks = article["body"]["blocks"]
+    assert list(article["body"]) == ["html"]  # HTML unless another format is asked for
+    assert "<ul><li>demonstrates" in article["body"]["html"]
+    blocks = client.get(f"/v1/articles/{SEED_SLUG}?format=blocks").get_json()["data"]["body"]["blocks"]
     lists = [b for b in blocks if b["type"] == "list"]
     assert len(lists) == 1 and len(lists[0]["items"]) == 2
     assert lists[0]["items"][0].startswith("demonstrates to the Kremlin military-political loyalty")
-    assert "<ul><li>demonstrates" in article["body"]["html"]
-    text = resp.get_data(as_text=True)
-    for chrome in ("successfully subscribed", "Subscribe", "Read more", "March 13", "View all"):
-        assert chrome not in text
+    for fmt in ("html", "text", "blocks"):
+        text = client.get(f"/v1/articles/{SEED_SLUG}?format={fmt}").get_data(as_text=True)
+        for chrome in ("successfully subscribed", "Subscribe", "Read more", "March 13", "View all"):
+            assert chrome not in text
 
 
 def test_issue_by_iso_week_and_latest(client):

@@ -160,3 +160,74 @@ def test_issue_filters_match_their_weeks(client):
     assert later == [i["id"] for i in issues if _day(i["end"]) >= _day(thursday)]
     earlier = [i["id"] for i in walk(client, f"/v1/issues?to={thursday}&limit=1")]
     assert earlier == [i["id"] for i in issues if _day(i["start"]) <= _day(thursday)]
+
+
+def _slugs(client, url: str) -> list[str]:
+    return [a["slug"] for a in walk(client, url)]
+
+
+def test_from_and_to_are_inclusive_dates_of_the_issue_week(client):
+    week = set(_slugs(client, "/v1/articles?issue=2022-02-14&limit=100"))
+    assert week
+    for day in ("2022-02-14", "2022-02-17", "2022-02-20"):  # Monday, Thursday, Sunday of that week
+        assert set(_slugs(client, f"/v1/articles?from={day}&to={day}&limit=100")) == week
+    assert week.isdisjoint(_slugs(client, "/v1/articles?from=2022-02-21&limit=100"))  # the week ended on the 20th
+    assert week.isdisjoint(_slugs(client, "/v1/articles?to=2022-02-13&limit=100"))  # it starts on the 14th
+
+
+SAME_INSTANT = [  # 2022-02-22T14:30:00Z, the update time of the English budget-deficit article
+    "2022-02-22T14:30:00Z",
+    "2022-02-22t14:30:00z",
+    "2022-02-22 14:30:00Z",
+    "2022-02-22T15:30:00+01:00",
+    "2022-02-22T10:00:00-04:30",
+    "2022-02-22T14:30:00.000000000Z",
+    "2022-02-22T14:30:00-00:00",
+]
+
+
+def test_updated_since_is_rfc_3339_with_offsets_and_inclusive(client):
+    expected = _slugs(client, "/v1/articles?" + urlencode({"updated_since": SAME_INSTANT[0], "limit": 100}))
+    assert "belarus-budget-deficit-widens" in expected
+    for value in SAME_INSTANT:
+        assert _slugs(client, "/v1/articles?" + urlencode({"updated_since": value, "limit": 100})) == expected, value
+    # an offset's `+` sent unencoded decodes to a space: read as the offset it was meant to be
+    assert _slugs(client, "/v1/articles?updated_since=2022-02-22T15:30:00+01:00&limit=100") == expected
+    later = _slugs(client, "/v1/articles?" + urlencode({"updated_since": "2022-02-22T14:30:00.000001Z", "limit": 100}))
+    assert later == [s for s in expected if s != "belarus-budget-deficit-widens"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2022-02-22",
+        "2022-02-22T14:30:00",  # no time zone
+        "2022-02-22T14:30Z",
+        "2022-02-30T14:30:00Z",
+        "2022-02-22T24:30:00Z",
+        "2022-02-22T14:30:60Z",
+        "2022-02-22T14:30:00+0100",
+        "2022-02-22T14:30:00+25:00",
+        "2022-02-22T14:30:00.Z",
+        "2022-02-22T14:30:00.1234567890Z",
+        "1645540200",
+        "2022-W08",
+    ],
+)
+def test_updated_since_invalid_is_400(client, value):
+    resp = client.get("/v1/articles?" + urlencode({"updated_since": value}))
+    assert resp.status_code == 400
+    assert [p["name"] for p in resp.get_json()["invalid_params"]] == ["updated_since"]
+
+
+def test_issues_covers_finds_the_week_containing_the_date(client):
+    for day in ("2022-02-14", "2022-02-16", "2022-02-20"):  # Monday, the issue's example, Sunday
+        body = client.get(f"/v1/issues?covers={day}").get_json()
+        assert [i["id"] for i in body["data"]] == ["2022-02-14"] and body["meta"]["total"] == 1
+    assert client.get("/v1/issues?covers=2022-03-09").get_json()["data"] == []  # no public issue that week
+    both = client.get("/v1/issues?covers=2022-02-16&year=2022&from=2022-02-01&to=2022-02-28").get_json()
+    assert [i["id"] for i in both["data"]] == ["2022-02-14"]
+    assert client.get("/v1/issues?covers=2022-02-16&year=2021").get_json()["data"] == []
+    for bad in ("covers=2022-02-30", "covers=16.02.2022", "year=22", "from=2022-03-01&to=2022-02-01"):
+        resp = client.get(f"/v1/issues?{bad}")
+        assert resp.status_code == 400, bad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import unicodedata
@@ -185,6 +186,15 @@ def test_hidden_articles_are_never_found(client, canary):
         assert canary.casefold() not in text.casefold()
     for sort in ("relevance", "newest"):
         assert client.get("/v1/articles", query_string={"q": canary, "sort": sort}).get_json()["meta"]["total"] == 0
+
+
+def test_an_embargoed_article_is_found_from_its_embargo_second(client, frozen_clock):
+    end = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)  # embargo_until of the CANARYEMBARGO sample
+    frozen_clock(end - dt.timedelta(seconds=1))
+    assert client.get("/v1/articles?q=CANARYEMBARGO").get_json()["meta"]["total"] == 0
+    frozen_clock(end)
+    found = client.get("/v1/articles?q=CANARYEMBARGO").get_json()
+    assert [a["slug"] for a in found["data"]] == ["canaryembargo-civic-solidarity-networks-expand"]
 
 
 EXTRA = """---

@@ -64,7 +64,7 @@ def test_include_only_what_is_asked(client):
 
 
 def test_article_item_fields_and_include(client):
-    full = client.get(f"/v1/articles/{SEED_SLUG}").get_json()
+    full = client.get(f"/v1/articles/{SEED_SLUG}?format=text").get_json()
     body = client.get(f"/v1/articles/{SEED_SLUG}?fields=title,body,translations&format=text&include=issue").get_json()
     assert set(body["data"]) == {"slug", "title", "body", "translations"}
     assert body["data"]["body"] == {"text": full["data"]["body"]["text"]}
@@ -112,3 +112,68 @@ def test_cache_keys_differ_by_fields_and_include(client):
     assert set(a.get_json()["data"][0]) == {"slug", "title"} and set(b.get_json()["data"][0]) == {"slug", "lead"}
     assert "included" in c.get_json() and "included" not in a.get_json()
     assert client.get("/v1/articles?limit=2&fields=title").get_json() == a.get_json()  # a cache hit, same body
+
+
+def test_article_body_is_html_by_default_and_in_the_format_asked_for(client):
+    default = client.get(f"/v1/articles/{SEED_SLUG}").get_json()["data"]["body"]
+    assert list(default) == ["html"] and default["html"].startswith("<p>Although it was initially stated")
+    forms = {fmt: client.get(f"/v1/articles/{SEED_SLUG}?format={fmt}").get_json()["data"]["body"] for fmt in FORMATS}
+    assert forms["html"] == default
+    assert list(forms["text"]) == ["text"] and forms["text"]["text"].startswith("Although it was initially stated")
+    assert "<" not in forms["text"]["text"]
+    assert list(forms["blocks"]) == ["blocks"]
+    assert [b["type"] for b in forms["blocks"]["blocks"]] == ["paragraph"] * 3 + ["list"] + ["paragraph"] * 2
+
+
+FORMATS = ("html", "text", "blocks")
+
+
+@pytest.mark.parametrize("base", [*LISTS, "/v1/articles?q=sanctions", "/v1/articles?section=economy,security-issues"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_lists_carry_the_body_in_the_format_asked_for_across_pages(client, base, fmt):
+    sep = "&" if "?" in base else "?"
+    plain = walk(client, f"{base}{sep}limit=100")
+    assert plain and all("body" not in a for a in plain)  # no body unless asked for: pages stay light
+    shaped = walk(client, f"{base}{sep}limit=3&format={fmt}")
+    assert [a["slug"] for a in shaped] == [a["slug"] for a in plain]
+    for article, summary in zip(shaped, plain, strict=True):
+        item = client.get(f"/v1/articles/{article['slug']}?format={fmt}").get_json()["data"]
+        assert article["body"] == item["body"] and list(article["body"]) == [fmt]
+        assert {k: v for k, v in article.items() if k != "body"} == summary
+
+
+def test_list_body_through_fields_defaults_to_html_and_fields_still_rule(client):
+    body = client.get("/v1/articles?limit=3&fields=title,body").get_json()
+    assert all(set(a) == {"slug", "title", "body"} and list(a["body"]) == ["html"] for a in body["data"])
+    assert "format" not in body["links"]["next"]
+    blocks = client.get("/v1/articles?limit=3&fields=title,body&format=blocks").get_json()["data"]
+    assert all(list(a["body"]) == ["blocks"] for a in blocks)
+    # a sparse fieldset without body drops it even when a format is given
+    assert all(
+        set(a) == {"slug", "title"}
+        for a in client.get("/v1/articles?limit=3&fields=title&format=text").get_json()["data"]
+    )
+    cursor = client.get("/v1/articles?limit=2&format=text").get_json()["links"]["next"]
+    assert "format=text" in cursor
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/articles?format=markdown",
+        f"/v1/articles/{SEED_SLUG}?format=HTML",
+        "/v1/sections/economy/articles?format=",
+        "/v1/feed.json?format=text",  # the feeds' formats are fixed
+        "/v1/feed.atom?format=html",
+    ],
+)
+def test_bad_or_misplaced_format_is_400(client, url):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert [p["name"] for p in response.get_json()["invalid_params"]] == ["format"]
+
+
+def test_cache_keys_differ_by_format(client):
+    tags = {client.get(f"/v1/articles?limit=2&format={fmt}").headers["ETag"] for fmt in FORMATS}
+    tags |= {client.get("/v1/articles?limit=2").headers["ETag"]}
+    assert len(tags) == 4

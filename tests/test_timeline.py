@@ -19,12 +19,24 @@ def _all_articles(client, query: str) -> list[dict]:
     return walk(client, "/v1/articles?limit=100" + (f"&{query}" if query else ""))
 
 
+def _story_versions(client) -> set[str]:
+    """The slug of the one version that stands for each story: stories are translation groups (read from each
+    article item), each represented by its earliest published public version, then the smallest slug."""
+    stories: dict = defaultdict(list)
+    for article in _all_articles(client, ""):
+        key = client.get(f"/v1/articles/{article['slug']}?fields=translation_key").get_json()["data"]
+        stories[key["translation_key"] or f"own:{article['slug']}"].append(article)
+    return {min(group, key=lambda a: (a["published_at"], a["slug"]))["slug"] for group in stories.values()}
+
+
 def _expected(client, query: str) -> list[dict]:
-    """The timeline recomputed independently from the article list, in chart order."""
+    """The timeline recomputed independently from the article list (one count per story), in chart order."""
     positions = {s["slug"]: s["position"] for s in client.get("/v1/sections?limit=100").get_json()["data"]}
+    counted = _story_versions(client)
+    article_query = "&".join(p for p in query.split("&") if p and not p.startswith("lang="))  # lang: labels only
     cells: dict = defaultdict(lambda: {"counts": {"worse": 0, "unchanged": 0, "better": 0}, "total": 0})
-    for article in _all_articles(client, query):
-        if article["issue"] is None or article["section"] is None:
+    for article in _all_articles(client, article_query):
+        if article["issue"] is None or article["section"] is None or article["slug"] not in counted:
             continue
         cell = cells[(article["issue"], article["section"]["slug"])]
         cell["total"] += 1
@@ -78,9 +90,11 @@ def test_timeline_matches_counts_from_article_list(client, query):
     assert set(body["meta"]["sections"]) == {c["section"] for c in expected}
 
 
-def test_timeline_unfiltered_covers_every_public_article_once(client):
+def test_timeline_unfiltered_covers_every_public_story_once(client):
     body = client.get("/v1/trends/timeline").get_json()
-    assert sum(c["total"] for c in body["data"]) == client.get("/v1/articles").get_json()["meta"]["total"]
+    articles = client.get("/v1/articles").get_json()["meta"]["total"]
+    # The sample holds two translated stories (en+ru budget deficit, en+be Vilnius rhetoric): one count each.
+    assert sum(c["total"] for c in body["data"]) == articles - 2 == len(_story_versions(client))
     assert body["meta"]["issues"] == ["2022-01-31", "2022-02-07", "2022-02-14", "2022-02-21", "2022-02-28"]
     order = [s["slug"] for s in client.get("/v1/sections").get_json()["data"]]
     assert body["meta"]["sections"] == [s for s in order if s in body["meta"]["sections"]]
@@ -116,20 +130,50 @@ def test_timeline_cell_shape_and_links(client):
 
 
 def test_timeline_articles_url_lists_the_cell(client):
-    for cell in client.get("/v1/trends/timeline?lang=en").get_json()["data"]:
-        assert cell["articles_url"].endswith("&lang=en")
-        listed = client.get(cell["articles_url"].replace("http://localhost", "")).get_json()
-        assert listed["meta"]["total"] == cell["total"]
+    counted = _story_versions(client)
+    for cell in client.get("/v1/trends/timeline?lang=ru").get_json()["data"]:
+        assert "lang=" not in cell["articles_url"]  # every language version of the cell's stories
+        listed = walk(client, cell["articles_url"].replace("http://localhost", "") + "&limit=100")
+        assert len([a for a in listed if a["slug"] in counted]) == cell["total"]
+        assert {(a["issue"], a["section"]["slug"]) for a in listed} == {(cell["issue"]["id"], cell["section"]["slug"])}
+
+
+def test_timeline_counts_a_translated_story_once(client):
+    """The budget-deficit story is public in English and Russian: one `worse` in the 2022-02-14 economy cell."""
+    listed = client.get("/v1/articles?issue=2022-02-14&section=economy").get_json()
+    assert sorted(a["lang"] for a in listed["data"]) == ["en", "ru"]
+    for query in ("", "?lang=ru", "?lang=en", "?lang=be"):
+        cells = client.get(f"/v1/trends/timeline{query}").get_json()["data"]
+        cell = next(c for c in cells if (c["issue"]["id"], c["section"]["slug"]) == ("2022-02-14", "economy"))
+        assert (cell["counts"], cell["total"], cell["net_index"]) == (
+            {"worse": 1, "unchanged": 0, "better": 0},
+            1,
+            -1.0,
+        )
+    vilnius = next(
+        c
+        for c in client.get("/v1/trends/timeline?section=international-relations").get_json()["data"]
+        if c["issue"]["id"] == "2022-01-31"
+    )
+    assert vilnius["total"] == 1  # English and Belarusian versions, one story
+
+
+def test_timeline_counts_do_not_depend_on_the_language(client):
+    plain = _simplified(client.get("/v1/trends/timeline").get_json())
+    for lang in ("en", "ru", "be"):
+        assert _simplified(client.get(f"/v1/trends/timeline?lang={lang}").get_json()) == plain
+        negotiated = client.get("/v1/trends/timeline", headers={"Accept-Language": lang})
+        assert _simplified(negotiated.get_json()) == plain
 
 
 def test_timeline_labels_follow_language(client):
-    body = client.get("/v1/trends/timeline?lang=ru").get_json()
-    assert [(c["issue"]["id"], c["section"]["name"]) for c in body["data"]] == [("2022-02-14", "Экономика")]
-    negotiated = client.get("/v1/trends/timeline?section=economy", headers={"Accept-Language": "ru"})
-    assert negotiated.headers["Content-Language"] == "ru"
-    assert {c["section"]["name"] for c in negotiated.get_json()["data"]} == {"Экономика"}
-    # Accept-Language picks labels only; the ?lang filter also picks the articles counted.
-    assert len(negotiated.get_json()["data"]) > 1
+    names = {"en": "Economy", "ru": "Экономика", "be": "Эканоміка"}
+    for lang, name in names.items():
+        for query, headers in ((f"&lang={lang}", {}), ("", {"Accept-Language": f"{lang};q=0.9, de"})):
+            resp = client.get(f"/v1/trends/timeline?section=economy{query}", headers=headers)
+            assert resp.headers["Content-Language"] == lang
+            assert "Accept-Language" in resp.headers["Vary"]
+            assert {c["section"]["name"] for c in resp.get_json()["data"]} == {name}
 
 
 def test_timeline_is_not_taken_for_a_trend_slug(client):
@@ -193,12 +237,12 @@ def test_timeline_etag_gives_304(client):
     assert other.status_code == 200
 
 
-# From the sample archive (public articles only; translations count like /v1/articles counts them):
+# From the sample archive (public stories only; a story and its translations count once):
 # security-issues  01-31 worse, 02-07 unchanged, 02-14 worse, 02-21 worse, 02-28 worse  → worse ×3
 # ruling-elite     01-31 unchanged, 02-14 worse (02-28 holds only the draft canary)    → worse ×1
 # society-and-politics 02-07 worse, 02-14 better, 02-21 worse+unchanged (−0.5); the 02-28 article is embargoed
-# economy          01-31 better, 02-07 unchanged, 02-14 worse (en+ru), 02-28 worse      → worse ×2
-# international-relations 01-31 worse (en+be), 02-07 better, 02-14 worse, 02-28 worse  → worse ×2
+# economy          01-31 better, 02-07 unchanged, 02-14 worse (en+ru: one story), 02-28 worse → worse ×2
+# international-relations 01-31 worse (en+be: one story), 02-07 better, 02-14 worse, 02-28 worse → worse ×2
 STREAKS = {
     "security-issues": ({"issue": "2022-02-28", "direction": "worse", "net_index": -1.0}, 3),
     "ruling-elite": ({"issue": "2022-02-14", "direction": "worse", "net_index": -1.0}, 1),
@@ -276,3 +320,46 @@ def test_section_with_only_unpublished_articles_has_no_trend(scratch_store, tmp_
     assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["data"] == []
     assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["meta"]["issues"] == []
     app.extensions["store"].dispose()
+
+
+def test_a_story_counts_once_whichever_of_its_versions_are_public(scratch_store, tmp_path, frozen_clock):
+    """A translation under embargo, or a draft one, neither adds a count nor takes the story away."""
+    archive = copy_archive(tmp_path, ARCHIVE)
+    english = archive / "2022-02-28" / "sanctions-shock-hits-rouble-banks-and-exports.en.md"
+    text = english.read_text(encoding="utf-8")
+    english.write_text(text.replace("lang: en\n", "lang: en\ntranslation_key: sanctions-shock\n", 1), encoding="utf-8")
+    front = text.split("---\n")[1]
+    for lang, slug, extra in (
+        ("ru", "sanktsionnyi-shok", "embargo_until: 2099-01-01T09:00:00Z\n"),
+        ("be", "sanktsyjny-shok", "status: draft\n"),
+    ):
+        meta = front.replace("slug: sanctions-shock-hits-rouble-banks-and-exports", f"slug: {slug}")
+        meta = meta.replace("lang: en\n", f"lang: {lang}\ntranslation_key: sanctions-shock\n{extra}")
+        meta = meta.replace("published_at: 2022-03-07T09:00:00Z", "published_at: 2022-03-06T09:00:00Z")
+        if "status: draft" in extra:
+            meta = meta.replace("status: published\n", "")
+        (archive / "2022-02-28" / f"{slug}.{lang}.md").write_text(f"---\n{meta}---\nBody {lang}.\n", encoding="utf-8")
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    client = app.test_client()
+    url = "/v1/trends/timeline?section=economy&from=2022-02-28"
+
+    def cell():
+        (only,) = client.get(url).get_json()["data"]
+        listed = client.get(only["articles_url"].replace("http://localhost", "")).get_json()["data"]
+        return only["counts"], only["total"], sorted(a["lang"] for a in listed)
+
+    try:
+        frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+        before = cell()
+        assert before[2] == ["en"]  # the Russian version is embargoed, the Belarusian one a draft
+        english = "/v1/articles/sanctions-shock-hits-rouble-banks-and-exports?fields=translations"
+        assert client.get(english).get_json()["data"]["translations"] == {}
+        frozen_clock(EMBARGO_END)
+        after = cell()
+        assert after[2] == ["en", "ru"]
+        assert list(client.get(english).get_json()["data"]["translations"]) == ["ru"]  # never the draft
+        assert after[:2] == before[:2]  # still one story
+        assert _simplified(client.get("/v1/trends/timeline").get_json()) == _expected(client, "")
+    finally:
+        app.extensions["store"].dispose()

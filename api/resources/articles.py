@@ -13,6 +13,7 @@ from api.store.models import Article, Issue
 from schemas.args import ArticleItemArgs, ArticleListArgs
 from schemas.output import (
     ArticleItemSchema,
+    ArticleListItemSchema,
     ArticleListSchema,
     ArticleSchema,
     ArticleSummarySchema,
@@ -38,7 +39,8 @@ def article_filters(args: dict) -> dict:
 def article_page(session, args: dict, now, **fixed):
     """One page of public articles matching args plus fixed filters (a section's or trend's articles).
 
-    With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`.
+    With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`; with
+    `format` (or `fields=…,body`) every article carries its body in that format (HTML by default).
     """
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
@@ -60,9 +62,9 @@ def article_page(session, args: dict, now, **fixed):
             if words:
                 article.snippet = found.get(article.id, "")
 
-    body, headers = collection(
-        session, stmt, order, args, ArticleSummarySchema(), filters=_jsonable(filters), annotate=annotate
-    )
+    with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
+    schema = ArticleListItemSchema() if with_body else ArticleSummarySchema()
+    body, headers = collection(session, stmt, order, args, schema, filters=_jsonable(filters), annotate=annotate)
     return shape(session, body, page_items, args, now), headers
 
 

@@ -1,4 +1,4 @@
-"""The trend timeline: per issue and section, public articles per trend direction and a net index, ready to chart."""
+"""The trend timeline: per issue and section, public stories per trend direction and a net index, ready to chart."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ bp = Blueprint("timeline", __name__)
 @bp.get("/v1/trends/timeline")
 @cached_endpoint(TimelineArgs(), TimelineSchema)
 def trend_timeline(session, args, now, lang):
-    """Per (issue, section) with public articles: counts per direction, total, net index and direction."""
+    """Per (issue, section) with public stories: counts per direction, total, net index and direction.
+
+    A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only.
+    """
     filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
-    if args.get("lang"):
-        filters["lang"] = [args["lang"]]
     cells = queries.trend_timeline(session, now, filters)
     starts = sorted({c["issue_start"] for c in cells})
     issues = {i.start: i for i in session.scalars(select(Issue).where(Issue.start.in_(starts)))} if cells else {}
@@ -37,8 +38,6 @@ def trend_timeline(session, args, now, lang):
         cell["issue"] = issues[cell["issue_start"]]
         cell["section"] = sections[cell["section_slug"]]
         query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
-        if args.get("lang"):
-            query["lang"] = args["lang"]
         cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
     return {
         "data": TimelineCellSchema().dump(cells, many=True),

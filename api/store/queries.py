@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import Select, String, and_, cast, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
@@ -186,14 +186,27 @@ def get_trend(session: Session, slug: str) -> Trend | None:
 DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
 
 
-def trend_timeline(session: Session, now: dt.datetime, filters: dict | None = None) -> list[dict]:
-    """Per (issue, section): public article counts per trend direction, total and net index, in chart order.
+def story_versions(now: dt.datetime) -> Select:
+    """The ids of one public version per story: a story is a translation group (an article without a
+    translation key is a story of its own), represented by its earliest published public version (then slug).
 
-    One grouped query over `public_articles(now)` (GROUP BY issue, section, trend direction); articles
-    without a trend count in `total` only; articles without an issue or a section are not charted.
+    Chosen over every public article before any filter, so a story is counted the same way in any view.
+    """
+    story = func.coalesce(literal("k:") + Article.translation_key, literal("a:") + cast(Article.id, String))
+    rank = func.row_number().over(partition_by=story, order_by=(Article.published_at, Article.slug))
+    ranked = select(Article.id, rank.label("version")).where(is_public(now)).subquery()
+    return select(ranked.c.id).where(ranked.c.version == 1)
+
+
+def trend_timeline(session: Session, now: dt.datetime, filters: dict | None = None) -> list[dict]:
+    """Per (issue, section): public story counts per trend direction, total and net index, in chart order.
+
+    A story is counted once however many language versions are public (`story_versions`); one grouped
+    query (GROUP BY issue, section, trend direction); stories without a trend count in `total` only;
+    stories without an issue or a section are not charted.
     """
     stmt = (
-        filter_articles(public_articles(now), filters or {})
+        filter_articles(public_articles(now).where(Article.id.in_(story_versions(now))), filters or {})
         .with_only_columns(Article.issue_start, Article.section_slug, Trend.direction, func.count(Article.id))
         .join_from(Article, Section, Section.slug == Article.section_slug)
         .outerjoin(Trend, Trend.slug == Article.trend_slug)
