@@ -22,10 +22,10 @@ from marshmallow.experimental.context import Context
 from api import clock
 from api.errors import BadRequest
 from api.extensions import cache
+from api.languages import negotiate
 
 log = logging.getLogger("api.cache")
 
-LANGUAGES = ("en", "ru", "be")
 MAX_QUERY_STRING = 2048
 COMPRESS_MIN_BYTES = 512
 VARY = "Accept-Encoding, Accept-Language, Origin"
@@ -122,7 +122,7 @@ def _flatten(msgs) -> list[str]:
 
 
 def negotiated_language(args: dict) -> str:
-    return args.get("lang") or request.accept_languages.best_match(LANGUAGES, default="en")
+    return args.get("lang") or negotiate(request.headers.get("Accept-Language"))
 
 
 def base_url() -> str:
