@@ -552,17 +552,24 @@ class Bench:
         return parse_wrk(out)
 
     def reference(self, url: str) -> float:
-        self.settle(url)
+        self.drained_s = self.settle(url)
         return self.wrk_run(url, duration=self.args.ref_duration)["rps"]
 
-    def settle(self, url: str, limit: float = 20.0) -> None:
-        """Wait until the server has drained the requests wrk left queued (slow cold scenarios leave up to one
-        per connection): two answers in a row within 100 ms, or `limit` seconds."""
-        deadline, fast = time.monotonic() + limit, 0
-        while fast < 2 and time.monotonic() < deadline:
+    def settle(self, url: str, limit: float = 120.0) -> float:
+        """Wait until the server has drained the requests wrk left queued (a slow cold scenario leaves up to one
+        per connection): two answers in a row within 100 ms, or `limit` seconds. Returns the seconds waited."""
+        begun = time.monotonic()
+        fast = 0
+        while fast < 2 and time.monotonic() - begun < limit:
             started = time.perf_counter()
-            fetch(url)
+            try:
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    r.read()
+            except OSError:
+                fast = 0
+                continue
             fast = fast + 1 if time.perf_counter() - started < 0.1 else 0
+        return round(time.monotonic() - begun, 1)
 
 
 def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
@@ -663,6 +670,7 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
                 if mode == "cold" and result["requests"] and result["requests"] > len(s["cold"]) and s["kind"] != "304":
                     row["warning"] = "more requests than distinct cold URLs: some were cache hits"
                 row["adjacent_reference_rps"] = bench.reference(ref_url)
+                row["drained_s"] = bench.drained_s
                 rows.append(row)
                 say(f"  {row['scenario']}: {row['rps']:.0f} req/s, p99 {row['p99_ms']} ms "
                     f"(reference {row['adjacent_reference_rps']:.0f})")  # fmt: skip
