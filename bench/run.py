@@ -940,7 +940,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(
                 f"{w['rss_start_kib'] // 1024}→{w['rss_end_kib'] // 1024} MiB ({w['growth_pct']:+.1f} %)"
                 for w in m["workers"] if w["rss_end_kib"]) + f"; flat (< 5 %): {m['flat']}")  # fmt: skip
-        print(f"time: generate {t['generate_s']} s, load {t['load_s']} s{' (cached store)' if t['store_reused'] else ''}"
+        print(f"time: generate {t['generate_s']} s, load {t['load_s']} s{' (its first load; reused the cached store now)' if t['store_reused'] else ''}"
               f", plan {t['plan_s']} s, scenarios {t.get('scenarios_s')} s, nginx {t.get('nginx_s', '—')} s, "
               f"memory {t.get('memory_s', '—')} s, this size {t['total_s']} s")  # fmt: skip
         print(f"written {out.relative_to(ROOT)}")
