@@ -36,8 +36,11 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Issue 6's bench at BENCH_SIZES articles (synthetic archives and their stores cached in .bench/); about 4 min at
+# 1000 once cached. `make bench BENCH_SIZES=100000` for the large size (see README, Performance).
+BENCH_SIZES ?= 1000
 bench: $(VENV)/.installed-dev
-	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 # Loader throughput and peak memory at 1 000 / 10 000 / 100 000 articles (archives cached in .bench/archives).
 bench-loader: $(VENV)/.installed-dev
