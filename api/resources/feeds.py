@@ -73,6 +73,7 @@ def _entries(session, args, now):
         cursor=args.get("cursor"),
         page=args.get("page"),
         filters=_jsonable(filters),
+        count=False,  # a feed shows no total
     )
     return page
 
