@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from contextlib import contextmanager
 
 from sqlalchemy import event
@@ -32,15 +33,18 @@ def counted_statements(app):
 def test_total_is_counted_once_per_filter_set(loaded):
     app = make_app(loaded, HOT_CACHE_MAX_BYTES=0)
     client = app.test_client()
+    # A filter set of this run alone: on PostgreSQL the counts live in the shared Redis, where other tests (and
+    # other runs of the same code and archive) may have counted `section=economy` already.
+    since = f"updated_since=2000-01-01T00:00:00.{uuid.uuid4().int % 10**9:09d}Z"
     with counted_statements(app) as seen:
-        first = client.get("/v1/articles?section=economy&limit=2").get_json()
+        first = client.get(f"/v1/articles?section=economy&{since}&limit=2").get_json()
         assert len(seen) == 1
         # Another page size and shape of the same filters: a new response, the same total, no new count.
-        again = client.get("/v1/articles?section=economy&limit=3&fields=title").get_json()
+        again = client.get(f"/v1/articles?section=economy&{since}&limit=3&fields=title").get_json()
         walked = client.get(first["links"]["next"].replace("http://localhost", "")).get_json()
         assert len(seen) == 1
         assert again["meta"]["total"] == walked["meta"]["total"] == first["meta"]["total"] == 5
-        client.get("/v1/articles?section=economy,security-issues&limit=2")
+        client.get(f"/v1/articles?section=economy,security-issues&{since}&limit=2")
         assert len(seen) == 2
     app.extensions["store"].dispose()
 

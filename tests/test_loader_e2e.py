@@ -114,7 +114,7 @@ def fixtures_loaded(backend, tmp_path_factory):
 
 
 def article(fixtures_loaded, slug: str) -> dict:
-    resp = fixtures_loaded["client"].get(f"/v1/articles/{slug}")
+    resp = fixtures_loaded["client"].get(f"/v1/articles/{slug}?format=blocks")
     assert resp.status_code == 200, (slug, resp.get_json())
     return resp.get_json()["data"]
 
