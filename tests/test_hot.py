@@ -48,10 +48,9 @@ def _answer(resp) -> tuple:
 
 
 @pytest.fixture
-def hot_app(loaded):
-    app = make_app(loaded)
-    yield app
-    app.extensions["store"].dispose()
+def hot_app(app):
+    """The app as configured by default, hot path on."""
+    return app
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -591,6 +591,18 @@ def _build_and_swap(index: _Index, target: Target, root: Path, vocab: Vocabulary
 _RECORD_DATETIMES = ("timestamp", "published_at", "updated_at", "embargo_until", "fetched_at")
 
 
+def _insert_in_batches(conn, model, rows: Iterable[dict]) -> None:
+    """Insert a stream of rows BATCH at a time (memory stays flat with the archive)."""
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            conn.execute(insert(model), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(model), batch)
+
+
 def _planned_record(plan: dict) -> ArticleRecord:
     """Pass 2: the richest record of one article, read back from the index, with what its duplicates lend it."""
     fields = orjson.loads(plan.pop("record"))
@@ -625,42 +637,32 @@ def _build(engine, target, root, vocab, index: _Index, report) -> None:
             iso = start.isocalendar()
             issues.append({"start": start, "end": start + dt.timedelta(days=6),
                            "iso_week": f"{iso.year}-W{iso.week:02d}", "title": issue_title(start)})  # fmt: skip
-        for first in range(0, len(issues), BATCH):
-            conn.execute(insert(Issue), issues[first : first + BATCH])
+        _insert_in_batches(conn, Issue, issues)
 
-        rows = []
-        for plan in index.articles():  # streamed in slug order: one parsed record in memory at a time
-            rec = _planned_record(plan)
-            row = article_row(rec, plan["id"], rec.position)
-            rows.append(row)
-            digest.update(row["content_hash"].encode())
-            if rec.truncated:
-                report.truncated.append(rec.slug)
-            if rec.week_start is None:
-                report.without_issue.append(rec.slug)
-            if len(rows) >= BATCH:
-                conn.execute(insert(Article), rows)
-                rows = []
-        if rows:
-            conn.execute(insert(Article), rows)
-        aliases = []
-        for slug, article_id, url in index.aliases():
-            aliases.append({"slug": slug, "article_id": article_id, "url": url})
-            digest.update(f"{slug}\0{article_id}".encode())
-            if len(aliases) >= BATCH:
-                conn.execute(insert(Alias), aliases)
-                aliases = []
-        if aliases:
-            conn.execute(insert(Alias), aliases)
-        urls = []
-        for url, article_id in index.urls():
-            urls.append({"url": url, "article_id": article_id})
-            digest.update(f"{url}\0{article_id}".encode())
-            if len(urls) >= BATCH:
-                conn.execute(insert(ArticleUrl), urls)
-                urls = []
-        if urls:
-            conn.execute(insert(ArticleUrl), urls)
+        def article_rows() -> Iterator[dict]:
+            for plan in index.articles():  # streamed in slug order: one parsed record in memory at a time
+                rec = _planned_record(plan)
+                row = article_row(rec, plan["id"], rec.position)
+                digest.update(row["content_hash"].encode())
+                if rec.truncated:
+                    report.truncated.append(rec.slug)
+                if rec.week_start is None:
+                    report.without_issue.append(rec.slug)
+                yield row
+
+        def alias_rows() -> Iterator[dict]:
+            for slug, article_id, url in index.aliases():
+                digest.update(f"{slug}\0{article_id}".encode())
+                yield {"slug": slug, "article_id": article_id, "url": url}
+
+        def url_rows() -> Iterator[dict]:
+            for url, article_id in index.urls():
+                digest.update(f"{url}\0{article_id}".encode())
+                yield {"url": url, "article_id": article_id}
+
+        _insert_in_batches(conn, Article, article_rows())
+        _insert_in_batches(conn, Alias, alias_rows())
+        _insert_in_batches(conn, ArticleUrl, url_rows())
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
 
         report.changes_recorded = _record_changes(conn, previous, now)
@@ -775,8 +777,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
     forgotten = set(unseen) - still
     history = [c for c in history if c["slug"] not in forgotten]
-    for start in range(0, len(history), BATCH):
-        conn.execute(insert(Change), history[start : start + BATCH])
+    _insert_in_batches(conn, Change, history)
     seq = max((c["seq"] for c in history), default=0)
     rows: list[dict] = []
     recorded = 0
