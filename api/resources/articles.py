@@ -64,6 +64,7 @@ def article_page(session, args: dict, now, **fixed):
 
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     schema = ArticleListItemSchema() if with_body else ArticleSummarySchema()
+    stmt = stmt.options(*queries.LIST_ITEMS, *(() if with_body else queries.WITHOUT_BODIES))
     body, headers = collection(session, stmt, order, args, schema, filters=_jsonable(filters), annotate=annotate)
     return shape(session, body, page_items, args, now), headers
 

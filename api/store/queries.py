@@ -6,7 +6,7 @@ import datetime as dt
 from collections import defaultdict
 
 from sqlalchemy import Select, String, and_, cast, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, raiseload
 
 from api.pagination import Key, Order
 from api.store import search
@@ -38,6 +38,12 @@ def is_public(now: dt.datetime):
         Article.status == "published",
         or_(Article.embargo_until.is_(None), Article.embargo_until <= now),
     )
+
+
+#: Load options of article lists: no alias query (a list shows none), and without `format` no bodies (and their
+#: JSON) either; an access to what was left out raises rather than querying article by article.
+LIST_ITEMS = (raiseload(Article.aliases),)
+WITHOUT_BODIES = tuple(defer(c, raiseload=True) for c in (Article.body_html, Article.body_text, Article.blocks))
 
 
 def public_articles(now: dt.datetime) -> Select:
