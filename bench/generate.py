@@ -340,7 +340,9 @@ class Generator:
         self.writer = _Writer(out, per_dir)
         self.manifest = Manifest(seed=seed)
         vocab = yaml.safe_load(VOCABULARY.read_text(encoding="utf-8"))
-        self.sections, self.trends = vocab["sections"], vocab["trends"]
+        # The sample archive's leak canaries are no editorial terms: synthetic articles never use them.
+        self.sections = [s for s in vocab["sections"] if not s.get("canary")]
+        self.trends = [t for t in vocab["trends"] if not t.get("canary")]
         self.weeks: set[dt.date] = set()
         self.index = 0  # names: one per article, documents included
         self.week = FIRST_WEEK

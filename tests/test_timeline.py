@@ -304,22 +304,20 @@ def test_trend_item_and_not_found_unchanged_by_refactor(client):
     assert "streak" not in client.get("/v1/trends/worse").get_json()["data"]
 
 
-def test_section_with_only_unpublished_articles_has_no_trend(scratch_store, tmp_path):
-    archive = copy_archive(tmp_path, ARCHIVE)
-    (archive / "2022-01-31" / "referendum-campaign-runs-on-administrative-autopilot.en.md").unlink()
-    (archive / "2022-02-14" / "loyalty-checks-extend-to-regional-administrations.en.md").unlink()
-    load_archive(
-        archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"]
-    )  # only the draft is left
-    app = make_app(scratch_store)
-    client = app.test_client()
-    resp = client.get("/v1/sections/ruling-elite")
-    assert resp.status_code == 200
-    section = resp.get_json()["data"]
-    assert (section["article_count"], section["latest_trend"], section["streak"]) == (0, None, 0)
-    assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["data"] == []
-    assert client.get("/v1/trends/timeline?section=ruling-elite").get_json()["meta"]["issues"] == []
-    app.extensions["store"].dispose()
+def test_section_with_only_unpublished_articles_is_not_served(client):
+    """The sample's `canarydraft-desk` holds only a draft: like the draft, it is nowhere, and 404s like no section."""
+    resp = client.get("/v1/sections/canarydraft-desk")
+    missing = client.get("/v1/sections/no-such-desk")
+    assert resp.status_code == missing.status_code == 404
+    assert resp.get_json()["detail"].replace("canarydraft-desk", "X") == missing.get_json()["detail"].replace(
+        "no-such-desk", "X"
+    )
+    assert client.get("/v1/sections/canarydraft-desk/articles").status_code == 404
+    listed = [s["slug"] for s in client.get("/v1/sections?limit=100").get_json()["data"]]
+    assert "canarydraft-desk" not in listed and "ruling-elite" in listed
+    assert client.get("/v1/trends/timeline?section=canarydraft-desk").get_json()["data"] == []
+    trends = [t["slug"] for t in client.get("/v1/trends?limit=100").get_json()["data"]]
+    assert "canaryretract-tag" not in trends and client.get("/v1/trends/canaryretract-tag").status_code == 404
 
 
 def test_a_story_counts_once_whichever_of_its_versions_are_public(scratch_store, tmp_path, frozen_clock):

@@ -38,31 +38,31 @@ class Taxonomy:
             extra(session, terms, now)
 
     def list(self, session, args: dict, now):
-        """Every term in display order, with its annotations."""
+        """Every term in use (a public article carries it) in display order, with its annotations."""
         return collection(
             session,
-            select(self.model),
+            select(self.model).where(queries.in_use(self.column, self.model.slug, now)),
             self.order,
             args,
             self.schema(),
             annotate=lambda terms: self.annotate(session, terms, now),
         )
 
-    def get_or_404(self, session, slug: str):
+    def get_or_404(self, session, slug: str, now):
         term = self.lookup(session, slug[: self.max_slug])
-        if term is None:
+        if term is None or not session.scalar(select(queries.in_use(self.column, term.slug, now))):
             raise NotFound(f"No {self.noun} '{slug[: self.max_slug]}'.")
         return term
 
     def item(self, session, now, slug: str) -> dict:
         """One term with its annotations, as {"data": …}."""
-        term = self.get_or_404(session, slug)
+        term = self.get_or_404(session, slug, now)
         self.annotate(session, [term], now)
         return {"data": self.schema().dump(term)}
 
     def articles(self, session, args: dict, now, slug: str):
         """The term's public articles with every article filter (a filter naming another term matches nothing)."""
-        term = self.get_or_404(session, slug)
+        term = self.get_or_404(session, slug, now)
         chosen = args.get(self.filter_key)
         return article_page(
             session, args, now, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}

@@ -181,6 +181,13 @@ def annotate_counts(session: Session, items: list, column, attr: str, now: dt.da
         item.article_count = counts.get(getattr(item, attr), 0)
 
 
+def in_use(column, slug, now: dt.datetime):
+    """A term (section, trend tag) that at least one public article carries, `slug` being the term's slug column
+    (correlated) or value: a term known only from drafts or embargoed articles (a desk not launched yet) is
+    invisible, like them."""
+    return select(Article.id).where(column == slug, is_public(now)).exists()
+
+
 def get_section(session: Session, slug: str) -> Section | None:
     return session.get(Section, slug)
 
