@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.store.loader import load_archive  # noqa: E402
-from bench.run import ensure_wrk, parse_wrk  # noqa: E402
+from bench.run import THREAD_ID_LUA, ensure_wrk, parse_wrk  # noqa: E402
 from tests.live import Gunicorn, get, rss_kib  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -48,13 +48,9 @@ end
 """
 
 # Every wrk thread gets its own id (setup runs in the main state), so no two threads produce the same URL.
-COLD_LUA = """
-local next_id = 0
-function setup(thread)
-  thread:set("id", next_id)
-  next_id = next_id + 1
-end
-bases = {"/v1/articles?limit=10&from=", "/v1/issues?from=", "/v1/feed.atom?from=",
+COLD_LUA = (
+    THREAD_ID_LUA
+    + """bases = {"/v1/articles?limit=10&from=", "/v1/issues?from=", "/v1/feed.atom?from=",
          "/v1/sections/security-issues/articles?from=", "/v1/articles?q=military&from="}
 counter = 0
 request = function()
@@ -65,6 +61,7 @@ request = function()
   return wrk.format("GET", base .. os.date("!%%Y-%%m-%%d", t))
 end
 """
+)
 
 
 def warm_paths(port: int) -> list[str]:

@@ -52,13 +52,16 @@ COLD_URLS = 20000  # distinct cold URLs per scenario: more than any cold scenari
 # The URL list of a scenario, one `path<TAB>etag` per line (etag empty: none sent). Every wrk thread gets its own
 # id (setup runs in the main Lua state) and walks the list with a stride of the thread count, so no two requests
 # of one run use the same line until the list is exhausted.
-LIST_LUA = """
+THREAD_ID_LUA = """
 local next_id = 0
 function setup(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
 end
-paths, etags, n = {}, {}, 0
+"""
+LIST_LUA = (
+    THREAD_ID_LUA
+    + """paths, etags, n = {}, {}, 0
 for line in io.lines("%(file)s") do
   local p, e = line:match("^([^\\t]*)\\t?(.*)$")
   n = n + 1
@@ -76,6 +79,7 @@ request = function()
   return wrk.format("GET", paths[k])
 end
 """
+)
 
 
 def ensure_wrk() -> str:
