@@ -305,7 +305,7 @@ def test_trend_item_and_not_found_unchanged_by_refactor(client):
 
 
 def test_section_with_only_unpublished_articles_is_not_served(client):
-    """The sample's `canarydraft-desk` holds only a draft: like the draft, it is nowhere, and 404s like no section."""
+    """The sample's canary sections and tags hold only a draft or a retracted article: like them, they are nowhere."""
     resp = client.get("/v1/sections/canarydraft-desk")
     missing = client.get("/v1/sections/no-such-desk")
     assert resp.status_code == missing.status_code == 404
@@ -316,8 +316,10 @@ def test_section_with_only_unpublished_articles_is_not_served(client):
     listed = [s["slug"] for s in client.get("/v1/sections?limit=100").get_json()["data"]]
     assert "canarydraft-desk" not in listed and "ruling-elite" in listed
     assert client.get("/v1/trends/timeline?section=canarydraft-desk").get_json()["data"] == []
+    assert "canaryretract-desk" not in listed and client.get("/v1/sections/canaryretract-desk").status_code == 404
     trends = [t["slug"] for t in client.get("/v1/trends?limit=100").get_json()["data"]]
-    assert "canaryretract-tag" not in trends and client.get("/v1/trends/canaryretract-tag").status_code == 404
+    for tag in ("canarydraft-tag", "canaryretract-tag"):
+        assert tag not in trends and client.get(f"/v1/trends/{tag}").status_code == 404
 
 
 def test_a_story_counts_once_whichever_of_its_versions_are_public(scratch_store, tmp_path, frozen_clock):
