@@ -33,7 +33,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +41,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.live import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -426,13 +427,7 @@ class Server:
         return sorted(int(p) for p in text.split())
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, 15)
         self.log.close()
 
 
@@ -522,13 +517,7 @@ http {{
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, 10)
 
 
 def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:

@@ -84,10 +84,13 @@ ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
 INCLUDES = ("section", "trend", "issue")
 
 
+BODY_FORMATS = ("html", "text", "blocks")
+
+
 def format_param(on_lists: bool) -> fields.String:
     when = " Lists carry each article's body only when `format` is given or `fields` names `body`." if on_lists else ""
     return fields.String(
-        validate=validate.OneOf(("html", "text", "blocks")),
+        validate=validate.OneOf(BODY_FORMATS),
         metadata={
             "description": "Form of the article body: html (default, sanitised HTML), text (plain text) or blocks "
             "(structured paragraphs and lists for native mobile rendering)." + when

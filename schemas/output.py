@@ -94,9 +94,6 @@ class ArticleSummarySchema(Schema):
     )
 
 
-BODY_FORMATS = ("html", "text", "blocks")
-
-
 def _body(article) -> dict:
     """The body in the requested `format` (HTML by default), keyed by that format: {"html": "<p>…"}."""
     fmt = ctx().get("format") or "html"

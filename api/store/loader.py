@@ -237,28 +237,27 @@ class _Index:
         """One row per article: its richest capture, what its duplicates lend it, its id and editorial position."""
         columns = "grp, idx, complete, untruncated, document, text_len, path, rel, slug, position, " + ", ".join(_LENT)
         rows = self.db.execute(f"SELECT {columns} FROM capture ORDER BY grp, idx")
-        batch = []
-        for grp, group in groupby(rows, key=itemgetter(0)):
-            members = list(group)
-            best = max(members, key=itemgetter(2, 3, 4, 5, 7))  # richness(), path last
-            lent = dict(zip(_LENT, best[10:], strict=True))
-            for other in members:  # fill what the richest capture lacks from its duplicates, in file order
-                if other is best:
-                    continue
-                facts = dict(zip(_LENT, other[10:], strict=True))
-                for name in ("section", "trend", "image_caption", "image_credit"):
-                    lent[name] = lent[name] or facts[name]
-                if lent["week_start"] is None and facts["week_start"] is not None:
-                    for name in ("week_start", "week_source", "timestamp"):
-                        lent[name] = facts[name]
-            stamp = lent["timestamp"] and lent["timestamp"][:16].replace("T", " ")
-            if lent["week_source"] == "timestamp" and stamp in bulk:
-                lent["week_start"] = lent["week_source"] = None  # a bulk-import stamp says nothing about the week
-            batch.append((grp, best[1], len(members), best[6], best[7], best[8], *lent.values(), best[9]))
-            if len(batch) >= BATCH:
-                self._insert_plan(batch)
-                batch = []
-        self._insert_plan(batch)
+
+        def planned() -> Iterator[tuple]:
+            for grp, group in groupby(rows, key=itemgetter(0)):
+                members = list(group)
+                best = max(members, key=itemgetter(2, 3, 4, 5, 7))  # richness(), path last
+                lent = dict(zip(_LENT, best[10:], strict=True))
+                for other in members:  # fill what the richest capture lacks from its duplicates, in file order
+                    if other is best:
+                        continue
+                    facts = dict(zip(_LENT, other[10:], strict=True))
+                    for name in ("section", "trend", "image_caption", "image_credit"):
+                        lent[name] = lent[name] or facts[name]
+                    if lent["week_start"] is None and facts["week_start"] is not None:
+                        for name in ("week_start", "week_source", "timestamp"):
+                            lent[name] = facts[name]
+                stamp = lent["timestamp"] and lent["timestamp"][:16].replace("T", " ")
+                if lent["week_source"] == "timestamp" and stamp in bulk:
+                    lent["week_start"] = lent["week_source"] = None  # a bulk-import stamp says nothing about the week
+                yield (grp, best[1], len(members), best[6], best[7], best[8], *lent.values(), best[9])
+
+        _in_batches(planned(), self._insert_plan)
         # Article ids in slug order; editorial position given by the document, else file order in (issue, section).
         self.db.executescript(
             "CREATE TABLE article_plan AS SELECT grp, best, members, path, rel, slug, "
@@ -591,16 +590,20 @@ def _build_and_swap(index: _Index, target: Target, root: Path, vocab: Vocabulary
 _RECORD_DATETIMES = ("timestamp", "published_at", "updated_at", "embargo_until", "fetched_at")
 
 
-def _insert_in_batches(conn, model, rows: Iterable[dict]) -> None:
-    """Insert a stream of rows BATCH at a time (memory stays flat with the archive)."""
+def _in_batches(rows: Iterable, write: Callable[[list], object]) -> None:
+    """Hand a stream of rows to `write` BATCH at a time (memory stays flat with the archive)."""
     batch = []
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            conn.execute(insert(model), batch)
+            write(batch)
             batch = []
     if batch:
-        conn.execute(insert(model), batch)
+        write(batch)
+
+
+def _insert_in_batches(conn, model, rows: Iterable[dict]) -> None:
+    _in_batches(rows, lambda batch: conn.execute(insert(model), batch))
 
 
 def _planned_record(plan: dict) -> ArticleRecord:
