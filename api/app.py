@@ -32,7 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
             "CACHE_KEY_PREFIX": "bulletin:",
         }
         if redis_url
-        else {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 5000}
+        else {"CACHE_TYPE": "api.extensions.BoundedSimpleCache", "CACHE_THRESHOLD": 5000}
     )
     cache.init_app(app, config={**cache_config, "CACHE_DEFAULT_TIMEOUT": app.config["CACHE_DEFAULT_TIMEOUT"]})
 

@@ -58,3 +58,18 @@ def test_total_follows_the_embargo_epoch(loaded, frozen_clock):
     frozen_clock(EMBARGO_END)
     assert client.get("/v1/articles?limit=2").get_json()["meta"]["total"] == before + 1
     app.extensions["store"].dispose()
+
+
+def test_the_embedded_response_cache_stays_bounded_and_keeps_the_newest_entries():
+    """BoundedSimpleCache (the default without Redis) drops the oldest entries first, one per insertion once full,
+    instead of cachelib's scan and sort of every entry on every set; an expired entry is never served."""
+    from api.extensions import BoundedSimpleCache
+
+    cache = BoundedSimpleCache(threshold=100, default_timeout=300)
+    for i in range(1000):
+        cache.set(f"k{i}", i)
+        assert len(cache._cache) <= 100
+    assert [cache.get(f"k{i}") for i in (0, 899, 900, 999)] == [None, None, 900, 999]
+    cache.set("short", "x", timeout=1)
+    cache._cache["short"] = (1, cache._cache["short"][1])  # expired long ago
+    assert cache.get("short") is None
