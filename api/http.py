@@ -126,12 +126,16 @@ def negotiated_language(args: dict) -> str:
 
 
 def base_url() -> str:
-    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    """The absolute API root of this request (PUBLIC_BASE_URL, else scheme and host), worked out once per request."""
+    found = g.get("base_url")
+    if found is None:
+        found = g.base_url = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return found
 
 
 def url_with(**changes) -> str:
     """This request's URL with some query parameters replaced (None removes one)."""
-    params = {k: v for k, v in request.args.items()}
+    params = dict(request.args.items())
     for k, v in changes.items():
         if v is None:
             params.pop(k, None)

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from flask import request
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.errors import BadRequest
@@ -54,6 +54,12 @@ class Order:
 
     def after(self, values: Sequence, reverse: bool = False):
         """Rows strictly after `values` in this order (or before them when reverse)."""
+        if len({k.descending for k in self.keys}) == 1:
+            # All keys one way: a row-value comparison, which SQLite and PostgreSQL answer as one range of the
+            # order's index, so a page costs the same at any depth, even inside a run of equal first keys (the
+            # undated articles all share 1970-01-01).
+            columns, bound = tuple_(*(k.column for k in self.keys)), tuple_(*values)
+            return columns < bound if self.keys[0].descending != reverse else columns > bound
         ors = []
         for i, key in enumerate(self.keys):
             cmp = key.column < values[i] if key.descending != reverse else key.column > values[i]
@@ -114,15 +120,39 @@ def _cursor(order: Order, item: Any, filters_fp: str, backwards: bool) -> str:
     return _encode(payload)
 
 
-def _fetch(session: Session, stmt: Select) -> list:
-    """The rows' first entity; further labelled columns (say, a search rank) become attributes of it."""
+def _fetch(session: Session, stmt: Select, params: dict | None, row: Callable | None) -> list:
+    """The page's items: `row(r)` for each row, or else the row's first entity, further labelled columns (say, a
+    search rank) becoming attributes of it."""
+    if row is not None:  # plain column rows (a Core select): no ORM session work at all
+        return [row(r) for r in session.connection().execute(stmt, params or {})]
     items = []
-    for row in session.execute(stmt):
-        item = row[0]
-        for name, value in zip(row._fields[1:], row[1:], strict=True):
+    for r in session.execute(stmt, params or {}):
+        item = r[0]
+        for name, value in zip(r._fields[1:], r[1:], strict=True):
             setattr(item, name, value)
         items.append(item)
     return items
+
+
+#: Page statements derived from prepared ones (queries.article_list), by (shape, order, direction, mode): the
+#: cursor keys, limit and offset are bound parameters too, so a page of a known shape is a parameter change.
+_PAGE_STATEMENTS: dict[tuple, Select] = {}
+
+
+def _page_statement(stmt: Select, order: Order, prepared, reverse: bool, mode: str) -> Select:
+    key = (prepared, order.name, reverse, mode)
+    found = _PAGE_STATEMENTS.get(key) if prepared is not None else None
+    if found is not None:
+        return found
+    if mode == "seek":
+        keys = [bindparam(f"_k{i}", type_=k.column.type) for i, k in enumerate(order.keys)]
+        stmt = stmt.where(order.after(keys, reverse=reverse))
+    stmt = stmt.order_by(*order.clauses(reverse=reverse)).limit(bindparam("_limit"))
+    if mode == "offset":
+        stmt = stmt.offset(bindparam("_offset"))
+    if prepared is not None:
+        _PAGE_STATEMENTS[key] = stmt
+    return stmt
 
 
 def paginate(
@@ -135,35 +165,45 @@ def paginate(
     page: int | None = None,
     filters: dict | None = None,
     count: bool = True,
+    params: dict | None = None,
+    prepared=None,
+    row: Callable | None = None,
 ) -> Page:
-    """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists."""
+    """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists.
+
+    `params` are the values of `stmt`'s bound parameters; `prepared` (hashable) names a statement built once
+    per process, whose page statements are then kept too; `row` turns a plain row into an item.
+    """
     fp = fingerprint({"order": order.name, **(filters or {})})
     total = (
         per_generation(
             f"count|{request.path}|{fp}",
-            lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())),
+            lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {}),
         )
         if count
         else -1
     )
     if cursor is not None and page is not None:
         raise BadRequest("Use either cursor or page, not both.", {"page": "cannot be combined with cursor"})
+    values = {**(params or {}), "_limit": limit + 1}
     if page is not None:
         if page * limit > MAX_PAGE_DEPTH:
             raise BadRequest(
                 f"Page numbers reach only {MAX_PAGE_DEPTH} items deep; follow the `next` cursor links beyond that.",
                 {"page": f"page × limit must be at most {MAX_PAGE_DEPTH}"},
             )
-        rows = _fetch(session, stmt.order_by(*order.clauses()).offset((page - 1) * limit).limit(limit + 1))
+        values["_offset"] = (page - 1) * limit
+        rows = _fetch(session, _page_statement(stmt, order, prepared, False, "offset"), values, row)
         items = rows[:limit]
         nxt = _cursor(order, items[-1], fp, False) if len(rows) > limit else None
         prev = _cursor(order, items[0], fp, True) if page > 1 and items else None
         return Page(items, total, nxt, prev, page)
     backwards = False
     if cursor is not None:
-        values, backwards = decode_cursor(cursor, order, fp)
-        stmt = stmt.where(order.after(values, reverse=backwards))
-    rows = _fetch(session, stmt.order_by(*order.clauses(reverse=backwards)).limit(limit + 1))
+        keys, backwards = decode_cursor(cursor, order, fp)
+        values.update({f"_k{i}": v for i, v in enumerate(keys)})
+    mode = "seek" if cursor is not None else "first"
+    rows = _fetch(session, _page_statement(stmt, order, prepared, backwards, mode), values, row)
     more = len(rows) > limit
     items = rows[:limit]
     if backwards:

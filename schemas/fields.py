@@ -5,20 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, missing
 
 _DIGITS = re.compile(r"[0-9]{1,9}")  # no signs, spaces, underscores or non-ASCII digits; no 2^70
 _ISO_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
+#: NUL, invalid UTF-8 (U+FFFD after decoding), C0 controls, DEL and the noncharacters U+FFFE/U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x1f\x7f\ufffd\ufffe\uffff]")
 
 
 def _clean(value) -> str:
     if not isinstance(value, str):
         raise ValidationError("Must be a string.")
+    if _FORBIDDEN.search(value) is None:
+        return value
     if "\x00" in value or "\ufffd" in value:
         raise ValidationError("Contains a NUL byte or invalid UTF-8.")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F or c in "\ufffe\uffff" for c in value):
-        raise ValidationError("Contains a control character.")
-    return value
+    raise ValidationError("Contains a control character.")
 
 
 class StrictInt(fields.Integer):
@@ -41,10 +43,22 @@ class Text(fields.String):
 class CsvList(fields.Field):
     """`a,b,c` → ['a', 'b', 'c'], each item validated by `item` (a Field) and deduplicated in order."""
 
+    #: Distinct valid items remembered per list field (field names, slugs, languages: a small vocabulary).
+    MEMO_SIZE = 1024
+
     def __init__(self, item: fields.Field, max_items: int = 20, **kwargs):
         super().__init__(**kwargs)
         self.item = item
         self.max_items = max_items
+        self._valid: dict[str, object] = {}  # item text → its deserialized value (an item field is a pure function)
+
+    def _item(self, part: str):
+        found = self._valid.get(part, missing)
+        if found is missing:
+            found = self.item.deserialize(part)  # raises for an invalid item, which is never remembered
+            if len(self._valid) < self.MEMO_SIZE:
+                self._valid[part] = found
+        return found
 
     def _deserialize(self, value, attr, data, **kwargs):
         parts = [p.strip() for p in _clean(value).split(",")]
@@ -52,7 +66,7 @@ class CsvList(fields.Field):
             raise ValidationError("Must be a comma-separated list with no empty items.")
         if len(parts) > self.max_items:
             raise ValidationError(f"At most {self.max_items} values.")
-        return list(dict.fromkeys(self.item.deserialize(p) for p in parts))
+        return list(dict.fromkeys(self._item(p) for p in parts))
 
 
 class Date(fields.Date):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
+_NO_CONTEXT = {"lang": "en", "base": "", "format": None}
+
 
 def ctx() -> dict:
     """The dump context: {'lang': …, 'base': absolute API root, 'format': body format or None}."""
-    return Context.get(default={"lang": "en", "base": "", "format": None})
+    return Context.get(default=_NO_CONTEXT)
 
 
 def localized_with(names: dict) -> tuple[str, str]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g
 from sqlalchemy import select
 
 from api.errors import NotFound
 from api.http import cached_endpoint
 from api.resources.collection import collection
 from api.store import queries, search
-from api.store.models import Article, Issue
+from api.store.models import Article, Issue, Section, Trend
 from schemas.args import ArticleItemArgs, ArticleListArgs
+from schemas.compiled import dump_many, dumper
 from schemas.output import (
     ArticleItemSchema,
     ArticleListItemSchema,
@@ -44,14 +45,16 @@ def article_page(session, args: dict, now, **fixed):
     """
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
-    if sort == "relevance" and search.tokens(args["q"]):  # joining the ranked hits is the search filter itself
-        stmt = queries.filter_articles(queries.public_articles(now), {k: v for k, v in filters.items() if k != "q"})
+    with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
+    words = search.tokens(args.get("q"))
+    if sort == "relevance" and words:  # joining the ranked hits is the search filter itself
+        stmt, params, prepared = queries.article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
         order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
         stmt = stmt.join(hits, hits.c.id == Article.id).add_columns(hits.c.rank.label("search_rank"))
+        prepared = None  # the hits subquery holds the words
     else:  # a q without words finds nothing, in any order
-        stmt = queries.filter_articles(queries.public_articles(now), filters)
+        stmt, params, prepared = queries.article_list(now, filters, with_body)
         order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
-    words = search.tokens(args.get("q"))
 
     page_items: list = []
 
@@ -62,10 +65,19 @@ def article_page(session, args: dict, now, **fixed):
             if words:
                 article.snippet = found.get(article.id, "")
 
-    with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
-    schema = ArticleListItemSchema() if with_body else ArticleSummarySchema()
-    stmt = stmt.options(*queries.LIST_ITEMS, *(() if with_body else queries.WITHOUT_BODIES))
-    body, headers = collection(session, stmt, order, args, schema, filters=_jsonable(filters), annotate=annotate)
+    terms = queries.terms(session, g.generation.id)
+    body, headers = collection(
+        session,
+        stmt,
+        order,
+        args,
+        ArticleListItemSchema if with_body else ArticleSummarySchema,
+        filters=_jsonable(filters),
+        annotate=annotate,
+        params=params,
+        prepared=prepared,
+        row=lambda row: queries.ArticleItem(row, terms),
+    )
     return shape(session, body, page_items, args, now), headers
 
 
@@ -93,21 +105,26 @@ def included(session, articles: list, names: list[str], now) -> dict:
     """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
     out: dict = {}
     if "section" in names:
-        sections = sorted({a.section for a in articles if a.section}, key=lambda s: (s.position, s.slug))
+        slugs = {a.section_slug for a in articles if a.section_slug}
+        found = session.scalars(select(Section).where(Section.slug.in_(slugs)))  # fresh objects: annotated below
+        sections = sorted(found, key=lambda s: (s.position, s.slug))  # Python's order, whatever the collation
         if sections:
             queries.annotate_counts(session, sections, Article.section_slug, "slug", now)
             queries.annotate_streaks(session, sections, now)
-        out["section"] = SectionSchema().dump(sections, many=True)
+        out["section"] = dump_many(SectionSchema, sections)
     if "trend" in names:
-        trends = sorted({a.trend for a in articles if a.trend}, key=lambda t: (t.direction, t.slug))
+        slugs = {a.trend_slug for a in articles if a.trend_slug}
+        trends = sorted(
+            session.scalars(select(Trend).where(Trend.slug.in_(slugs))), key=lambda t: (t.direction, t.slug)
+        )
         if trends:
             queries.annotate_counts(session, trends, Article.trend_slug, "slug", now)
-        out["trend"] = TrendSchema().dump(trends, many=True)
+        out["trend"] = dump_many(TrendSchema, trends)
     if "issue" in names:
         starts = sorted({a.issue_start for a in articles if a.issue_start}, reverse=True)
         issues = list(session.scalars(select(Issue).where(Issue.start.in_(starts)).order_by(Issue.start.desc())))
         queries.annotate_issues(session, issues, now)
-        out["issue"] = IssueSummarySchema().dump(issues, many=True)
+        out["issue"] = dump_many(IssueSummarySchema, issues)
     return out
 
 
@@ -129,7 +146,7 @@ def get_article(session, args, now, lang, slug):
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
-    data = ArticleSchema().dump(article)
+    data = dumper(ArticleSchema)(article)
     data["translations"] = {
         t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx()['base']}/v1/articles/{t.slug}"}
         for t in queries.translations(session, article, now)

@@ -21,6 +21,7 @@ from api.http import base_url, cached_endpoint
 from api.store import queries
 from api.store.models import Article, Change
 from schemas.args import SLUG, BaseArgs
+from schemas.compiled import dumper
 from schemas.fields import StrictInt, Text
 from schemas.output import ArticleSchema
 
@@ -88,7 +89,7 @@ def changes(session, args, now, lang):
         else {}
     )
     data = []
-    schema = ArticleSchema()
+    dump = dumper(ArticleSchema)
     for r in rows:
         article = current.get(r.slug) if r.kind == "upsert" else None
         if r.kind == "upsert" and article is None:
@@ -96,7 +97,7 @@ def changes(session, args, now, lang):
         if article is not None and not _in_view(article, args):
             article = None  # it has left this section or language: for this view it is removed
         if article is not None:
-            data.append({"type": "upsert", "at": r.visible_at.isoformat(), "article": schema.dump(article)})
+            data.append({"type": "upsert", "at": r.visible_at.isoformat(), "article": dump(article)})
         else:
             data.append(
                 {"type": "delete", "at": r.visible_at.isoformat(),

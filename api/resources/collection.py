@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.http import url_with
 from api.pagination import Order, Page, paginate
+from schemas.compiled import dump_many
 
 
 def collection(
@@ -16,13 +17,22 @@ def collection(
     stmt: Select,
     order: Order,
     args: dict,
-    schema: Schema,
+    schema: type[Schema],
     filters: dict | None = None,
     annotate=None,
+    **query,
 ) -> tuple[dict, dict]:
-    """A page of `stmt` as the standard envelope; `annotate(items)` may attach computed fields first."""
+    """A page of `stmt` as the standard envelope, each item dumped by `schema` (compiled: schemas/compiled.py);
+    `annotate(items)` may attach computed fields first; `query` passes `params`, `prepared` and `row` to paginate."""
     page: Page = paginate(
-        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"), filters=filters
+        session,
+        stmt,
+        order,
+        limit=args["limit"],
+        cursor=args.get("cursor"),
+        page=args.get("page"),
+        filters=filters,
+        **query,
     )
     if annotate:
         annotate(page.items)
@@ -33,7 +43,7 @@ def collection(
         "prev": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
     }
     body = {
-        "data": schema.dump(page.items, many=True),
+        "data": dump_many(schema, page.items),
         "meta": {"limit": args["limit"], "total": page.total, "page": page.page, "generation": g.generation.id[:20]},
         "links": links,
     }

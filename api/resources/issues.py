@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from flask import Blueprint
+from flask import Blueprint, g
 
 from api.errors import NotFound
 from api.http import cached_endpoint
@@ -13,6 +13,7 @@ from api.resources.collection import collection
 from api.resources.feeds import feed_links
 from api.store import queries
 from schemas.args import IssueItemArgs, IssueListArgs
+from schemas.compiled import dumper
 from schemas.fields import parse_issue_id
 from schemas.output import (
     ArticleSummarySchema,
@@ -28,20 +29,20 @@ bp = Blueprint("issues", __name__)
 
 def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
     """An issue with its articles as summaries, grouped by section in editorial order."""
-    articles = queries.issue_articles(session, issue, now, lang)
+    articles = queries.issue_articles(session, issue, now, queries.terms(session, g.generation.id), lang)
     queries.annotate_issues(session, [issue], now)
-    data = IssueSummarySchema().dump(issue)
-    summary, ref = ArticleSummarySchema(), SectionRefSchema()
+    data = dumper(IssueSummarySchema)(issue)
+    summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
     data["sections"] = [
         {
-            "section": ref.dump(section) if section else None,
-            "articles": [pick(a, names) for a in summary.dump(list(group), many=True)],
+            "section": ref(section) if section else None,
+            "articles": [pick(summary(a), names) for a in group],
         }
         for section, group in itertools.groupby(articles, key=lambda a: a.section)
     ]
     prev, nxt = queries.neighbours(session, issue, now)
-    data["previous"] = IssueRefSchema().dump(prev) if prev else None
-    data["next"] = IssueRefSchema().dump(nxt) if nxt else None
+    data["previous"] = dumper(IssueRefSchema)(prev) if prev else None
+    data["next"] = dumper(IssueRefSchema)(nxt) if nxt else None
     return {"data": data, "links": feed_links(issue=issue.start.isoformat())}
 
 
@@ -56,7 +57,7 @@ def list_issues(session, args, now, lang):
         queries.public_issues(now, filters),
         order,
         args,
-        IssueSummarySchema(),
+        IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
         annotate=lambda items: queries.annotate_issues(session, items, now),
     )

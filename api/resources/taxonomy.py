@@ -13,6 +13,7 @@ from api.pagination import Order
 from api.resources.articles import article_page
 from api.resources.collection import collection
 from api.store import queries
+from schemas.compiled import dumper
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Taxonomy:
             select(self.model).where(queries.in_use(self.column, self.model.slug, now)),
             self.order,
             args,
-            self.schema(),
+            self.schema,
             annotate=lambda terms: self.annotate(session, terms, now),
         )
 
@@ -58,7 +59,7 @@ class Taxonomy:
         """One term with its annotations, as {"data": …}."""
         term = self.get_or_404(session, slug, now)
         self.annotate(session, [term], now)
-        return {"data": self.schema().dump(term)}
+        return {"data": dumper(self.schema)(term)}
 
     def articles(self, session, args: dict, now, slug: str):
         """The term's public articles with every article filter (a filter naming another term matches nothing)."""

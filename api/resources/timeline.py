@@ -11,6 +11,7 @@ from api.http import cached_endpoint, url_with
 from api.store import queries
 from api.store.models import Issue, Section
 from schemas.args import TimelineArgs
+from schemas.compiled import dump_many
 from schemas.output import TimelineCellSchema, TimelineSchema, ctx
 
 bp = Blueprint("timeline", __name__)
@@ -40,7 +41,7 @@ def trend_timeline(session, args, now, lang):
         query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
         cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
     return {
-        "data": TimelineCellSchema().dump(cells, many=True),
+        "data": dump_many(TimelineCellSchema, cells),
         "meta": {
             "issues": [s.isoformat() for s in starts],
             "sections": list(sections),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import Select, String, and_, cast, false, func, literal, or_, select
-from sqlalchemy.orm import Session, defer, raiseload
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
+from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
 from api.store import search
@@ -40,14 +42,96 @@ def is_public(now: dt.datetime):
     )
 
 
-#: Load options of article lists: no alias query (a list shows none), and without `format` no bodies (and their
-#: JSON) either; an access to what was left out raises rather than querying article by article.
-LIST_ITEMS = (raiseload(Article.aliases),)
-WITHOUT_BODIES = tuple(defer(c, raiseload=True) for c in (Article.body_html, Article.body_text, Article.blocks))
-
-
 def public_articles(now: dt.datetime) -> Select:
     return select(Article).where(is_public(now))
+
+
+# --------------------------------------------------------------------------- article lists, prepared
+#: What a list item shows (schemas.output.ArticleSummarySchema) and, with `format`, its bodies.
+SUMMARY_COLUMNS = (
+    Article.id, Article.slug, Article.title, Article.lead, Article.lang, Article.section_slug, Article.trend_slug,
+    Article.issue_start, Article.position, Article.published_at, Article.updated_at, Article.truncated,
+)  # fmt: skip
+BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
+#: The article filters whose values can be bound parameters (`q` changes the statement itself: search.Matches).
+_BOUND_FILTERS = {
+    "section": lambda: Article.section_slug.in_(bindparam("section", expanding=True)),
+    "trend": lambda: Article.trend_slug.in_(bindparam("trend", expanding=True)),
+    "issue": lambda: Article.issue_start.in_(bindparam("issue", expanding=True)),
+    "lang": lambda: Article.lang.in_(bindparam("lang", expanding=True)),
+    "from_": lambda: Article.issue_start >= bindparam("from_"),
+    "to": lambda: Article.issue_start <= bindparam("to"),
+    "updated_since": lambda: Article.updated_at >= bindparam("updated_since"),
+}
+
+
+@cache
+def _article_list(shape: tuple[str, ...], with_body: bool) -> Select:
+    stmt = select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(is_public(bindparam("now")))
+    return stmt.where(*(_BOUND_FILTERS[name]() for name in shape))
+
+
+def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tuple[Select, dict, tuple | None]:
+    """The public articles matching `filters` as plain rows (SUMMARY_COLUMNS, plus BODY_COLUMNS with_body):
+    (statement, its parameters, shape).
+
+    The same filters as filter_articles(), but every value is a bound parameter, `now` included, so one
+    statement object per filter shape is built once per process and SQLAlchemy compiles its SQL once: a cold
+    list page skips statement construction and cache-key generation. `shape` is None when the statement is
+    built for this request only (a search: its words are part of the SQL).
+    """
+    shape = tuple(sorted(k for k in _BOUND_FILTERS if filters.get(k) is not None))
+    params = {"now": now, **{k: filters[k] for k in shape}}
+    if "from_" in params:  # the issue week (start … start+6) must end on or after `from`
+        params["from_"] = params["from_"] - dt.timedelta(days=6)
+    stmt = _article_list(shape, with_body)
+    if filters.get("q") is None:
+        return stmt, params, (shape, with_body)
+    words = search.tokens(filters["q"])
+    return stmt.where(search.Matches(words) if words else false()), params, None
+
+
+class ArticleItem:
+    """An article of a list: one row of article_list() with its section and trend (shared per generation)."""
+
+    def __init__(self, row, terms: Terms):
+        self.__dict__.update(zip(row._fields, row, strict=True))
+        self.section = terms.sections.get(self.section_slug)
+        self.trend = terms.trends.get(self.trend_slug)
+
+
+@dataclass(frozen=True, eq=False)
+class Term:
+    """A section or trend tag as list items refer to it (slug, names or labels, position or direction)."""
+
+    slug: str
+    names: dict | None = None
+    labels: dict | None = None
+    position: int | None = None
+    direction: int | None = None
+
+
+@dataclass(frozen=True)
+class Terms:
+    sections: dict[str, Term]
+    trends: dict[str, Term]
+
+
+_TERMS: dict[str, Terms] = {}
+
+
+def terms(session: Session, generation_id: str) -> Terms:
+    """Every section and trend tag of the store, read once per generation (they are a few dozen rows)."""
+    found = _TERMS.get(generation_id)
+    if found is None:
+        found = Terms(
+            {s.slug: Term(s.slug, names=s.names, position=s.position) for s in session.scalars(select(Section))},
+            {t.slug: Term(t.slug, labels=t.labels, direction=t.direction) for t in session.scalars(select(Trend))},
+        )
+        if len(_TERMS) >= 4:  # the live generation and the previous ones a reload may still be serving
+            _TERMS.pop(next(iter(_TERMS)))
+        _TERMS[generation_id] = found
+    return found
 
 
 def filter_articles(stmt: Select, filters: dict) -> Select:
@@ -106,7 +190,8 @@ def public_issue_starts(now: dt.datetime) -> Select:
 
 def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     """Issues that hold at least one public article (an issue of drafts only does not exist yet)."""
-    stmt = select(Issue).where(Issue.start.in_(public_issue_starts(now)))
+    # A correlated EXISTS: one seek of ix_article_issue_order per issue (IN (SELECT DISTINCT …) scanned every article).
+    stmt = select(Issue).where(select(Article.id).where(Article.issue_start == Issue.start, is_public(now)).exists())
     filters = filters or {}
     if filters.get("covers"):
         stmt = stmt.where(Issue.start <= filters["covers"], Issue.end >= filters["covers"])
@@ -155,17 +240,14 @@ def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue 
     return prev, nxt
 
 
-def issue_articles(session: Session, issue: Issue, now: dt.datetime, lang: str | None = None) -> list[Article]:
-    """The issue's public articles in editorial order: section order, then position in the section."""
-    stmt = (
-        public_articles(now)
-        .where(Article.issue_start == issue.start)
-        .outerjoin(Section, Section.slug == Article.section_slug)
-        .order_by(Section.position.nulls_last(), Article.position, Article.slug)
+def issue_articles(session: Session, issue: Issue, now: dt.datetime, terms: Terms, lang: str | None = None) -> list:
+    """The issue's public articles in editorial order (section order, then position in the section), as list
+    items (ArticleItem: plain rows of article_list(), no ORM objects)."""
+    stmt, params, _ = article_list(now, {"issue": [issue.start], **({"lang": [lang]} if lang else {})})
+    stmt = stmt.outerjoin(Section, Section.slug == Article.section_slug).order_by(
+        Section.position.nulls_last(), Article.position, Article.slug
     )
-    if lang:
-        stmt = stmt.where(Article.lang == lang)
-    return list(session.scalars(stmt))
+    return [ArticleItem(row, terms) for row in session.connection().execute(stmt, params)]
 
 
 def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
