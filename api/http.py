@@ -134,14 +134,21 @@ def base_url() -> str:
 
 
 def url_with(**changes) -> str:
-    """This request's URL with some query parameters replaced (None removes one)."""
-    params = dict(request.args.items())
+    """This request's URL with some query parameters replaced (None removes one), parameters in sorted order.
+
+    The request's own parameters are encoded once per request (a collection links to itself, its first, next and
+    previous page); only the changed ones are encoded per call.
+    """
+    own = g.get("encoded_args")
+    if own is None:
+        own = g.encoded_args = {k: urlencode({k: v}) for k, v in request.args.items()}
+    pairs = dict(own)
     for k, v in changes.items():
         if v is None:
-            params.pop(k, None)
+            pairs.pop(k, None)
         else:
-            params[k] = str(v)
-    query = urlencode(sorted(params.items()))
+            pairs[k] = urlencode({k: str(v)})
+    query = "&".join(pairs[k] for k in sorted(pairs))
     return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
 
 

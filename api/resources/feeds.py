@@ -16,11 +16,11 @@ from flask import Blueprint, current_app, g
 from lxml import etree
 from sqlalchemy import select
 
-from api.http import base_url, cached_endpoint, url_with
-from api.pagination import paginate
+from api.http import base_url, cached_endpoint, per_generation, url_with
+from api.pagination import fingerprint, paginate
 from api.resources.articles import _jsonable, article_filters
 from api.store import queries
-from api.store.models import Article
+from api.store.models import Article, Issue
 from schemas.args import ArticleFilterArgs
 
 bp = Blueprint("feeds", __name__)
@@ -45,9 +45,14 @@ def _archive_links(session, args, now) -> tuple[dict, bool]:
     if args.get("cursor") or args.get("page"):
         return {}, False
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
-    weeks_stmt = queries.filter_articles(queries.public_articles(now), filters).where(Article.issue_start.is_not(None))
-    weeks = [w.isoformat() for w in session.scalars(
-        select(weeks_stmt.subquery().c.issue_start).distinct().order_by("issue_start"))]  # fmt: skip
+    # The weeks with a matching public article: one EXISTS seek per issue (ix_article_issue_order), not a DISTINCT
+    # over every matching article; once per generation and filter set.
+    in_week = select(Article.id).where(queries.is_public(now), Article.issue_start == Issue.start)
+    weeks = per_generation(
+        f"weeks|{fingerprint(_jsonable(filters))}",
+        lambda: [w.isoformat() for w in session.scalars(
+            select(Issue.start).where(queries.filter_articles(in_week, filters).exists()).order_by(Issue.start))],
+    )  # fmt: skip
     issue = args.get("issue")
     if not issue:
         return ({"prev-archive": url_with(issue=weeks[-1])} if weeks else {}), False
