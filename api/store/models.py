@@ -110,7 +110,8 @@ class Article(Base):
         Index("ix_article_newest", "published_at", "slug", *VISIBILITY),
         Index("ix_article_section_newest", "section_slug", "published_at", "slug", *VISIBILITY),
         Index("ix_article_trend_newest", "trend_slug", "published_at", "slug", *VISIBILITY),
-        Index("ix_article_issue_order", "issue_start", "section_slug", "position", "slug", *VISIBILITY),
+        # lang last: an issue's per-language counts (queries.annotate_issues) are read from the index alone.
+        Index("ix_article_issue_order", "issue_start", "section_slug", "position", "slug", *VISIBILITY, "lang"),
         Index("ix_article_lang_newest", "lang", "published_at", "slug", *VISIBILITY),
         Index("ix_article_updated", "updated_at", "slug", *VISIBILITY),
     )
