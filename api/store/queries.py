@@ -53,42 +53,57 @@ SUMMARY_COLUMNS = (
     Article.issue_start, Article.position, Article.published_at, Article.updated_at, Article.truncated,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
-#: The article filters whose values can be bound parameters (`q` changes the statement itself: search.Matches).
-_BOUND_FILTERS = {
-    "section": lambda: Article.section_slug.in_(bindparam("section", expanding=True)),
-    "trend": lambda: Article.trend_slug.in_(bindparam("trend", expanding=True)),
-    "issue": lambda: Article.issue_start.in_(bindparam("issue", expanding=True)),
-    "lang": lambda: Article.lang.in_(bindparam("lang", expanding=True)),
-    "from_": lambda: Article.issue_start >= bindparam("from_"),
-    "to": lambda: Article.issue_start <= bindparam("to"),
-    "updated_since": lambda: Article.updated_at >= bindparam("updated_since"),
+#: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
+#: several values; filters compose with AND). `q` changes the statement itself (search.Matches).
+_FILTERS = {
+    "section": lambda v: Article.section_slug.in_(v),
+    "trend": lambda v: Article.trend_slug.in_(v),
+    "issue": lambda v: Article.issue_start.in_(v),
+    "lang": lambda v: Article.lang.in_(v),
+    "from_": lambda v: Article.issue_start >= v,  # v: `from` − 6 days, since the issue week must end on or after it
+    "to": lambda v: Article.issue_start <= v,
+    "updated_since": lambda v: Article.updated_at >= v,
 }
+_LISTS = {"section", "trend", "issue", "lang"}
+
+
+def _filter_values(filters: dict) -> dict:
+    """The values of the set filters (but `q`), as the conditions of _FILTERS take them."""
+    values = {k: filters[k] for k in _FILTERS if filters.get(k) is not None}
+    if "from_" in values:
+        values["from_"] = values["from_"] - dt.timedelta(days=6)
+    return values
+
+
+def _search(stmt: Select, q: str | None) -> Select:
+    if q is None:
+        return stmt
+    words = search.tokens(q)
+    return stmt.where(search.Matches(words) if words else false())
 
 
 @cache
 def _article_list(shape: tuple[str, ...], with_body: bool) -> Select:
     stmt = select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(is_public(bindparam("now")))
-    return stmt.where(*(_BOUND_FILTERS[name]() for name in shape))
+    return stmt.where(*(_FILTERS[name](bindparam(name, expanding=name in _LISTS)) for name in shape))
 
 
 def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tuple[Select, dict, tuple | None]:
     """The public articles matching `filters` as plain rows (SUMMARY_COLUMNS, plus BODY_COLUMNS with_body):
     (statement, its parameters, shape).
 
-    The same filters as filter_articles(), but every value is a bound parameter, `now` included, so one
-    statement object per filter shape is built once per process and SQLAlchemy compiles its SQL once: a cold
-    list page skips statement construction and cache-key generation. `shape` is None when the statement is
-    built for this request only (a search: its words are part of the SQL).
+    The filters of filter_articles(), with every value a bound parameter, `now` included, so one statement object
+    per filter shape is built once per process and SQLAlchemy compiles its SQL once: a cold list page skips
+    statement construction and cache-key generation. `shape` is None when the statement is built for this
+    request only (a search: its words are part of the SQL).
     """
-    shape = tuple(sorted(k for k in _BOUND_FILTERS if filters.get(k) is not None))
-    params = {"now": now, **{k: filters[k] for k in shape}}
-    if "from_" in params:  # the issue week (start … start+6) must end on or after `from`
-        params["from_"] = params["from_"] - dt.timedelta(days=6)
+    values = _filter_values(filters)
+    shape = tuple(sorted(values))
     stmt = _article_list(shape, with_body)
+    params = {"now": now, **values}
     if filters.get("q") is None:
         return stmt, params, (shape, with_body)
-    words = search.tokens(filters["q"])
-    return stmt.where(search.Matches(words) if words else false()), params, None
+    return _search(stmt, filters["q"]), params, None
 
 
 class ArticleItem:
@@ -136,25 +151,8 @@ def terms(session: Session, generation_id: str) -> Terms:
 
 def filter_articles(stmt: Select, filters: dict) -> Select:
     """Apply the article filters (each may hold several values; filters compose with AND)."""
-    if filters.get("section") is not None:
-        stmt = stmt.where(Article.section_slug.in_(filters["section"]))
-    if filters.get("trend") is not None:
-        stmt = stmt.where(Article.trend_slug.in_(filters["trend"]))
-    if filters.get("issue") is not None:
-        stmt = stmt.where(Article.issue_start.in_(filters["issue"]))
-    if filters.get("lang") is not None:
-        stmt = stmt.where(Article.lang.in_(filters["lang"]))
-    if filters.get("from_"):
-        # The issue week (start … start+6) must end on or after `from`.
-        stmt = stmt.where(Article.issue_start >= filters["from_"] - dt.timedelta(days=6))
-    if filters.get("to"):
-        stmt = stmt.where(Article.issue_start <= filters["to"])
-    if filters.get("updated_since"):
-        stmt = stmt.where(Article.updated_at >= filters["updated_since"])
-    if filters.get("q") is not None:
-        words = search.tokens(filters["q"])
-        stmt = stmt.where(search.Matches(words) if words else false())
-    return stmt
+    stmt = stmt.where(*(_FILTERS[k](v) for k, v in _filter_values(filters).items()))
+    return _search(stmt, filters.get("q"))
 
 
 def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
@@ -182,10 +180,6 @@ def translations(session: Session, article: Article, now: dt.datetime) -> list[A
         return []
     stmt = public_articles(now).where(Article.translation_key == article.translation_key, Article.id != article.id)
     return list(session.scalars(stmt.order_by(Article.lang, Article.slug)))
-
-
-def public_issue_starts(now: dt.datetime) -> Select:
-    return select(Article.issue_start).where(is_public(now), Article.issue_start.is_not(None)).distinct()
 
 
 def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
