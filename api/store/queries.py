@@ -144,7 +144,7 @@ def terms(session: Session, generation_id: str) -> Terms:
             {t.slug: Term(t.slug, labels=t.labels, direction=t.direction) for t in session.scalars(select(Trend))},
         )
         if len(_TERMS) >= 4:  # the live generation and the previous ones a reload may still be serving
-            _TERMS.pop(next(iter(_TERMS)))
+            _TERMS.pop(next(iter(_TERMS), None), None)
         _TERMS[generation_id] = found
     return found
 
