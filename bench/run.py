@@ -249,7 +249,6 @@ class Plan:
         art = first["data"][0]
         section = art.get("section")
         self.section = section.get("slug") if isinstance(section, dict) else section
-        self.issue_bytes = get(f"/v1/issues/{self.issue_ids[0]}").get_data()
         self.search = None
         for word in ("pressure", "government", "minsk", "economy"):
             found = get(f"/v1/articles?q={word}&limit=1").get_json()
@@ -633,7 +632,9 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
             plan.check_deepest(s["warm"], plan.total)
             plan.check_deepest(s["cold"][0], plan.total)
             plan.check_deepest(s["cold"][-1], plan.total)
-    env["BENCH_REFERENCE_BYTES"] = str(len(plan.issue_bytes))
+    # The issue's reference: a Flask view returning 10 KB of prepared bytes, at every size (the issue item grows
+    # with the archive: 3 KB at 1 000 articles, 69 KB at 100 000, about 700 KB at 1 000 000).
+    env["BENCH_REFERENCE_BYTES"] = str(args.reference_bytes)
     timings["plan_s"] = round(time.perf_counter() - started, 1)
     say(f"size {size or path}: {plan.total} public articles, {len(plan.issue_ids)} issues sampled, "
         f"{len(plan.slugs)} slugs, search q={plan.search} ({plan.search_total} hits)")  # fmt: skip
@@ -738,8 +739,9 @@ def run_nginx(binary: str, bench: Bench, server: Server, plan: Plan, tmp: Path, 
     static = tmp / "static"
     static.mkdir()
     issue_path = f"/v1/issues/{plan.issue_ids[0]}"
-    status, _, body = fetch(server.base + issue_path)
-    (static / "issue.json").write_bytes(body)
+    pages = {issue_path: "issue.json", "/v1/articles": "list.json"}  # each page against its own bytes, static
+    for path, name in pages.items():
+        (static / name).write_bytes(fetch(server.base + path)[2])
     ng = Nginx(binary, tmp / "nginx", server.port, static)
     rows = []
     try:
@@ -752,14 +754,15 @@ def run_nginx(binary: str, bench: Bench, server: Server, plan: Plan, tmp: Path, 
         if hit != "HIT":
             say(f"  nginx: the issue item is not a proxy_cache HIT on a repeated request (X-Cache-Status {hit})")
         static_rps = bench.wrk_run(static_url)
-        rows.append({"scenario": "nginx: same bytes as a static file (reference)", "path": "/issue.json",
+        rows.append({"scenario": "nginx: the issue item as a static file (reference)", "path": "/issue.json",
                      **static_rps, "adjacent_reference_rps": static_rps["rps"]})  # fmt: skip
         for name, path in (("nginx: issue item via proxy_cache, hot", issue_path),
                            ("nginx: first list page via proxy_cache, hot", "/v1/articles")):  # fmt: skip
             result = bench.wrk_run(front + path)
             row = {"scenario": name, "path": path, **result, "x_cache_status": fetch(front + path)[1].get(
                 "X-Cache-Status")}  # fmt: skip
-            row["adjacent_reference_rps"] = bench.reference(static_url)
+            row["adjacent_reference_rps"] = bench.reference(f"http://127.0.0.1:{ng.static_port}/{pages[path]}")
+            row["static_bytes"] = (static / pages[path]).stat().st_size
             rows.append(row)
             say(f"  {name}: {row['rps']:.0f} req/s (static {row['adjacent_reference_rps']:.0f})")
     finally:
@@ -913,6 +916,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-seconds", type=int, default=60, help="warm run sampling worker RSS (0: skip)")
     ap.add_argument("--no-nginx", action="store_true", help="skip the nginx scenarios")
     ap.add_argument("--scenarios", help="run only these scenario keys, e.g. first,deepest (default: all)")
+    ap.add_argument("--reference-bytes", type=int, default=10240, help="body size of the reference view (10 KB)")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
@@ -941,6 +945,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cold_urls",
                     "memory_seconds",
                     "scenarios",
+                    "reference_bytes",
                 )
             },  # fmt: skip
             **run,
