@@ -611,7 +611,9 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     )
     env.pop("CACHE_REDIS_URL", None)
     os.environ["DATABASE_URL"] = env["DATABASE_URL"]
-    os.environ["QUERY_TIMEOUT_MS"] = env["QUERY_TIMEOUT_MS"]
+    # The in-process planner (not measured) may wait longer: at 1 000 000 articles with a cold page cache, counting
+    # the hits of the search word reads half a million rows.
+    os.environ["QUERY_TIMEOUT_MS"] = "600000"
     os.environ.pop("CACHE_REDIS_URL", None)
     from api.app import create_app
 
