@@ -127,9 +127,10 @@ def negotiated_language(args: dict) -> str:
 
 def base_url() -> str:
     """The absolute API root of this request (PUBLIC_BASE_URL, else scheme and host), worked out once per request."""
-    found = g.get("base_url")
+    env = request.environ  # per request (an app context, and so `g`, may outlive one request)
+    found = env.get("bulletin.base_url")
     if found is None:
-        found = g.base_url = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+        found = env["bulletin.base_url"] = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
     return found
 
 
@@ -139,9 +140,9 @@ def url_with(**changes) -> str:
     The request's own parameters are encoded once per request (a collection links to itself, its first, next and
     previous page); only the changed ones are encoded per call.
     """
-    own = g.get("encoded_args")
+    own = request.environ.get("bulletin.encoded_args")
     if own is None:
-        own = g.encoded_args = {k: urlencode({k: v}) for k, v in request.args.items()}
+        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in request.args.items()}
     pairs = dict(own)
     for k, v in changes.items():
         if v is None:

@@ -177,3 +177,15 @@ def test_cache_keys_differ_by_format(client):
     tags = {client.get(f"/v1/articles?limit=2&format={fmt}").headers["ETag"] for fmt in FORMATS}
     tags |= {client.get("/v1/articles?limit=2").headers["ETag"]}
     assert len(tags) == 4
+
+
+def test_links_are_this_requests_own_even_when_one_app_context_spans_requests(app):
+    """The base URL and the encoded query are worked out once per request, not once per app context: the OpenAPI
+    examples, a shell or a test may hold one app context over several requests (a `g` memo once leaked
+    `?limit=2` from one request into the next one's links)."""
+    client = app.test_client()
+    with app.app_context():
+        first = client.get("/v1/articles?limit=2", base_url="https://one.example").get_json()["links"]
+        second = client.get("/v1/trends/timeline").get_json()["links"]
+    assert first["self"] == "https://one.example/v1/articles?limit=2"
+    assert second["self"] == "http://localhost/v1/trends/timeline"
