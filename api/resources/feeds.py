@@ -20,7 +20,7 @@ from api.http import base_url, cached_endpoint, per_generation, url_with
 from api.pagination import fingerprint, paginate
 from api.resources.articles import _jsonable, article_filters
 from api.store import queries
-from api.store.models import Article, Issue
+from api.store.models import Issue
 from schemas.args import ArticleFilterArgs
 
 bp = Blueprint("feeds", __name__)
@@ -45,13 +45,11 @@ def _archive_links(session, args, now) -> tuple[dict, bool]:
     if args.get("cursor") or args.get("page"):
         return {}, False
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
-    # The weeks with a matching public article: one EXISTS seek per issue (ix_article_issue_order), not a DISTINCT
-    # over every matching article; once per generation and filter set.
-    in_week = select(Article.id).where(queries.is_public(now), Article.issue_start == Issue.start)
+    # The weeks with a matching public article, once per generation and filter set.
     weeks = per_generation(
         f"weeks|{fingerprint(_jsonable(filters))}",
         lambda: [w.isoformat() for w in session.scalars(
-            select(Issue.start).where(queries.filter_articles(in_week, filters).exists()).order_by(Issue.start))],
+            select(Issue.start).where(queries.has_public_article(now, filters)).order_by(Issue.start))],
     )  # fmt: skip
     issue = args.get("issue")
     if not issue:

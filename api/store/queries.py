@@ -182,10 +182,16 @@ def translations(session: Session, article: Article, now: dt.datetime) -> list[A
     return list(session.scalars(stmt.order_by(Article.lang, Article.slug)))
 
 
+def has_public_article(now: dt.datetime, article_filters: dict | None = None):
+    """The issue (correlated with Issue.start) holds a public article matching `article_filters`: an EXISTS, one
+    seek of ix_article_issue_order per issue (an IN (SELECT DISTINCT …) scanned every matching article)."""
+    in_issue = select(Article.id).where(Article.issue_start == Issue.start, is_public(now))
+    return filter_articles(in_issue, article_filters or {}).exists()
+
+
 def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     """Issues that hold at least one public article (an issue of drafts only does not exist yet)."""
-    # A correlated EXISTS: one seek of ix_article_issue_order per issue (IN (SELECT DISTINCT …) scanned every article).
-    stmt = select(Issue).where(select(Article.id).where(Article.issue_start == Issue.start, is_public(now)).exists())
+    stmt = select(Issue).where(has_public_article(now))
     filters = filters or {}
     if filters.get("covers"):
         stmt = stmt.where(Issue.start <= filters["covers"], Issue.end >= filters["covers"])
