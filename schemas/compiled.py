@@ -80,13 +80,14 @@ def _compile(schema: Schema) -> Callable[[Any], dict]:
             names[f"f{i}"] = field.serialize_func
             lines += [f"    v = f{i}(obj)", "    if v is not missing:", f"        out[{key!r}] = v"]
         elif field._CHECK_ATTRIBUTE and (field.attribute or name).find(".") < 0:
-            names[f"s{i}"], names[f"d{i}"] = _value_serializer(field), field
+            serializer = names[f"s{i}"] = _value_serializer(field)
+            names[f"d{i}"] = field
             lines += [
                 f"    v = lookup(obj, {(field.attribute or name)!r}, missing)",
                 "    if v is missing:",
                 f"        v = d{i}.dump_default() if callable(d{i}.dump_default) else d{i}.dump_default",
                 "    if v is not missing:",
-                f"        out[{key!r}] = {_inline(field, i)}",
+                f"        out[{key!r}] = {_inline(serializer, i)}",
             ]
         else:  # anything else: the field's own serialize, with the schema's accessor
             names[f"d{i}"], names["accessor"] = field, schema.get_attribute
@@ -100,9 +101,8 @@ def _compile(schema: Schema) -> Callable[[Any], dict]:
     return names["dump"]
 
 
-def _inline(field: fields.Field, i: int) -> str:
-    """The expression that dumps the looked-up value `v` of field number `i`."""
-    serializer = _value_serializer(field)
+def _inline(serializer: Callable[[Any], Any], i: int) -> str:
+    """The expression that dumps the looked-up value `v` of field number `i`, whose serializer is `s{i}`."""
     if serializer is _text:
         return f"v if v is None or type(v) is str else s{i}(v)"
     if serializer is _integer:
