@@ -24,24 +24,10 @@ def collection(
 ) -> tuple[dict, dict]:
     """A page of `stmt` as the standard envelope, each item dumped by `schema` (compiled: schemas/compiled.py);
     `annotate(items)` may attach computed fields first; `query` passes `params`, `prepared` and `row` to paginate."""
-    page: Page = paginate(
-        session,
-        stmt,
-        order,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-        page=args.get("page"),
-        filters=filters,
-        **query,
-    )
+    page = requested_page(session, stmt, order, args, filters=filters, **query)
     if annotate:
         annotate(page.items)
-    links = {
-        "self": url_with(),
-        "first": url_with(cursor=None, page=None),
-        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
-        "prev": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
-    }
+    links = page_links(page)
     body = {
         "data": dump_many(schema, page.items),
         "meta": {"limit": args["limit"], "total": page.total, "page": page.page, "generation": g.generation.id[:20]},
@@ -49,3 +35,20 @@ def collection(
     }
     link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
     return body, {"Link": link_header}
+
+
+def requested_page(session: Session, stmt: Select, order: Order, args: dict, **query) -> Page:
+    """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate)."""
+    return paginate(
+        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"), **query
+    )
+
+
+def page_links(page: Page) -> dict:
+    """This page's own URL and those of the first, next and previous pages (None where there is none)."""
+    return {
+        "self": url_with(),
+        "first": url_with(cursor=None, page=None),
+        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
+        "prev": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
+    }

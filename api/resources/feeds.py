@@ -17,8 +17,9 @@ from lxml import etree
 from sqlalchemy import select
 
 from api.http import base_url, cached_endpoint, per_generation, url_with
-from api.pagination import fingerprint, paginate
+from api.pagination import fingerprint
 from api.resources.articles import _jsonable, article_filters
+from api.resources.collection import page_links, requested_page
 from api.store import queries
 from api.store.models import Issue
 from schemas.args import ArticleFilterArgs
@@ -68,17 +69,7 @@ def _entries(session, args, now):
     filters = article_filters(args)
     stmt = queries.filter_articles(queries.public_articles(now), filters)
     order = queries.ARTICLE_ORDERS["newest"]
-    page = paginate(
-        session,
-        stmt,
-        order,
-        limit=args["limit"],
-        cursor=args.get("cursor"),
-        page=args.get("page"),
-        filters=_jsonable(filters),
-        count=False,  # a feed shows no total
-    )
-    return page
+    return requested_page(session, stmt, order, args, filters=_jsonable(filters), count=False)  # no total shown
 
 
 def _title(args) -> str:
@@ -92,15 +83,6 @@ def _title(args) -> str:
 
 def _article_url(a) -> str:
     return f"{base_url()}/v1/articles/{a.slug}"
-
-
-def _links(page):
-    return {
-        "self": url_with(),
-        "first": url_with(cursor=None, page=None),
-        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
-        "previous": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
-    }
 
 
 def _feed_language(args, page) -> str | None:
@@ -118,7 +100,7 @@ def _updated(page, now) -> dt.datetime:
 
 def _xml_feed(session, args, now, kind: str) -> bytes:
     page = _entries(session, args, now)
-    links = _links(page)
+    links = page_links(page)
     fg = FeedGenerator()
     fg.id(links["first"])
     fg.title(_title(args))
@@ -134,9 +116,9 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
     archive, is_archive = _archive_links(session, args, now) if kind == "atom" else ({}, False)
     if kind == "atom":
-        for rel in ("first", "next", "previous"):
-            if links[rel]:
-                fg.link(href=links[rel], rel=rel, type=MIMETYPES[kind])
+        for key, rel in (("first", "first"), ("next", "next"), ("prev", "previous")):  # RFC 5005 says previous
+            if links[key]:
+                fg.link(href=links[key], rel=rel, type=MIMETYPES[kind])
         for rel, href in archive.items():
             fg.link(href=href, rel=rel, type=MIMETYPES[kind])
     fg.generator("Bulletin Content API")
@@ -177,7 +159,7 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
 
 def _json_feed(session, args, now) -> bytes:
     page = _entries(session, args, now)
-    links = _links(page)
+    links = page_links(page)
     items = []
     for a in page.items:
         item = {
