@@ -573,7 +573,6 @@ def test_capture_duplicates_parse_to_the_same_article(name, vocab):
     ("name", "line", "reason"),
     [
         ("unknown_trend.txt", 9, "unknown trend phrase 'The situation is weird'"),
-        ("unknown_section.txt", 5, "unknown section name 'Weather and climate'"),
         ("empty_title.txt", 8, "empty title: found 'The situation got worse' where the title should be"),
         ("week_not_monday.txt", 1, "week 'February 15 – February 21, 2022' starts on a Tuesday, not on a Monday"),
         ("no_lead.txt", 4, "no lead paragraph after the title"),
