@@ -1,4 +1,4 @@
-"""The archive loader: parse every file, deduplicate, build a new store beside the live one, validate, swap."""
+"""The store writer: build a new generation beside the live one, record changes, validate, swap atomically."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
-import shutil
-import sqlite3
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from itertools import groupby
-from operator import itemgetter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import create_engine, func, insert, select, text
@@ -24,294 +17,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import clock
-from api.store import queries, search
+from api.ingest.merge import BATCH, Index, in_batches
+from api.ingest.records import ArticleRecord
+from api.ingest.report import LoadFailed, LoadReport
+from api.ingest.text import blocks_to_html, blocks_to_text
+from api.ingest.vocabulary import Vocabulary
+from api.store import search
 from api.store.db import is_sqlite, sqlite_path
-from api.store.documents import parse_document
 from api.store.models import Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
-from api.store.records import ArchiveError, ArticleRecord, Skip
-from api.store.text import blocks_to_html, blocks_to_text, slugify
-from api.store.vocabulary import Vocabulary
+from api.store.visibility import public_articles
 
-BATCH = 500
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
-SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
-BULK_STAMP_MIN = 3  # this many canonical-view stamps equal to the minute mark a bulk import, not a week
-
-
-class LoadFailed(Exception):
-    """The load was refused; the live store is untouched. `report` says why."""
-
-    def __init__(self, message: str, report: LoadReport | None = None):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass
-class LoadReport:
-    """What one load did, file by file, summed up for the editor (and as JSON with --report json)."""
-
-    archive: str = ""
-    files_read: int = 0
-    articles_loaded: int = 0
-    public_articles: int = 0
-    merged_duplicates: int = 0
-    skipped: dict[str, list[str]] = field(default_factory=dict)  # reason → paths
-    rejected: list[str] = field(default_factory=list)  # `path:line: reason`
-    truncated: list[str] = field(default_factory=list)
-    without_issue: list[str] = field(default_factory=list)
-    bulk_import_stamps: list[str] = field(default_factory=list)
-    issues_per_year: dict[str, int] = field(default_factory=dict)
-    changes_recorded: int = 0
-    generation: str = ""
-    swapped: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-# --------------------------------------------------------------------------------------------- parsing
-
-
-def archive_files(root: Path) -> Iterator[Path]:
-    """Every archive file under root, in a stable order (sorted paths)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
-
-
-def parse_file(path: Path, root: Path, vocab: Vocabulary) -> ArticleRecord | Skip:
-    """Parse one file of the archive by its kind (editorial document or page capture)."""
-    rel = str(path.relative_to(root.parent)) if root.parent != path else str(path)
-    try:
-        raw = path.read_bytes()
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ArchiveError(rel, line, "not valid UTF-8") from None
-    if path.suffix == ".md":
-        return parse_document(rel, content, vocab)
-    if path.suffix == ".txt":
-        from api.store.captures import parse_capture
-
-        return parse_capture(rel, content, vocab)
-    return Skip(rel, f"not an archive file ({path.suffix or 'no extension'})")
-
-
-def _url_slug(url: str) -> str | None:
-    segments = [s for s in urlsplit(url).path.split("/") if s]
-    return slugify(segments[-1]) if segments else None
-
-
-def identity_keys(rec: ArticleRecord) -> set[str]:
-    """Keys under which two captures are the same article: URL slug (any scheme, host, ?page=N) and title."""
-    keys = {f"slug:{rec.slug}", f"title:{rec.lang}:{slugify(rec.title)}"}
-    keys.update(f"slug:{s}" for url in rec.urls if (s := _url_slug(url)))
-    if rec.translation_key:
-        keys.add(f"tk:{rec.translation_key}:{rec.lang}")
-    return keys
-
-
-def richness(rec: ArticleRecord) -> tuple:
-    """Which duplicate to keep: week + trend beats none, untruncated beats truncated, then the longest."""
-    text_len = len(rec.lead) + sum(len(b.get("text", "")) + sum(map(len, b.get("items", []))) for b in rec.blocks)
-    return (
-        rec.week_start is not None and rec.trend is not None,
-        not rec.truncated,
-        rec.source == "document",
-        text_len,
-        rec.path,
-    )
-
-
-_INDEX_SCHEMA = """
-PRAGMA journal_mode = OFF;
-PRAGMA synchronous = OFF;
-CREATE TABLE capture (
-    idx INTEGER PRIMARY KEY, grp INTEGER, path TEXT, rel TEXT, slug TEXT,
-    complete INTEGER, untruncated INTEGER, document INTEGER, text_len INTEGER,
-    timestamp TEXT, week_start TEXT, week_source TEXT, section TEXT, trend TEXT,
-    image_caption TEXT, image_credit TEXT, position INTEGER, record BLOB
-);
-CREATE TABLE ident (key TEXT, idx INTEGER);
-CREATE TABLE key_group (key TEXT PRIMARY KEY, grp INTEGER) WITHOUT ROWID;
-CREATE TABLE alias_source (idx INTEGER, declared INTEGER, seq INTEGER, slug TEXT, url TEXT);
-CREATE TABLE plan (
-    id INTEGER, grp INTEGER, best INTEGER, members INTEGER, path TEXT, rel TEXT, slug TEXT,
-    timestamp TEXT, week_start TEXT, week_source TEXT, section TEXT, trend TEXT,
-    image_caption TEXT, image_credit TEXT, position INTEGER
-);
-"""
-# What a duplicate can lend the richest capture of its article, in the order the index stores them.
-_LENT = ("timestamp", "week_start", "week_source", "section", "trend", "image_caption", "image_credit")
-
-
-def _iso(value: dt.date | dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-class _Index:
-    """What pass one learns of every capture, kept in a scratch SQLite file instead of memory.
-
-    Identity keys, richness and the few fields a duplicate can lend live on disk, and deduplication runs as SQL
-    over them, so the loader's memory stays flat with archive size; pass two then streams the plan it leaves
-    (one row per article, in slug order), reading each article's richest record back from the index instead of
-    parsing its file a second time.
-    """
-
-    def __init__(self, directory: str):
-        self.db = sqlite3.connect(Path(directory) / "index.sqlite", isolation_level=None)
-        self.db.executescript(_INDEX_SCHEMA)
-        self.db.execute("BEGIN")
-        self.size = 0
-        self._captures: list[tuple] = []
-        self._keys: list[tuple] = []
-        self._aliases: list[tuple] = []
-
-    def close(self) -> None:
-        self.db.close()
-
-    def add(self, file: Path, rec: ArticleRecord) -> None:
-        idx = self.size
-        self.size += 1
-        complete, untruncated, document, text_len, rel = richness(rec)
-        lent = (
-            _iso(rec.timestamp), _iso(rec.week_start), rec.week_source, rec.section, rec.trend,
-            rec.image_caption, rec.image_credit,
-        )  # fmt: skip
-        self._captures.append(
-            (idx, str(file), rel, rec.slug, complete, untruncated, document, text_len, *lent, rec.position,
-             orjson.dumps(rec))
-        )  # fmt: skip
-        self._keys.extend((key, idx) for key in sorted(identity_keys(rec)))
-        for seq, url in enumerate(rec.urls or [None]):
-            self._aliases.append((idx, 0, seq, _url_slug(url) if url else rec.slug, url))
-        self._aliases.extend((idx, 1, seq, alias, None) for seq, alias in enumerate(rec.aliases))
-        if len(self._captures) >= BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        self.db.executemany(
-            "INSERT INTO capture (idx, path, rel, slug, complete, untruncated, document, text_len, timestamp, "
-            "week_start, week_source, section, trend, image_caption, image_credit, position, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self._captures,
-        )
-        self.db.executemany("INSERT INTO ident VALUES (?, ?)", self._keys)
-        self.db.executemany("INSERT INTO alias_source VALUES (?, ?, ?, ?, ?)", self._aliases)
-        self._captures, self._keys, self._aliases = [], [], []
-
-    def group(self) -> None:
-        """Put captures sharing any identity key, directly or through others, in one group (its lowest idx)."""
-        self._flush()
-        self.db.executescript(
-            "CREATE INDEX ident_key ON ident (key, idx); CREATE INDEX ident_idx ON ident (idx, key);"
-            "UPDATE capture SET grp = idx;"
-        )
-        while True:  # label propagation: each round spreads the lowest label one shared key further
-            self.db.execute("DELETE FROM key_group")
-            self.db.execute(
-                "INSERT INTO key_group SELECT i.key, min(c.grp) FROM ident i JOIN capture c ON c.idx = i.idx "
-                "GROUP BY i.key"
-            )
-            changed = self.db.execute(
-                "UPDATE capture SET grp = m.grp FROM (SELECT i.idx, min(k.grp) AS grp FROM ident i "
-                "JOIN key_group k ON k.key = i.key GROUP BY i.idx) AS m WHERE capture.idx = m.idx AND m.grp < capture.grp"
-            ).rowcount
-            if not changed:
-                break
-        self.db.execute("CREATE INDEX capture_grp ON capture (grp, idx)")
-
-    def bulk_stamps(self) -> list[str]:
-        """Canonical-view stamps shared to the minute by several *articles* (groups, not captures)."""
-        rows = self.db.execute(
-            "SELECT replace(substr(timestamp, 1, 16), 'T', ' ') AS stamp FROM capture "
-            "WHERE week_source = 'timestamp' AND timestamp IS NOT NULL "
-            "GROUP BY stamp HAVING count(DISTINCT grp) >= ? ORDER BY stamp",
-            (BULK_STAMP_MIN,),
-        )
-        return [stamp for (stamp,) in rows]
-
-    def plan(self, bulk: set[str]) -> None:
-        """One row per article: its richest capture, what its duplicates lend it, its id and editorial position."""
-        columns = "grp, idx, complete, untruncated, document, text_len, path, rel, slug, position, " + ", ".join(_LENT)
-        rows = self.db.execute(f"SELECT {columns} FROM capture ORDER BY grp, idx")
-
-        def planned() -> Iterator[tuple]:
-            for grp, group in groupby(rows, key=itemgetter(0)):
-                members = list(group)
-                best = max(members, key=itemgetter(2, 3, 4, 5, 7))  # richness(), path last
-                lent = dict(zip(_LENT, best[10:], strict=True))
-                for other in members:  # fill what the richest capture lacks from its duplicates, in file order
-                    if other is best:
-                        continue
-                    facts = dict(zip(_LENT, other[10:], strict=True))
-                    for name in ("section", "trend", "image_caption", "image_credit"):
-                        lent[name] = lent[name] or facts[name]
-                    if lent["week_start"] is None and facts["week_start"] is not None:
-                        for name in ("week_start", "week_source", "timestamp"):
-                            lent[name] = facts[name]
-                stamp = lent["timestamp"] and lent["timestamp"][:16].replace("T", " ")
-                if lent["week_source"] == "timestamp" and stamp in bulk:
-                    lent["week_start"] = lent["week_source"] = None  # a bulk-import stamp says nothing about the week
-                yield (grp, best[1], len(members), best[6], best[7], best[8], *lent.values(), best[9])
-
-        _in_batches(planned(), self._insert_plan)
-        # Article ids in slug order; editorial position given by the document, else file order in (issue, section).
-        self.db.executescript(
-            "CREATE TABLE article_plan AS SELECT grp, best, members, path, rel, slug, "
-            + ", ".join(_LENT)
-            + ", row_number() OVER (ORDER BY slug) AS id, CASE WHEN coalesce(position, 0) > 0 THEN position "
-            "ELSE row_number() OVER (PARTITION BY week_start, section, coalesce(position, 0) > 0 ORDER BY rel) END "
-            "AS position FROM plan; CREATE INDEX article_plan_id ON article_plan (id);"
-        )
-
-    def _insert_plan(self, batch: list[tuple]) -> None:
-        self.db.executemany(
-            "INSERT INTO plan (grp, best, members, path, rel, slug, "
-            + ", ".join(_LENT)
-            + ", position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            batch,
-        )
-
-    def one(self, sql: str, *params):
-        return self.db.execute(sql, params).fetchone()
-
-    def rows(self, sql: str, *params) -> Iterator[tuple]:
-        return self.db.execute(sql, params)
-
-    def articles(self) -> Iterator[dict]:
-        """The plan of every article, in id (slug) order."""
-        lent = ", ".join(f"p.{name}" for name in _LENT)
-        cursor = self.db.execute(
-            f"SELECT p.id, p.position, {lent}, c.record FROM article_plan p JOIN capture c ON c.idx = p.best "
-            "ORDER BY p.id"
-        )
-        names = [d[0] for d in cursor.description]
-        for row in cursor:
-            yield dict(zip(names, row, strict=True))
-
-    def aliases(self) -> Iterator[tuple[str, int, str | None]]:
-        """(alias slug, article id, URL): every other URL slug of an article's captures and the slugs its richest
-        document declares, never another article's slug, each alias to the first article (slug order) naming it."""
-        return self.db.execute(
-            "SELECT slug, id, url FROM (SELECT a.slug, p.id, a.url, row_number() OVER "
-            "(PARTITION BY a.slug ORDER BY p.id, a.declared, a.idx, a.seq) AS n FROM alias_source a "
-            "JOIN capture c ON c.idx = a.idx JOIN article_plan p ON p.grp = c.grp "
-            "WHERE a.slug IS NOT NULL AND a.slug != '' AND (a.declared = 0 OR a.idx = p.best) "
-            "AND a.slug NOT IN (SELECT slug FROM article_plan)) WHERE n = 1 ORDER BY id, slug"
-        )
-
-    def urls(self) -> Iterator[tuple[str, int]]:
-        """(URL, article id) of every capture of every article; one URL is one identity key, so one article."""
-        return self.db.execute(
-            "SELECT DISTINCT a.url, p.id FROM alias_source a JOIN capture c ON c.idx = a.idx "
-            "JOIN article_plan p ON p.grp = c.grp WHERE a.declared = 0 AND a.url IS NOT NULL ORDER BY p.id, a.url"
-        )
-
-
-# --------------------------------------------------------------------------------------------- building
 
 
 def issue_title(start: dt.date) -> str:
@@ -493,83 +209,7 @@ class Target:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.build_schema}" CASCADE'))
 
 
-# --------------------------------------------------------------------------------------------- the load
-
-
-def load_archive(
-    path: str | Path,
-    database_url: str,
-    *,
-    schema: str = "bulletin",
-    vocabulary: Vocabulary | None = None,
-    skip_invalid: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> LoadReport:
-    """Load the archive at `path` into a new generation of the store and swap it in atomically.
-
-    Strict by default: any rejected file fails the load (LoadFailed, with every `path:line: reason`) and
-    the live store is untouched. With skip_invalid the rest is loaded and the rejects are reported.
-    """
-    root = Path(path).resolve()
-    if not root.is_dir():
-        raise LoadFailed(f"{path}: no such archive directory")
-    vocab = vocabulary or Vocabulary.load()
-    report = LoadReport(archive=str(path))
-    with _scratch_directory() as scratch:
-        index = _Index(scratch)
-        try:
-            _index_archive(index, root, vocab, report, progress)
-            if report.rejected and not skip_invalid:
-                raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
-            index.group()
-            report.bulk_import_stamps = index.bulk_stamps()
-            index.plan(set(report.bulk_import_stamps))
-            shared = index.one("SELECT slug FROM article_plan GROUP BY slug HAVING count(*) > 1 ORDER BY slug")
-            if shared:
-                raise LoadFailed(f"two different articles share the slug '{shared[0]}'", report)
-            _build_and_swap(index, Target(database_url, schema), root, vocab, report)
-        finally:
-            index.close()
-    return report
-
-
-def _scratch_directory() -> tempfile.TemporaryDirectory:
-    """A temporary directory for the index, named after this process; ones left by killed loaders go first."""
-    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _index_archive(index: _Index, root: Path, vocab: Vocabulary, report: LoadReport, progress) -> None:
-    """Pass 1: parse every file, one at a time; keep only what deduplication needs, in the index."""
-    for file in archive_files(root):
-        report.files_read += 1
-        try:
-            result = parse_file(file, root, vocab)
-        except ArchiveError as exc:
-            report.rejected.append(str(exc))
-        else:
-            if isinstance(result, Skip):
-                report.skipped.setdefault(result.reason, []).append(result.path)
-            else:
-                index.add(file, result)
-        if progress:
-            progress(report.files_read)
-
-
-def _build_and_swap(index: _Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport) -> None:
+def build_and_swap(index: Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport) -> None:
     target.lock()
     try:
         engine = target.build_engine()
@@ -590,20 +230,8 @@ def _build_and_swap(index: _Index, target: Target, root: Path, vocab: Vocabulary
 _RECORD_DATETIMES = ("timestamp", "published_at", "updated_at", "embargo_until", "fetched_at")
 
 
-def _in_batches(rows: Iterable, write: Callable[[list], object]) -> None:
-    """Hand a stream of rows to `write` BATCH at a time (memory stays flat with the archive)."""
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH:
-            write(batch)
-            batch = []
-    if batch:
-        write(batch)
-
-
-def _insert_in_batches(conn, model, rows: Iterable[dict]) -> None:
-    _in_batches(rows, lambda batch: conn.execute(insert(model), batch))
+def _insertin_batches(conn, model, rows: Iterable[dict]) -> None:
+    in_batches(rows, lambda batch: conn.execute(insert(model), batch))
 
 
 def _planned_record(plan: dict) -> ArticleRecord:
@@ -617,7 +245,7 @@ def _planned_record(plan: dict) -> ArticleRecord:
     return ArticleRecord(**fields)
 
 
-def _build(engine, target, root, vocab, index: _Index, report) -> None:
+def _build(engine, target, root, vocab, index: Index, report) -> None:
     now = clock.now()
     Base.metadata.create_all(engine)
     previous = _previous_state(target)
@@ -640,7 +268,7 @@ def _build(engine, target, root, vocab, index: _Index, report) -> None:
             iso = start.isocalendar()
             issues.append({"start": start, "end": start + dt.timedelta(days=6),
                            "iso_week": f"{iso.year}-W{iso.week:02d}", "title": issue_title(start)})  # fmt: skip
-        _insert_in_batches(conn, Issue, issues)
+        _insertin_batches(conn, Issue, issues)
 
         def article_rows() -> Iterator[dict]:
             for plan in index.articles():  # streamed in slug order: one parsed record in memory at a time
@@ -663,9 +291,9 @@ def _build(engine, target, root, vocab, index: _Index, report) -> None:
                 digest.update(f"{url}\0{article_id}".encode())
                 yield {"url": url, "article_id": article_id}
 
-        _insert_in_batches(conn, Article, article_rows())
-        _insert_in_batches(conn, Alias, alias_rows())
-        _insert_in_batches(conn, ArticleUrl, url_rows())
+        _insertin_batches(conn, Article, article_rows())
+        _insertin_batches(conn, Alias, alias_rows())
+        _insertin_batches(conn, ArticleUrl, url_rows())
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
 
         report.changes_recorded = _record_changes(conn, previous, now)
@@ -691,14 +319,14 @@ def _build(engine, target, root, vocab, index: _Index, report) -> None:
         if stored != planned:
             raise LoadFailed(f"the new store holds {stored} articles, expected {planned}", report)
         leaked = conn.execute(
-            select(func.count()).select_from(queries.public_articles(now).where(
+            select(func.count()).select_from(public_articles(now).where(
                 (Article.status != "published") | (Article.embargo_until > now)
             ).subquery())
         ).scalar()  # fmt: skip
         if leaked:
             raise LoadFailed("the public query would show unpublished articles", report)
         report.public_articles = conn.execute(
-            select(func.count()).select_from(queries.public_articles(now).subquery())
+            select(func.count()).select_from(public_articles(now).subquery())
         ).scalar()
 
 
@@ -780,7 +408,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
     forgotten = set(unseen) - still
     history = [c for c in history if c["slug"] not in forgotten]
-    _insert_in_batches(conn, Change, history)
+    _insertin_batches(conn, Change, history)
     seq = max((c["seq"] for c in history), default=0)
     rows: list[dict] = []
     recorded = 0
@@ -819,22 +447,3 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     if rows:
         conn.execute(insert(Change), rows)
     return recorded
-
-
-def report_lines(report: LoadReport) -> list[str]:
-    """The human summary printed at the end of a load."""
-    lines = [
-        f"archive: {report.archive}",
-        f"files read: {report.files_read}",
-        f"articles loaded: {report.articles_loaded} ({report.public_articles} public now)",
-        f"merged duplicates: {report.merged_duplicates}",
-        f"skipped: {sum(len(v) for v in report.skipped.values())}"
-        + "".join(f"\n  {reason}: {len(paths)}" for reason, paths in sorted(report.skipped.items())),
-        f"rejected: {len(report.rejected)}" + "".join(f"\n  {line}" for line in report.rejected),
-        f"truncated: {len(report.truncated)}",
-        f"without issue: {len(report.without_issue)}" + "".join(f"\n  {s}" for s in report.without_issue[:50]),
-        "issues per year: " + (", ".join(f"{y}: {n}" for y, n in report.issues_per_year.items()) or "none"),
-        f"changes recorded: {report.changes_recorded}",
-        f"generation: {report.generation[:20]}" + (" (swapped in)" if report.swapped else " (not swapped)"),
-    ]
-    return lines
