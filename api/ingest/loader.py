@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from api import clock
 from api.ingest.captures import parse_capture
 from api.ingest.documents import parse_document
 from api.ingest.merge import Index
@@ -63,11 +64,16 @@ def load_archive(
                 raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
             index.group()
             report.bulk_import_stamps = index.bulk_stamps()
-            index.plan(set(report.bulk_import_stamps))
-            shared = index.one("SELECT slug FROM article_plan GROUP BY slug HAVING count(*) > 1 ORDER BY slug")
+            now = clock.now()
+            index.plan(set(report.bulk_import_stamps), now)
+            report.hidden_copies, report.renamed_slugs = index.hidden_copies, index.renamed
+            shared = index.one(
+                "SELECT slug, group_concat(rel, ', ') FROM (SELECT slug, rel FROM article_plan ORDER BY rel) "
+                "GROUP BY slug HAVING count(*) > 1 ORDER BY slug"
+            )
             if shared:
-                raise LoadFailed(f"two different articles share the slug '{shared[0]}'", report)
-            build_and_swap(index, Target(database_url, schema), root, vocab, report)
+                raise LoadFailed(f"two different articles share the slug '{shared[0]}': {shared[1]}", report)
+            build_and_swap(index, Target(database_url, schema), root, vocab, report, now)
         finally:
             index.close()
     return report

@@ -27,6 +27,8 @@ class LoadReport:
     truncated: list[str] = field(default_factory=list)
     without_issue: list[str] = field(default_factory=list)
     bulk_import_stamps: list[str] = field(default_factory=list)
+    hidden_copies: list[str] = field(default_factory=list)  # `slug: path (status) lends nothing to path`
+    renamed_slugs: list[str] = field(default_factory=list)  # `slug (lang) -> slug-lang`: one slug, two languages
     issues_per_year: dict[str, int] = field(default_factory=dict)
     changes_recorded: int = 0
     generation: str = ""
@@ -47,6 +49,10 @@ def report_lines(report: LoadReport) -> list[str]:
         + "".join(f"\n  {reason}: {len(paths)}" for reason, paths in sorted(report.skipped.items())),
         f"rejected: {len(report.rejected)}" + "".join(f"\n  {line}" for line in report.rejected),
         f"truncated: {len(report.truncated)}",
+        f"hidden copies beside a public one: {len(report.hidden_copies)}"
+        + "".join(f"\n  {line}" for line in report.hidden_copies[:50]),
+        f"slugs shared across languages: {len(report.renamed_slugs)}"
+        + "".join(f"\n  {line}" for line in report.renamed_slugs),
         f"without issue: {len(report.without_issue)}" + "".join(f"\n  {s}" for s in report.without_issue[:50]),
         "issues per year: " + (", ".join(f"{y}: {n}" for y, n in report.issues_per_year.items()) or "none"),
         f"changes recorded: {report.changes_recorded}",

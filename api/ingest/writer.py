@@ -209,12 +209,14 @@ class Target:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.build_schema}" CASCADE'))
 
 
-def build_and_swap(index: Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport) -> None:
+def build_and_swap(
+    index: Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport, now: dt.datetime | None = None
+) -> None:
     target.lock()
     try:
         engine = target.build_engine()
         try:
-            _build(engine, target, root, vocab, index, report)
+            _build(engine, target, root, vocab, index, report, now or clock.now())
             target.validate(engine)
         except BaseException:
             target.close_build(engine)
@@ -245,8 +247,7 @@ def _planned_record(plan: dict) -> ArticleRecord:
     return ArticleRecord(**fields)
 
 
-def _build(engine, target, root, vocab, index: Index, report) -> None:
-    now = clock.now()
+def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) -> None:
     Base.metadata.create_all(engine)
     previous = _previous_state(target)
     digest = hashlib.sha256()
