@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build clean
+.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build docs-examples clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ docs: $(VENV)/.installed-dev
 
 docs-build: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Rewrite the API guide's example responses from the sample archive (tests/test_api_examples.py checks them).
+docs-examples: $(VENV)/.installed-dev
+	$(PY) -m tools.api_examples
 
 clean:
 	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site
