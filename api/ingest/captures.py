@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from api.store.records import ArchiveError, ArticleRecord, Skip
-from api.store.text import detect_language, slugify
-from api.store.vocabulary import BulkImportRule, SiteFurniture, Vocabulary
+from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.text import detect_language, slugify
+from api.ingest.vocabulary import BulkImportRule, SiteFurniture, Vocabulary
 
 Line = tuple[int, str]  # (1-based line number in the file, text without outer whitespace)
 
