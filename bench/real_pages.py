@@ -112,7 +112,9 @@ def measure(directory: Path, expected: dict, sites: list[str], show_failures: bo
                 score[field]["ok" if ok else "bad"] += 1
                 if not ok:
                     failures.append(f"{key}: {field}: {detail}")
-        counts.update(_load(loader, vocabulary, directory / site, expected, site))
+        loaded, load_failures = _load(loader, vocabulary, directory / site, expected, site)
+        counts.update(loaded)
+        failures.extend(load_failures)
         per_site[site] = {"counts": dict(counts), "score": score, "bulk": sorted(bulk)}
     for site, data in per_site.items():
         c = data["counts"]
@@ -120,7 +122,8 @@ def measure(directory: Path, expected: dict, sites: list[str], show_failures: bo
             f"{site}: {c['pages']} pages, {c['articles']} articles, {c['non-articles']} non-articles; "
             f"parser rejected {c.get('rejected', 0)}; loader: {c.get('loaded', 0)} articles loaded, "
             f"{c.get('load_rejected', 0)} rejected, {c.get('skipped', 0)} skipped, "
-            f"{c.get('non_articles_published', 0)} non-articles published"
+            f"{c.get('non_articles_published', 0)} non-articles published, "
+            f"{c.get('served_published_wrong', 0)} articles served with a wrong publication time"
         )
         for field in FIELDS:
             s = data["score"][field]
@@ -175,9 +178,10 @@ def _compare(exp: dict, got, records, captures, loader, bulk: set[str]) -> dict[
     }
 
 
-def _load(loader, vocabulary, site_dir: Path, expected: dict, site: str) -> Counter:
-    """Load the site's directory through the real loader; count rejects and non-articles that were published."""
-    counts = Counter()
+def _load(loader, vocabulary, site_dir: Path, expected: dict, site: str) -> tuple[Counter, list[str]]:
+    """Load the site's directory through the real loader; count rejects and non-articles that were published, and
+    check the publication time each article is served with (a date when one is known, none otherwise)."""
+    counts, failures = Counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/store.sqlite3"
         try:
@@ -185,7 +189,7 @@ def _load(loader, vocabulary, site_dir: Path, expected: dict, site: str) -> Coun
         except loader.LoadFailed as exc:
             counts["load_failed"] += 1
             print(f"{site}: the load failed: {exc}", file=sys.stderr)
-            return counts
+            return counts, failures
         counts["loaded"] = report.articles_loaded
         counts["load_rejected"] = len(report.rejected)
         counts["skipped"] = sum(len(v) for v in report.skipped.values())
@@ -193,10 +197,30 @@ def _load(loader, vocabulary, site_dir: Path, expected: dict, site: str) -> Coun
         engine = create_engine(url)
         with engine.connect() as conn:
             urls = {u for (u,) in conn.execute(select(models.ArticleUrl.url))}
+            served = dict(
+                conn.execute(
+                    select(models.ArticleUrl.url, models.Article.published_at).join(
+                        models.Article, models.Article.id == models.ArticleUrl.article_id
+                    )
+                ).all()
+            )
         engine.dispose()
+        unknown = getattr(models, "UNKNOWN_TIME", None)
+        for key, exp in expected.items():
+            if not key.startswith(f"{site}/") or exp["kind"] != "article" or exp["url"] not in served:
+                continue
+            value = served[exp["url"]]
+            value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+            known = value != unknown and value.year != 1970
+            # A duplicate with a printed week lends its date to the whole article: a date is then right.
+            if known != exp["published_known"] and not (known and exp.get("bulk_import")):
+                counts["served_published_wrong"] += 1
+                failures.append(
+                    f"{key}: served published_at {value} (expected {'a date' if exp['published_known'] else 'none'})"
+                )
     skip_urls = {e["url"] for k, e in expected.items() if k.startswith(f"{site}/") and e["kind"] == "skip"}
     counts["non_articles_published"] = len(skip_urls & urls)
-    return counts
+    return counts, failures
 
 
 def main(argv: list[str] | None = None) -> int:

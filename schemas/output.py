@@ -5,6 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
+from schemas.fields import KnownTime
+
 _NO_CONTEXT = {"lang": "en", "base": "", "format": None}
 
 
@@ -80,8 +82,13 @@ class ArticleSummarySchema(Schema):
         metadata={"description": "Id of the issue (None for articles whose week could not be recovered)."},
     )  # fmt: skip
     position = fields.Integer()
-    published_at = fields.DateTime(format="iso")
-    updated_at = fields.DateTime(format="iso")
+    published_at = KnownTime(
+        metadata={
+            "description": "When the article was published; null when the archive does not say (a capture "
+            "with no week and no stamp of its own). Such articles sort after every dated one."
+        }
+    )
+    updated_at = KnownTime()
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
     url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
     fallback = fields.Function(

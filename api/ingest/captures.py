@@ -465,11 +465,11 @@ def _looks_like_section_name(text: str) -> bool:
 def _read_preamble(path: str, items: list[Line], lines: list[Line], head: _Head, vocab: Vocabulary) -> int:
     """Author line, week and section, as the issue views print them above the title; the index after them."""
     k = 0
-    if k < len(items) and (name := _author(items[k][1], vocab.site)) is not None:
-        # "by" alone is the old template's empty author line; "by <name>" only counts above a week.
-        if not name or (k + 1 < len(items) and _is_dated_week(items[k + 1][1])):
-            head.authors = [name] if name else []
-            k += 1
+    name = _author(items[0][1], vocab.site) if items else None
+    # "by" alone is the old template's empty author line; "by <name>" only counts above a week.
+    if name is not None and (not name or (len(items) > 1 and _is_dated_week(items[1][1]))):
+        head.authors = [name] if name else []
+        k += 1
     if k >= len(items):
         return k
     n, text = items[k]
@@ -487,14 +487,16 @@ def _read_preamble(path: str, items: list[Line], lines: list[Line], head: _Head,
         n2, name = items[k]
         next_line = next((t for ln, t in lines if ln == n + 1), "")
         repeated = any(_same_text(t, name) for _, t in items[k + 1 : k + 4])
-        if next_line and _marker(name, vocab, under_week=True) is None and not repeated:
-            if vocab.section(name) or _looks_like_section_name(name):
-                head.section = _section_of(name, vocab)
-                k += 1
+        plain = next_line and _marker(name, vocab, under_week=True) is None and not repeated
+        if plain and (vocab.section(name) or _looks_like_section_name(name)):
+            head.section = _section_of(name, vocab)
+            k += 1
     return k
 
 
-def _read_head(path: str, items: list[Line], lines: list[Line], url: str | None, vocab: Vocabulary) -> tuple[_Head, int]:
+def _read_head(
+    path: str, items: list[Line], lines: list[Line], url: str | None, vocab: Vocabulary
+) -> tuple[_Head, int]:
     """The head of the article and the index of its lead among the non-blank lines."""
     head = _Head()
     k = _read_preamble(path, items, lines, head, vocab)
@@ -692,7 +694,7 @@ def parse_capture(path: str, text: str, vocab: Vocabulary) -> ArticleRecord | Sk
     head, lead_at = _read_head(path, items, lines, url, vocab)
     body: list[str] = []
     repeated_title = False
-    for n, line in items[lead_at:]:
+    for _, line in items[lead_at:]:
         if credit := _caption(line, site):  # captions are never body text, wherever the capture put them
             if head.caption is None:
                 head.caption, head.credit = credit

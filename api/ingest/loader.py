@@ -63,7 +63,7 @@ def load_archive(
             if report.rejected and not skip_invalid:
                 raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
             index.group()
-            report.bulk_import_stamps = index.bulk_stamps()
+            report.bulk_import_stamps = index.bulk_stamps(vocab.site.bulk_import)
             now = clock.now()
             index.plan(set(report.bulk_import_stamps), now)
             report.hidden_copies, report.renamed_slugs = index.hidden_copies, index.renamed

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+# The week_source of an article whose only stamp is a bulk import's: no week, no known publication time.
+BULK_IMPORTED = "bulk-import"
+
 
 class ArchiveError(Exception):
     """A file of the archive that cannot be loaded: reported as `path:line: reason`."""
@@ -39,7 +42,7 @@ class ArticleRecord:
     section: str | None = None  # section family slug (already mapped through the vocabulary)
     trend: str | None = None  # trend slug (already mapped through the vocabulary)
     week_start: dt.date | None = None  # Monday of the issue week
-    week_source: str | None = None  # "printed" | "timestamp" | "document" | None
+    week_source: str | None = None  # "printed" | "timestamp" | "document" | BULK_IMPORTED | None
     timestamp: dt.datetime | None = None  # canonical-view publication stamp, if any
     published_at: dt.datetime | None = None  # aware UTC
     updated_at: dt.datetime | None = None  # aware UTC

@@ -21,7 +21,7 @@ from api.pagination import fingerprint
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.store import queries
-from api.store.models import Issue
+from api.store.models import UNKNOWN_TIME, Issue
 from schemas.args import ArticleFilterArgs
 
 bp = Blueprint("feeds", __name__)
@@ -93,8 +93,17 @@ def _feed_language(args, page) -> str | None:
     return langs.pop() if len(langs) == 1 else None
 
 
+def _known(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time, or None when it is UNKNOWN_TIME (nothing in the archive says when)."""
+    return None if value is None or value == UNKNOWN_TIME else value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _updated(page, now) -> dt.datetime:
-    times = [a.updated_at or a.published_at for a in page.items]
+    times = [t for a in page.items if (t := _known(a.updated_at) or _known(a.published_at))]
     return max(times) if times else g.generation.last_modified(now)
 
 
@@ -145,8 +154,11 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
                 scheme=f"{base_url()}/v1/issues",
                 label=a.issue_start.isoformat(),
             )
-        fe.published(a.published_at)
-        fe.updated(a.updated_at or a.published_at)
+        if _known(a.published_at):
+            fe.published(a.published_at)
+        # Atom requires <updated>: an undated article (no week, no stamp) says when the store was built, not a
+        # fetch time dressed up as a publication.
+        fe.updated(_known(a.updated_at) or _known(a.published_at) or g.generation.last_modified(now))
         fe.rights(current_app.config["FEED_RIGHTS"])
     if kind != "atom":
         return fg.rss_str(pretty=True)
@@ -168,8 +180,8 @@ def _json_feed(session, args, now) -> bytes:
             "title": a.title,
             "content_html": a.body_html or "",
             "summary": a.lead or None,
-            "date_published": a.published_at.isoformat(),
-            "date_modified": (a.updated_at or a.published_at).isoformat(),
+            "date_published": _iso(_known(a.published_at)),
+            "date_modified": _iso(_known(a.updated_at) or _known(a.published_at)),
             "authors": [{"name": n} for n in a.authors or []],
             "tags": [t for t in (a.section_slug, a.trend_slug) if t],
             "language": a.lang,
