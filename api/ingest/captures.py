@@ -435,7 +435,7 @@ def _title_score(items: list[Line], j: int, after_markers: bool, url: str | None
     if j + 1 < len(items) and _marker(items[j + 1][1], vocab, under_week=False) in ("stamp", "caption"):
         score += 2
     if after_markers:
-        score -= 3  # no layout prints its title under the trend, the stamp or the caption
+        score -= 6  # no layout prints its title under the trend, the stamp or the caption: outweighs the slug
     if len(text) > _TITLE_MAX:
         score -= 3
     if _SENTENCE_BREAK.search(text):
