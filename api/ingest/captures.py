@@ -12,6 +12,7 @@ printed again after the lead. Captions, stamps and dates are recognised by the f
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import statistics
 from collections import defaultdict
@@ -275,9 +276,10 @@ def _strip_chrome(lines: list[Line], site: SiteFurniture) -> tuple[list[Line], b
     chrome_at_end = False
     last = max((i for i, (_, text) in enumerate(lines) if text), default=-1)
     for i, (n, text) in enumerate(lines):
-        if text and site.is_chrome_tail(text):
+        kind = site.chrome(text) if text else None
+        if kind == "tail":
             return kept, True
-        if text and (site.is_chrome(text) or is_yearless_week(text) or (i == last and site.is_cut_chrome(text))):
+        if text and (kind == "line" or is_yearless_week(text) or (i == last and site.is_cut_chrome(text))):
             chrome_at_end = True
             continue
         if text:
@@ -289,13 +291,14 @@ def _strip_chrome(lines: list[Line], site: SiteFurniture) -> tuple[list[Line], b
 # ---------------------------------------------------------------- pages that are not articles
 
 
-def _url_parts(url: str | None) -> tuple[str, list[str], set[str]]:
+@functools.lru_cache(maxsize=256)
+def _url_parts(url: str | None) -> tuple[str, tuple[str, ...], frozenset[str]]:
     """(host, path segments, query keys) of a URL, all case-folded."""
     if not url:
-        return "", [], set()
+        return "", (), frozenset()
     parts = urlsplit(url)
-    segments = [unquote(s).casefold() for s in parts.path.split("/") if s]
-    return (parts.hostname or "").casefold(), segments, {k.casefold() for k in parse_qs(parts.query, True)}
+    segments = tuple(unquote(s).casefold() for s in parts.path.split("/") if s)
+    return (parts.hostname or "").casefold(), segments, frozenset(k.casefold() for k in parse_qs(parts.query, True))
 
 
 def _url_reason(url: str, vocab: Vocabulary) -> str | None:
@@ -358,18 +361,12 @@ def _caption(text: str, site: SiteFurniture, *, described: bool = False) -> tupl
     `<label>: <credit>` and `<label> from <credit>` anywhere; with `described`, also a description followed by its
     credit on the same line (`<description> / Фото …`, `<description>. Фота: <site>`), which only the head has.
     """
-    if len(text) > site.caption_max_length or not site.caption_labels:
+    if len(text) > site.caption_max_length:
         return None
-    labels = "|".join(re.escape(label) for label in site.caption_labels)
-    match = re.match(rf"^(?:{labels})\s*(?::|\bfrom\b)\s*(?P<credit>\S.*)$", text, re.IGNORECASE)
-    if match:
+    if match := site.caption_plain.match(text):
         return text, match["credit"].strip()
     if described and not text.endswith((".", "!", "?")):
-        match = re.match(
-            rf"^(?P<desc>.+?)(?:[.!?…»”)]\s+|\s+[/|–—]\s*)(?:{labels})\b\s*:?\s*(?P<credit>\S.{{0,80}})$",
-            text,
-            re.IGNORECASE,
-        )
+        match = site.caption_described.match(text)
         if match and len(match["credit"].split()) <= 8:
             return text, match["credit"].strip()
     return None

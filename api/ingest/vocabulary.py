@@ -4,6 +4,7 @@ never as constants in code."""
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -98,12 +99,34 @@ class SiteFurniture:
             bulk_import=BulkImportRule(**(data.get("bulk_import") or {})),
         )
 
-    def is_chrome(self, line: str) -> bool:
+    def chrome(self, line: str) -> str | None:
+        """ "tail" for a line from which the page shows other articles, "line" for chrome, None for text."""
         folded = _fold(line)
-        return folded in self.chrome_lines or folded.startswith(self.chrome_prefixes) or self.is_breadcrumb(line)
+        if folded in self.chrome_tails:
+            return "tail"
+        if folded in self.chrome_lines or folded.startswith(self.chrome_prefixes) or self.is_breadcrumb(line):
+            return "line"
+        return None
+
+    def is_chrome(self, line: str) -> bool:
+        return self.chrome(line) == "line"
 
     def is_chrome_tail(self, line: str) -> bool:
-        return _fold(line) in self.chrome_tails
+        return self.chrome(line) == "tail"
+
+    @functools.cached_property
+    def caption_plain(self) -> re.Pattern:
+        """`<label>: <credit>` and `<label> from <credit>`."""
+        labels = "|".join(re.escape(label) for label in self.caption_labels) or "(?!)"
+        return re.compile(rf"^(?:{labels})\s*(?::|\bfrom\b)\s*(?P<credit>\S.*)$", re.IGNORECASE)
+
+    @functools.cached_property
+    def caption_described(self) -> re.Pattern:
+        """A description and its credit on one line: `<description> / Фото …`, `<description>. Фота: <site>`."""
+        labels = "|".join(re.escape(label) for label in self.caption_labels) or "(?!)"
+        return re.compile(
+            rf"^(?P<desc>.+?)(?:[.!?…»”)]\s+|\s+[/|–—]\s*)(?:{labels})\b\s*:?\s*(?P<credit>\S.{{0,80}})$", re.IGNORECASE
+        )
 
     def is_cut_chrome(self, line: str) -> bool:
         """A chrome line the capturing tool cut off mid-word (`You have been succ`): only ever a page's last line."""
