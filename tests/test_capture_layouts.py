@@ -15,6 +15,7 @@ listing page paged by query.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -424,3 +425,39 @@ def test_provisional_sections_are_served_and_undated_articles_sort_last(layouts_
     feed = client.get("/v1/feed.json?limit=100").get_json()
     undated = [i for i in feed["items"] if "date_published" not in i]
     assert undated and all("date_modified" not in i for i in undated)
+
+
+# ---------------------------------------------------------------- the measurement tool for real pages
+
+
+def test_real_pages_bench_scores_labelled_captures_and_names_failures(tmp_path, capsys):
+    from bench import real_pages
+
+    site = tmp_path / "pages" / "pro"
+    site.mkdir(parents=True)
+    labels = {}
+    for n, name in enumerate(("pro_title_after_lead.txt", "pro_body_only_social.txt", "pro_listing_paged.txt"), 1):
+        text = (LAYOUTS / name).read_text(encoding="utf-8")
+        (site / f"{n:03d}.txt").write_text(text, encoding="utf-8")
+        url = text.split("\n", 1)[0].removeprefix("URL: ")
+        if name in SKIPPED:
+            labels[f"pro/{n:03d}.txt"] = {"url": url, "kind": "skip", "reason": SKIPPED[name]}
+            continue
+        exp = EXPECTED[name]
+        last = exp["blocks"][-1]["text"] if exp.get("blocks") else exp["lead"]
+        labels[f"pro/{n:03d}.txt"] = {
+            "url": url, "kind": "article", "week": exp["week_start"] and exp["week_start"].isoformat(),
+            "bulk_import": False, "section": exp["section"], "trend": exp.get("trend"), "title": exp["title"],
+            "lead": exp["lead"], "last": last, "lang": "en", "truncated": False, "caption": None,
+            "published_known": exp["week_start"] is not None,
+        }  # fmt: skip
+    expected = tmp_path / "expected.json"
+    expected.write_text(json.dumps(labels), encoding="utf-8")
+    assert real_pages.main([str(tmp_path / "pages"), str(expected), "--failures"]) == 0
+    out = capsys.readouterr().out
+    assert "pro: 3 pages, 2 articles, 1 non-articles; parser rejected 0" in out and "0 non-articles published" in out
+    assert out.count("100.0%") == 11 and out.rstrip().endswith("failures:")
+    labels["pro/001.txt"]["trend"] = "worse"  # a wrong label is reported as that page's failure
+    expected.write_text(json.dumps(labels), encoding="utf-8")
+    real_pages.main([str(tmp_path / "pages"), str(expected), "--failures"])
+    assert "pro/001.txt: trend: better != worse" in capsys.readouterr().out
