@@ -235,13 +235,15 @@ EXPECTED: dict[str, dict] = {
                 "likely to keep doing so."
             )
         ],
-        truncated=False,  # "Recent trends" closes the page
+        truncated=False,  # "Recent trends" closes the article: the sidebar's titles after it are not body
     ),
     "info_regions_issue_view.txt": dict(
         week_start=dt.date(2019, 9, 30),
         section="regions",
         trend="unchanged",
         title="District councils lose their budgets",
+        image_caption="Photo by the Grodno regional executive committee",  # "<label> by <credit>"
+        image_credit="the Grodno regional executive committee",
         blocks=[para("Local councils will keep the right to approve the budget but not to change it.")],
         truncated=False,
     ),

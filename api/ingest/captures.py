@@ -363,8 +363,9 @@ def _caption(text: str, site: SiteFurniture, *, described: bool = False) -> tupl
     """
     if len(text) > site.caption_max_length:
         return None
-    if match := site.caption_plain.match(text):
-        return text, match["credit"].strip()
+    match = site.caption_plain.match(text)
+    if match and (match["credit"] or len(match["source"].split()) <= 8):
+        return text, (match["credit"] or match["source"]).strip()
     if described and not text.endswith((".", "!", "?")):
         match = site.caption_described.match(text)
         if match and len(match["credit"].split()) <= 8:

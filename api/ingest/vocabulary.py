@@ -116,9 +116,12 @@ class SiteFurniture:
 
     @functools.cached_property
     def caption_plain(self) -> re.Pattern:
-        """`<label>: <credit>` and `<label> from <credit>`."""
+        """`<label>: <credit>`, `<label> from <credit>` and `<label> by <credit>` (a few words, no sentence)."""
         labels = "|".join(re.escape(label) for label in self.caption_labels) or "(?!)"
-        return re.compile(rf"^(?:{labels})\s*(?::|\bfrom\b)\s*(?P<credit>\S.*)$", re.IGNORECASE)
+        return re.compile(
+            rf"^(?:{labels})\s*(?::\s*(?P<credit>\S.*)|\s+(?:from|by)\s+(?P<source>\S.{{0,80}}?))(?<![.!?])$",
+            re.IGNORECASE,
+        )
 
     @functools.cached_property
     def caption_described(self) -> re.Pattern:
