@@ -85,7 +85,7 @@ class ArticleSummarySchema(Schema):
     published_at = KnownTime(
         metadata={
             "description": "When the article was published; null when the archive does not say (a capture "
-            "with no week and no stamp of its own). Such articles sort after every dated one."
+            "with no week and no stamp of its own). Such articles sort as the oldest: last when newest come first."
         }
     )
     updated_at = KnownTime()

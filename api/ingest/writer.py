@@ -41,7 +41,7 @@ def issue_title(start: dt.date) -> str:
 
 def _published_at(rec: ArticleRecord) -> dt.datetime:
     """The publication time to store: the one the archive gives (captures.publication_time), else UNKNOWN_TIME,
-    which sorts after every known time and is served as null; never the capture's fetch time."""
+    which sorts before every known time and is served as null; never the capture's fetch time."""
     known = publication_time(rec, bulk=rec.week_source == BULK_IMPORTED)
     return known or UNKNOWN_TIME
 

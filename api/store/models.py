@@ -26,7 +26,8 @@ class UTCDateTime(TypeDecorator):
 
 
 # Stored as published_at (and updated_at) when nothing in the archive says when an article was published (a
-# body-only capture, a bulk-import stamp): it sorts after every real time and the API serves it as null.
+# body-only capture, a bulk-import stamp): it sorts before every real time (last when newest come first) and the API
+# serves it as null.
 UNKNOWN_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
