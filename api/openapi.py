@@ -250,6 +250,7 @@ JSON_FEED = {
     },
 }
 
+JSON_SCALARS = ({"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"})
 #: Components written by hand: the blocks of `format=blocks`, and any JSON value (this document's own type).
 COMPONENTS = {
     "ParagraphBlock": {
@@ -276,26 +277,25 @@ COMPONENTS = {
             "mapping": {"paragraph": "#/components/schemas/ParagraphBlock", "list": "#/components/schemas/ListBlock"},
         },
     },
+    # Arrays hold scalars and objects only: TypeScript cannot name an array of itself through generated types.
     "JsonValue": {
-        "description": "Any JSON value.",
+        "description": "A JSON value (arrays hold scalars and objects).",
         "oneOf": [
-            {"type": "string"},
-            {"type": "number"},
-            {"type": "boolean"},
-            {"type": "null"},
-            {"type": "array", "items": {"$ref": "#/components/schemas/JsonValue"}},
-            {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+            *JSON_SCALARS,
+            {"$ref": "#/components/schemas/JsonObject"},
+            {"type": "array", "items": {"oneOf": [*JSON_SCALARS, {"$ref": "#/components/schemas/JsonObject"}]}},
         ],
     },
+    "JsonObject": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
     "OpenApiDocument": {
         "type": "object",
         "description": "An OpenAPI 3.1 document (this one).",
         "required": ["openapi", "info", "paths", "components"],
         "properties": {
             "openapi": {"type": "string"},
-            "info": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
-            "paths": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
-            "components": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+            "info": {"$ref": "#/components/schemas/JsonObject"},
+            "paths": {"$ref": "#/components/schemas/JsonObject"},
+            "components": {"$ref": "#/components/schemas/JsonObject"},
         },
         "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
     },
