@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE
 from tests.live import Gunicorn, get
 
