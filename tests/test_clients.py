@@ -168,7 +168,7 @@ def test_typescript_client_is_strict_and_runs_the_flows(server, spec_file, tmp_p
     assert not re.search(r"\bany\b|\bunknown\b|\bas\s+(?!const\b)[A-Za-z{(\[]|<[A-Z][A-Za-z]*>\s*[a-z(]|!\.", code)
     checked = run(tsc, "--strict", "--noEmit", "-p", str(work / "tsconfig.json"))
     assert checked.returncode == 0, checked.stdout
-    built = run(tsc, "-p", str(work / "tsconfig.json"))
+    built = run(tsc, "--noCheck", "-p", str(work / "tsconfig.json"))  # checked just above: emit only
     assert built.returncode == 0, built.stdout
     flows = run(node, str(work / "out" / "flows.js"), server[0])
     assert flows.returncode == 0, flows.stderr
