@@ -28,7 +28,13 @@ store: $(STORE)
 run: $(VENV)/.installed $(STORE)
 	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: $(VENV)/.installed-dev
+# Tools by others that the tests run (linters, client generators; see tests/test_clients.py), pinned by
+# package-lock.json. Install scripts are not run: none of these tools needs one (only an analytics ping has one).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) || echo "npm not installed: tool tests will skip"; }
+	@if command -v npm >/dev/null 2>&1; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; fi
+
+test: $(VENV)/.installed-dev node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 	$(PY) -m pytest
 
@@ -73,4 +79,4 @@ docs-examples: $(VENV)/.installed-dev
 	$(PY) -m tools.api_examples
 
 clean:
-	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site
+	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site node_modules
