@@ -1,6 +1,6 @@
-"""`make bench`: issue 6's benchmark. Synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON.
+"""`make bench`: synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON.
 
-For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the issue's large sizes):
+For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the large sizes):
 
 1. the synthetic archive of that size is generated with `bench.generate` (seed 1) into `.bench/archives/<N>`, or
    reused (the same cache as `make bench-loader`);
@@ -837,7 +837,7 @@ def run_memory(bench: Bench, server: Server, paths: list[str], args) -> dict:
 
 
 def judge(run: dict) -> None:
-    """Attach issue 6's target and verdict to every row."""
+    """Attach its target and verdict to every row."""
     size = run["size"] or 0
     rows = {(r["key"], r["mode"]): r for r in run["rows"]}
     for r in run["rows"]:

@@ -135,7 +135,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def record_figures(suite: str, **figures) -> None:
-    """Merge figures of this run into test-artifacts/<suite>.json (git-ignored), where the README's are read from."""
+    """Merge figures of this run into test-artifacts/<suite>.json (git-ignored), where docs/reliability.md's are generated from."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{suite}.json"
     known = json.loads(path.read_text()) if path.exists() else {}

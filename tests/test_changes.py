@@ -1,4 +1,4 @@
-"""The change feed (issue #5) on both backends: A→B sync ends with exactly B's public content, tombstones included."""
+"""The change feed on both backends: A→B sync ends with exactly B's public content, tombstones included."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ WARM = [
     f"/v1/articles/{SEED_SLUG}",
     "/v1/feed.atom",
 ]
-STATS: dict = {}  # figures of this run, written to test-artifacts/faults.json for the README
+STATS: dict = {}  # figures of this run, written to test-artifacts/faults.json for docs/reliability.md
 
 
 def cold_url(n: int) -> str:

@@ -1,4 +1,4 @@
-"""The trend timeline (issue #4) on both backends: counts recomputed from /v1/articles, filters, visibility, caching."""
+"""The trend timeline on both backends: counts recomputed from /v1/articles, filters, visibility, caching."""
 
 from __future__ import annotations
 
