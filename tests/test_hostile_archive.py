@@ -147,6 +147,19 @@ def test_a_symlink_inside_the_archive_is_followed(store, tmp_path):
     assert (report.articles_loaded, report.merged_duplicates, report.rejected) == (1, 1, [])
 
 
+def test_file_names_that_are_not_utf8_or_hold_control_characters_are_refused(live, tmp_path):
+    def build(archive: Path, _t: Path) -> None:
+        (archive / "new\nline.md").write_text(doc("a-name"))
+        with open(os.path.join(os.fsencode(archive), b"bad-\xff.md"), "w") as fh:
+            fh.write(doc("b-name"))
+
+    rejected = sorted(_refused(live, tmp_path, build))
+    assert rejected == [
+        "archive/bad-\\xff.md: a file name that is not UTF-8 or holds control characters (refused)",
+        "archive/new\\nline.md: a file name that is not UTF-8 or holds control characters (refused)",
+    ]
+
+
 # ---------------------------------------------------------------- front matter
 
 

@@ -15,7 +15,7 @@ from api.ingest.merge import Index
 from api.ingest.records import ArchiveError, ArticleRecord, Skip, checked, control_characters, without_controls
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.vocabulary import Vocabulary
-from api.ingest.walk import ARCHIVE_SUFFIXES, archive_files, read_archive_file, relative_name
+from api.ingest.walk import ARCHIVE_SUFFIXES, archive_files, check_name, read_archive_file, relative_name
 from api.ingest.writer import Target, build_and_swap
 
 SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
@@ -29,6 +29,7 @@ def parse_file(path: Path, root: Path, vocab: Vocabulary, cleaned: list[str] | N
     `cleaned`), so that no feed or XML document ever meets one.
     """
     rel = relative_name(path, root)
+    check_name(rel)
     if path.is_symlink() and path.is_dir():  # its files would be silently left out: say so
         raise ArchiveError(rel, None, "a symbolic link to a directory (not followed; refused)")
     if path.suffix not in ARCHIVE_SUFFIXES:  # decided by name, before anything is opened
@@ -120,7 +121,8 @@ def _index_archive(index: Index, root: Path, vocab: Vocabulary, report: LoadRepo
             report.rejected.append(str(exc))
         except Exception as exc:  # a file no parser rule foresaw still fails as a reason, not a traceback
             reason = f"cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})"
-            report.rejected.append(str(ArchiveError(relative_name(file, root), None, reason)))
+            name = relative_name(file, root).encode("utf-8", "backslashreplace").decode()
+            report.rejected.append(str(ArchiveError(name, None, reason)))
         else:
             if isinstance(result, Skip):
                 report.skipped.setdefault(result.reason, []).append(result.path)

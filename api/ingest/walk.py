@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 from api.ingest.records import ArchiveError
 
-# Of what the loader reads: an article of the bulletin is a few thousand words (tens of KB); 2 MiB is forty times the
-# longest and bounds the memory a file can cost (parsing holds a small multiple of it).
-MAX_FILE_BYTES = 2 * 1024 * 1024
+# Of what the loader reads: an article of the bulletin is a few thousand words (tens of KB); 1 MiB is twenty times the
+# longest and bounds the memory and time a file can cost.
+MAX_FILE_BYTES = 1024 * 1024
 ARCHIVE_SUFFIXES = (".md", ".txt")
 
 _KINDS = (
@@ -42,6 +43,18 @@ def archive_files(root: Path) -> Iterator[Path]:
 def relative_name(path: Path, root: Path) -> str:
     """The name a report gives a file: its path from the archive's parent (`archive/2022-02-14/x.md`)."""
     return str(path.relative_to(root.parent)) if root.parent != path else str(path)
+
+
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls, and bytes that were not UTF-8
+
+
+def check_name(rel: str) -> None:
+    """Refuse a file whose name could not be stored or reported as it is (not UTF-8, or with control characters:
+    a newline in a name would forge a line of the report); the reason shows it escaped."""
+    if _BAD_NAME.search(rel):
+        shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        shown = _BAD_NAME.sub(lambda m: m.group().encode("unicode_escape").decode(), shown)
+        raise ArchiveError(shown, None, "a file name that is not UTF-8 or holds control characters (refused)")
 
 
 def _kind(mode: int) -> str:
