@@ -10,9 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from api.ingest.documents import parse_document
 from api.ingest.loader import load_archive
+from api.ingest.records import ArchiveError, checked
 from api.ingest.report import LoadFailed
+from api.ingest.vocabulary import Vocabulary
 from api.ingest.walk import MAX_FILE_BYTES
 from tests.conftest import make_app
 from tests.test_loader import snapshot
@@ -28,6 +33,7 @@ lead: "A lead."
 A body paragraph.
 """
 BASE_SLUG = "the-live-article"
+VOCABULARY = Vocabulary.load()
 
 
 def doc(slug: str = "hostile-article", title: str = "Hostile article", extra: str = "") -> str:
@@ -303,3 +309,37 @@ def test_control_characters_are_removed_and_every_feed_answers(store, tmp_path):
     assert (esc["title"], esc["authors"], esc["image"]["caption"]) == ("Escaped title", ["Author"], "Caption")
     assert "\x01" not in esc["body"]["html"] and "\x1f" not in esc["body"]["html"]
     app.extensions["store"].dispose()
+
+
+# ---------------------------------------------------------------- any front matter: a record or a reason
+
+KEYS = ("slug", "title", "lang", "lead", "published_at", "issue", "section", "trend", "position", "authors",
+        "status", "embargo_until", "updated_at", "image_caption", "canonical_url", "aliases", "translation_key")  # fmt: skip
+VALUES = st.one_of(
+    st.sampled_from(["x", "a-slug", "en", "ru", "draft", "2022-02-14", "2022-02-30", "0000-01-01", "9999-12-31",
+                     "2022-02-21T09:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "10**29",
+                     "100000000000000000000000000000", "-1", "0", "1e400", ".nan", "~", "[]", "{}", "[a, [b]]",
+                     "{a: 1}", "&a [x]", "*a", "!!binary aGk=", "!!python/name:os.system", "'\\x01'", '"\\x01"',
+                     "economy", "worse", "https://x.org/a", "javascript:x", "[../../etc]", "[UPPER]", "yes", "null"]),
+    st.text(max_size=20),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pairs=st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=4), body=st.text(max_size=40))
+def test_any_front_matter_gives_a_record_or_a_reason_never_another_exception(pairs, body):
+    fields = {
+        "slug": "a-slug",
+        "title": "A title",
+        "lang": "en",
+        "lead": "A lead.",
+        "published_at": "2022-02-21T09:00:00Z",
+    }
+    fields.update(pairs)  # random values over a valid document, so that every check is reached
+    front = "".join(f"{key}: {value}\n" for key, value in fields.items())
+    try:
+        rec = parse_document("archive/x.md", f"---\n{front}---\n{body}\n", VOCABULARY)
+    except ArchiveError as exc:
+        assert str(exc).startswith("archive/x.md")
+        return
+    checked(rec)  # the record a document gives passes the loader's net, or raises a reason
