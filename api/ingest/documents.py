@@ -7,7 +7,7 @@ import datetime as dt
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from api.ingest.records import MAX_POSITION, SLUG_RE, ArchiveError, ArticleRecord, in_date_range
+from api.ingest.records import MAX_POSITION, SLUG_RE, ArchiveError, ArticleRecord, in_date_range, is_web_url
 from api.ingest.text import markdown_to_blocks
 from api.ingest.vocabulary import Vocabulary
 
@@ -171,6 +171,11 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
                 path, line("aliases"), f"alias must be lowercase ASCII words joined by hyphens: {alias[:80]!r}"
             )
 
+    canonical = meta.get("canonical_url")
+    if canonical is not None and not is_web_url(str(canonical)):
+        raise ArchiveError(
+            path, line("canonical_url"), f"canonical_url must be an http(s) URL: {str(canonical)[:80]!r}"
+        )
     published = _datetime(meta["published_at"], path, line("published_at"), "published_at")
     updated = (
         _datetime(meta["updated_at"], path, line("updated_at"), "updated_at") if meta.get("updated_at") else published
