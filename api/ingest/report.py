@@ -29,6 +29,7 @@ class LoadReport:
     bulk_import_stamps: list[str] = field(default_factory=list)  # minute marks ('YYYY-MM-DD HH:MM') of the import
     bulk_imported: list[str] = field(default_factory=list)  # slugs whose only stamp is the import's: no issue, no date
     new_sections: dict[str, list[str]] = field(default_factory=dict)  # provisional section -> slugs: new vocabulary
+    cleaned: list[str] = field(default_factory=list)  # `path: N control character(s) removed`
     hidden_copies: list[str] = field(default_factory=list)  # `slug: path (status) lends nothing to path`
     renamed_slugs: list[str] = field(default_factory=list)  # `slug (lang) -> slug-lang`: one slug, two languages
     issues_per_year: dict[str, int] = field(default_factory=dict)
@@ -51,6 +52,8 @@ def report_lines(report: LoadReport) -> list[str]:
         + "".join(f"\n  {reason}: {len(paths)}" for reason, paths in sorted(report.skipped.items())),
         f"rejected: {len(report.rejected)}" + "".join(f"\n  {line}" for line in report.rejected),
         f"truncated: {len(report.truncated)}",
+        f"control characters removed: {len(report.cleaned)} file(s)"
+        + "".join(f"\n  {line}" for line in report.cleaned[:50]),
         f"hidden copies beside a public one: {len(report.hidden_copies)}"
         + "".join(f"\n  {line}" for line in report.hidden_copies[:50]),
         f"slugs shared across languages: {len(report.renamed_slugs)}"
