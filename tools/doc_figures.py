@@ -69,7 +69,7 @@ def _load(name: str) -> dict | None:
 
 def _machine(m: dict) -> str:
     load = m.get("loadavg")
-    load_text = f", load average {' / '.join(str(x) for x in load)} at the start" if load else ""
+    load_text = f", load average {' / '.join(str(x) for x in load)} when written" if load else ""
     return f"{m.get('nproc', '?')} × {m.get('cpu', '?')}, Python {m.get('python', '?')}{load_text}"
 
 
@@ -172,24 +172,27 @@ def _value(v) -> str:
 def _suite_section(suite: str, doc: dict) -> list[str]:
     provs = doc.get("_provenance", {})
     figures = {k: v for k, v in doc.items() if not k.startswith("_")}
-    single = provs if suite == "faults" else None
+    if "command" in provs:  # one provenance for the whole file
+        provs = dict.fromkeys(figures, provs)
+    runs = {(p["command"], p["code_version"]) for p in provs.values()}
     lines = [f"### {suite.capitalize()}", ""]
-    if single:
-        lines += [caption(single, f"{suite}.json"), "", "| figure | value |", "| --- | --- |"]
+    if len(runs) == 1 and len(provs) == len(figures):
+        first = min(provs.values(), key=lambda p: p["when"])
+        lines += [caption(first, f"{suite}.json"), "", "| figure | value |", "| --- | --- |"]
         lines += [f"| {k.replace('_', ' ')} | {_value(v)} |" for k, v in figures.items()]
-    else:
-        lines += ["| figure | value | run |", "| --- | --- | --- |"]
-        for k, v in figures.items():
-            p = provs.get(k)
-            run = (
-                f"{p['when'][:16].replace('T', ' ')} UTC, code `{p['code_version']}`, `{p['command']}`"
-                if p
-                else "not recorded"
-            )
-            lines.append(f"| {k.replace('_', ' ')} | {_value(v)} | {run} |")
-        machines = {_machine(p["machine"]) for p in provs.values()}
-        if machines:
-            lines += ["", f"*Machine: {'; '.join(sorted(machines))} (`docs/results/{suite}.json`).*"]
+        return [*lines, ""]
+    lines += ["| figure | value | when, code, command |", "| --- | --- | --- |"]
+    for k, v in figures.items():
+        p = provs.get(k)
+        run = (
+            f"{p['when'][:16].replace('T', ' ')} UTC, code `{p['code_version']}`, `{p['command']}`"
+            if p
+            else "not recorded"
+        )
+        lines.append(f"| {k.replace('_', ' ')} | {_value(v)} | {run} |")
+    machines = {f"{p['machine'].get('nproc')} × {p['machine'].get('cpu')}" for p in provs.values()}
+    if machines:
+        lines += ["", f"*Machine: {'; '.join(sorted(machines))} (`docs/results/{suite}.json`).*"]
     return [*lines, ""]
 
 
