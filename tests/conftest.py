@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from api import clock
 from api.app import create_app
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from bench.provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ import datetime as dt
 import shutil
 import sqlite3
 
+from api.ingest.loader import load_archive
 from api.resources.changes import encode_token
-from api.store.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from bench.provenance import provenance
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.live import Gunicorn, Load, PrivatePostgres, PrivateRedis, get, pg_bindir
