@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build docs-examples clean
+.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build docs-examples docs-figures clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -77,6 +77,11 @@ docs-build: $(VENV)/.installed-dev
 # Rewrite the API guide's example responses from the sample archive (tests/test_api_examples.py checks them).
 docs-examples: $(VENV)/.installed-dev
 	$(PY) -m tools.api_examples
+
+# Render docs/performance.md and docs/reliability.md from docs/results/; FIGURES_ARGS=--collect first copies the
+# newest bench/results/, .bench/loader.json and test-artifacts/ files there (tests/test_doc_figures.py checks).
+docs-figures: $(VENV)/.installed-dev
+	$(PY) -m tools.doc_figures $(FIGURES_ARGS)
 
 clean:
 	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site node_modules

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.provenance import provenance
+
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench"
 SEED = 1
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "provenance": provenance(),
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
                 "rows": rows,
                 "memory": verdict,

@@ -42,6 +42,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.provenance import provenance
 from tests.live import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -934,6 +935,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         doc = {
             "when": stamp,
+            "provenance": provenance(),
             "machine": machine(),
             "settings": {
                 k: getattr(args, k)
