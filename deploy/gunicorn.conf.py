@@ -14,3 +14,28 @@ limit_request_fields = 50
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # None: no access log on the hot path
 errorlog = "-"
 preload_app = False
+
+# Prometheus multiprocess mode (api/metrics.py): every worker writes its samples under PROMETHEUS_MULTIPROC_DIR and
+# any worker's /metrics sums them all. Set before the workers fork (the app is not preloaded), emptied when the
+# master starts (stale files of an earlier run would be summed too); a dead worker's live gauges are dropped.
+_metrics_on = os.environ.get("METRICS_ENABLED", "1").strip().lower() in {"1", "true", "yes", "on"}
+if _metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bulletin-metrics-")
+
+
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
