@@ -322,6 +322,7 @@ class Observed:
                 "cache": cache or "none",
                 "generation": environ.get("bulletin.generation"),
                 "remote_addr": environ.get("REMOTE_ADDR"),
+                "pid": os.getpid(),  # which gunicorn worker
             }
             if tally is not None and tally[0]:
                 line["db_queries"], line["db_ms"] = tally[0], round(tally[1] * 1000, 3)

@@ -269,3 +269,71 @@ class Load:
     def between(self, start: float, end: float) -> list[Sample]:
         with self._lock:
             return [s for s in self.samples if s.start >= start and s.start < end]
+
+
+# --- Prometheus -----------------------------------------------------------------------------------------------
+
+
+class Prometheus:
+    """Debian's `prometheus` on a free loopback port, scraping `targets` every second, its TSDB in a temp dir."""
+
+    def __init__(self, targets: list[str], interval: str = "1s") -> None:
+        self.binary = shutil.which("prometheus")
+        if not self.binary:
+            raise RuntimeError("prometheus not found (make test installs Debian's package)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="prometheus-"))
+        config = self.dir / "prometheus.yml"
+        config.write_text(
+            f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n"
+            "scrape_configs:\n"
+            "  - job_name: bulletin\n"
+            "    metrics_path: /metrics\n"
+            f"    static_configs: [{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n"
+        )
+        cmd = [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.dir / 'data'}",
+               f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]  # fmt: skip
+        self._log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(self.port, "/-/ready", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"prometheus did not start:\n{(self.dir / 'prometheus.log').read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def query(self, promql: str) -> list[dict]:
+        """The instant vector of `promql` (HTTP API /api/v1/query): [{"metric": {...}, "value": float}]."""
+        import json
+        from urllib.parse import quote
+
+        status, _, body = get(self.port, f"/api/v1/query?query={quote(promql)}")
+        answer = json.loads(body)
+        if status != 200 or answer.get("status") != "success":
+            raise AssertionError(f"{promql}: {status} {answer}")
+        return [{"metric": r["metric"], "value": float(r["value"][1])} for r in answer["data"]["result"]]
+
+    def scalar(self, promql: str) -> float | None:
+        result = self.query(promql)
+        return result[0]["value"] if result else None
+
+    def wait_for(self, promql: str, predicate, timeout: float = 15.0):
+        """Poll `promql` until predicate(result) holds (scrapes are 1 s apart); the last result otherwise fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql)
+            if predicate(result):
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{promql}: still {result} after {timeout} s")
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
