@@ -88,9 +88,9 @@ def test_prometheus_sums_both_workers_and_sees_a_new_generation(service, tmp_pat
         'sum by (route) (bulletin_http_requests_total{route!~"/healthz|/readyz"})',
         lambda result: {r["metric"]["route"]: r["value"] for r in result} == expected,
     )
-    assert prom.scalar('sum(bulletin_http_requests_total{route="<unmatched>", status="404"})') == sent[
-        "/v1/no-such-route"
-    ]
+    assert (
+        prom.scalar('sum(bulletin_http_requests_total{route="<unmatched>", status="404"})') == sent["/v1/no-such-route"]
+    )
     # Each replayable URL misses once per worker at most, at least once in all: the ratio's bounds.
     replayable = sum(sent[url] for url in REPLAYABLE)
     ratio = prom.scalar(
@@ -116,7 +116,7 @@ def test_prometheus_sums_both_workers_and_sees_a_new_generation(service, tmp_pat
     report = next(json.loads(line) for line in done.stderr.splitlines() if line.startswith("{"))
     assert report["logger"] == "api.loader" and report["ok"] is True and report["files"] > 0
 
-    new = prom.wait_for('bulletin_generation_info{generation!="%s"}' % live, lambda result: len(result) == 1)
+    new = prom.wait_for(f'bulletin_generation_info{{generation!="{live}"}}', lambda result: len(result) == 1)
     assert new[0]["metric"]["generation"] == report["generation"]
     assert orjson.loads(get(server.port, "/readyz")[2])["generation"] == report["generation"]
     files = prom.wait_for("bulletin_last_load_files", lambda result: len(result) == 1)
