@@ -337,3 +337,59 @@ class Prometheus:
         stop_group(self.proc, 10)
         self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- nginx ----------------------------------------------------------------------------------------------------
+
+
+class Nginx:
+    """The shipped deploy/nginx.conf in front of `upstream` (a loopback port): own prefix, pid, logs, cache."""
+
+    def __init__(self, upstream: int) -> None:
+        import re
+
+        self.binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if not self.binary:
+            raise RuntimeError("nginx not found (make test installs Debian's nginx-light)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="nginx-"))
+        for d in ("logs", "tmp", "cache"):
+            (self.dir / d).mkdir()
+        self.access_log = self.dir / "logs" / "access.log"
+        shipped = (ROOT / "deploy" / "nginx.conf").read_text()
+        subs = [
+            (r"(proxy_cache_path\s+)\S+", rf"\g<1>{self.dir / 'cache'}"),
+            (r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{upstream}"),
+            (r"(listen\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{self.port}"),
+            (r"(access_log\s+)\S+", rf"\g<1>{self.access_log}"),
+        ]
+        for pattern, repl in subs:
+            shipped, n = re.subn(pattern, repl, shipped, count=1)
+            if n != 1:
+                raise RuntimeError(f"deploy/nginx.conf no longer has the directive {pattern!r}")
+        (self.dir / "bulletin.conf").write_text(shipped)
+        temp = "\n".join(f"    {n}_temp_path {self.dir / 'tmp' / n};" for n in ("client_body", "proxy", "fastcgi",
+                                                                                  "uwsgi", "scgi"))  # fmt: skip
+        user = "user root;\n" if os.geteuid() == 0 else ""  # workers as www-data could not enter the 0700 dirs
+        (self.dir / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\npid {self.dir / 'nginx.pid'};\nerror_log {self.dir / 'logs' / 'error.log'} warn;\n"
+            f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n    include {self.dir / 'bulletin.conf'};\n}}\n"
+        )
+        cmd = [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-g", "daemon off;"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_port(self.port, 10)
+        except TimeoutError:
+            error = (self.dir / "logs" / "error.log").read_text()[-3000:]
+            self.stop()
+            raise RuntimeError(f"nginx did not start:\n{error}") from None
+
+    def log_lines(self) -> list[dict]:
+        import json
+
+        text = self.access_log.read_text() if self.access_log.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+        shutil.rmtree(self.dir, ignore_errors=True)
