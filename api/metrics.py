@@ -232,6 +232,8 @@ class Observed:
         self.replayable = REPLAYABLE
         self.allow = _networks(allow) if metrics else []
         self._children: dict = {}
+        self._pairs: dict = {}  # (route, method, status) → (request counter, latency histogram) children
+        self._hot_hit = CACHE.labels("hot", "hit")
         self.measure = metrics or json_logs  # count the request's statements
         if self.measure:
             install_db_events()
@@ -294,10 +296,17 @@ class Observed:
         cache = environ.get("bulletin.cache")
         if self.metrics:
             method = environ.get("REQUEST_METHOD", "")
-            self._child(REQUESTS, route, method if method in METHODS else "OTHER", code).inc()
-            self._child(LATENCY, route).observe(elapsed)
+            key = (route, method, code)
+            pair = self._pairs.get(key)  # one lookup on the hot path for both children
+            if pair is None:
+                pair = self._pairs[key] = (
+                    REQUESTS.labels(route, method if method in METHODS else "OTHER", code),
+                    LATENCY.labels(route),
+                )
+            pair[0].inc()
+            pair[1].observe(elapsed)
             if cache == "hot":
-                self._child(CACHE, "hot", "hit").inc()
+                self._hot_hit.inc()
             elif self.hot and environ.get("bulletin.hot_miss") and self.replayable in environ:
                 self._child(CACHE, "hot", "miss").inc()  # a miss of a response the hot path then kept
             for layer, hit in environ.get("bulletin.lookups", ()):
