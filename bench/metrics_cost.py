@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     (tmp / "multiproc").mkdir()
     sys.path.insert(0, str(ROOT))
     from api.app import create_app
-    from api.store.loader import load_archive
+    from api.ingest.loader import load_archive
 
     store = tmp / "store.sqlite"
     load_archive(ROOT / "data" / "archive", f"sqlite:///{store}")

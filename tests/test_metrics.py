@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import logs, metrics
-from tests.conftest import SEED_SLUG, make_app
+from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.test_query_timeout import add_expensive_view
 
 
@@ -190,3 +190,27 @@ def test_scrape_shows_the_live_generation_and_the_last_load(loaded, tmp_path):
     assert families["bulletin_last_load_duration_seconds"].samples[0].value == 1.5
     success = families["bulletin_last_successful_load_timestamp_seconds"].samples[0].value
     assert success == 1767571200.0  # 2026-01-05T00:00:00Z: a failed load keeps the last success
+
+
+def test_load_command_leaves_its_report_and_a_json_line(scratch_store, tmp_path):
+    report_path = tmp_path / "load-report.json"
+    app = make_app(scratch_store, LOAD_REPORT_PATH=str(report_path))
+    runner = app.test_cli_runner()
+    try:
+        ok = runner.invoke(args=["archive", "load", str(ARCHIVE), "--log-format", "json"])
+        assert ok.exit_code == 0, ok.output
+        first = metrics.read_load_report(report_path)
+        assert first["ok"] is True and first["files"] > 0 and first["last_success_at"] == first["finished_at"]
+        broken = copy_archive(tmp_path, ARCHIVE)
+        (broken / "2022-02-28" / "broken.en.md").write_text("---\ntitle: [unclosed\n---\nbody\n")
+        failed = runner.invoke(args=["archive", "load", str(broken), "--log-format", "json"])
+        assert failed.exit_code == 1
+        second = metrics.read_load_report(report_path)
+        assert second["ok"] is False and second["rejected"] == 1 and "rejected" in second["error"]
+        assert second["last_success_at"] == first["finished_at"]  # the failure keeps the last success
+        line = json.loads([ln for ln in failed.stderr.splitlines() if ln.startswith("{")][-1])
+        assert line["logger"] == "api.loader" and line["level"] == "error" and line["ok"] is False
+        assert len(line["rejected_files"]) == 1 and "broken.en.md" in line["rejected_files"][0]
+    finally:
+        logs.configure("text")
+        app.extensions["store"].dispose()

@@ -16,7 +16,7 @@ import sys
 import orjson
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, ROOT, SEED_SLUG, copy_archive
 from tests.live import Gunicorn, Prometheus, get
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE
 from tests.live import Gunicorn, Nginx, get
 
