@@ -17,6 +17,21 @@ from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.test_query_timeout import add_expensive_view
 
 
+@pytest.fixture
+def new_app():
+    """make_app, with every app's store disposed at teardown (PostgreSQL connections must not outlive a test)."""
+    made = []
+
+    def build(settings, **extra):
+        app = make_app(settings, **extra)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.extensions["store"].dispose()
+
+
 def sample(name: str, **labels) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
@@ -29,8 +44,8 @@ def json_log():
     logs.configure("text")
 
 
-def make_json_app(loaded, buffer, **extra):
-    app = make_app(loaded, LOG_FORMAT="json", **extra)
+def make_json_app(new_app, loaded, buffer, **extra):
+    app = new_app(loaded, LOG_FORMAT="json", **extra)
     logs.configure("json", stream=buffer)  # the same handler create_app installed, on our buffer
     return app
 
@@ -50,9 +65,9 @@ def test_every_response_carries_a_fresh_request_id(client):
     assert len(set(seen)) == len(seen)  # hot-path replays included: the stored headers never keep an id
 
 
-def test_incoming_request_id_only_from_a_trusted_proxy(loaded):
-    untrusted = make_app(loaded).test_client()
-    trusted = make_app(loaded, TRUSTED_PROXIES=1).test_client()
+def test_incoming_request_id_only_from_a_trusted_proxy(loaded, new_app):
+    untrusted = new_app(loaded).test_client()
+    trusted = new_app(loaded, TRUSTED_PROXIES=1).test_client()
     good = "3f2a9c0d5e6b47a8b9c0d1e2f3a4b5c6"
     assert untrusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] != good
     assert trusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] == good
@@ -61,8 +76,8 @@ def test_incoming_request_id_only_from_a_trusted_proxy(loaded):
         assert got != bad and logs.REQUEST_ID.fullmatch(got), bad
 
 
-def test_json_access_line_per_request_names_the_cache_that_answered(loaded, json_log):
-    app = make_json_app(loaded, json_log)
+def test_json_access_line_per_request_names_the_cache_that_answered(loaded, json_log, new_app):
+    app = make_json_app(new_app, loaded, json_log)
     client = app.test_client()
     ids = [client.get(f"/v1/articles/{SEED_SLUG}").headers["X-Request-Id"] for _ in range(2)]
     # Another encoding is another hot-path key, but the same response-cache entry.
@@ -73,15 +88,17 @@ def test_json_access_line_per_request_names_the_cache_that_answered(loaded, json
     first, replay, response, bad = access
     assert first["route"] == replay["route"] == "/v1/articles/<slug>"
     assert (first["cache"], replay["cache"], response["cache"]) == ("none", "hot", "response")
-    assert first["status"] == replay["status"] == 200 and first["db_queries"] >= 1 and "db_queries" not in replay
+    assert first["status"] == replay["status"] == 200
+    # A replay runs no query (on PostgreSQL at most the generation poll, every request with an interval of 0).
+    assert first["db_queries"] > replay.get("db_queries", 0) and replay.get("db_queries", 0) <= 1
     assert first["generation"] == replay["generation"] == response["generation"]
     assert first["generation"].startswith(loaded["report"].generation[:20])
     assert bad["status"] == 400 and bad["problem"] == "invalid-request" and "traceback" not in bad
     assert all(line["duration_ms"] >= 0 for line in access)
 
 
-def test_server_error_line_has_the_request_id_and_the_traceback(loaded, json_log):
-    app = make_json_app(loaded, json_log)
+def test_server_error_line_has_the_request_id_and_the_traceback(loaded, json_log, new_app):
+    app = make_json_app(new_app, loaded, json_log)
 
     @app.get("/test/boom")
     def boom():
@@ -94,26 +111,26 @@ def test_server_error_line_has_the_request_id_and_the_traceback(loaded, json_log
     assert access["status"] == 500 and access["route"] == "/test/boom"
 
 
-def test_metrics_path_only_for_allowed_addresses(loaded):
-    client = make_app(loaded).test_client()
+def test_metrics_path_only_for_allowed_addresses(loaded, new_app):
+    client = new_app(loaded).test_client()
     resp = client.get("/metrics")
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     assert "bulletin_http_requests_total" in resp.get_data(as_text=True)
     remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 404 and remote.mimetype == "application/problem+json"
     # Behind a trusted proxy the client is the forwarded address, not the proxy's loopback one.
-    proxied = make_app(loaded, TRUSTED_PROXIES=1).test_client()
+    proxied = new_app(loaded, TRUSTED_PROXIES=1).test_client()
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
-    widened = make_app(loaded, METRICS_ALLOW="203.0.113.0/24").test_client()
+    widened = new_app(loaded, METRICS_ALLOW="203.0.113.0/24").test_client()
     assert widened.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
     assert widened.get("/metrics").status_code == 404
-    assert make_app(loaded, METRICS_ALLOW="").test_client().get("/metrics").status_code == 404
-    assert make_app(loaded, METRICS_ENABLED=False).test_client().get("/metrics").status_code == 404
+    assert new_app(loaded, METRICS_ALLOW="").test_client().get("/metrics").status_code == 404
+    assert new_app(loaded, METRICS_ENABLED=False).test_client().get("/metrics").status_code == 404
 
 
-def test_requests_cache_layers_and_queries_are_counted(loaded):
-    client = make_app(loaded).test_client()
+def test_requests_cache_layers_and_queries_are_counted(loaded, new_app):
+    client = new_app(loaded).test_client()
     route = "/v1/articles/<slug>"
     before = {
         "ok": sample("bulletin_http_requests_total", route=route, method="GET", status="200"),
@@ -141,22 +158,21 @@ def test_requests_cache_layers_and_queries_are_counted(loaded):
     assert sample("bulletin_http_request_duration_seconds_count", route=route) == before["latency"] + 5
 
 
-def test_query_deadline_503_and_rate_limit_429_are_counted(loaded):
-    app = add_expensive_view(make_app(loaded, QUERY_TIMEOUT_MS=100))
+def test_query_deadline_503_and_rate_limit_429_are_counted(loaded, new_app):
+    app = add_expensive_view(new_app(loaded, QUERY_TIMEOUT_MS=100))
     before = sample("bulletin_query_deadline_exceeded_total", route="/test/expensive")
     assert app.test_client().get("/test/expensive").status_code == 503
     assert sample("bulletin_query_deadline_exceeded_total", route="/test/expensive") == before + 1
-    app.extensions["store"].dispose()
 
-    limited = make_app(loaded, RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute").test_client()
+    limited = new_app(loaded, RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute").test_client()
     before = sample("bulletin_rate_limited_total", route="/v1/sections")
     statuses = [limited.get("/v1/sections").status_code for _ in range(4)]
     assert statuses == [200, 200, 429, 429]
     assert sample("bulletin_rate_limited_total", route="/v1/sections") == before + 2
 
 
-def test_store_unavailable_is_not_a_query_deadline(tmp_path):
-    app = make_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'missing.sqlite'}"}, LOAD_REPORT_PATH="")
+def test_store_unavailable_is_not_a_query_deadline(tmp_path, new_app):
+    app = new_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'missing.sqlite'}"}, LOAD_REPORT_PATH="")
     before = sample("bulletin_query_deadline_exceeded_total", route="/v1/issues")
     assert app.test_client().get("/v1/issues").status_code == 503
     assert sample("bulletin_query_deadline_exceeded_total", route="/v1/issues") == before
@@ -165,9 +181,9 @@ def test_store_unavailable_is_not_a_query_deadline(tmp_path):
     assert "bulletin_generation_info" not in families
 
 
-def test_scrape_shows_the_live_generation_and_the_last_load(loaded, tmp_path):
+def test_scrape_shows_the_live_generation_and_the_last_load(loaded, tmp_path, new_app):
     report_path = tmp_path / "load-report.json"
-    app = make_app(loaded, LOAD_REPORT_PATH=str(report_path))
+    app = new_app(loaded, LOAD_REPORT_PATH=str(report_path))
     client = app.test_client()
 
     def scrape() -> dict:
@@ -192,9 +208,9 @@ def test_scrape_shows_the_live_generation_and_the_last_load(loaded, tmp_path):
     assert success == 1767571200.0  # 2026-01-05T00:00:00Z: a failed load keeps the last success
 
 
-def test_load_command_leaves_its_report_and_a_json_line(scratch_store, tmp_path):
+def test_load_command_leaves_its_report_and_a_json_line(scratch_store, tmp_path, new_app):
     report_path = tmp_path / "load-report.json"
-    app = make_app(scratch_store, LOAD_REPORT_PATH=str(report_path))
+    app = new_app(scratch_store, LOAD_REPORT_PATH=str(report_path))
     runner = app.test_cli_runner()
     try:
         ok = runner.invoke(args=["archive", "load", str(ARCHIVE), "--log-format", "json"])
@@ -213,4 +229,3 @@ def test_load_command_leaves_its_report_and_a_json_line(scratch_store, tmp_path)
         assert len(line["rejected_files"]) == 1 and "broken.en.md" in line["rejected_files"][0]
     finally:
         logs.configure("text")
-        app.extensions["store"].dispose()
