@@ -18,11 +18,12 @@ preload_app = False
 # Prometheus multiprocess mode (api/metrics.py): every worker writes its samples under PROMETHEUS_MULTIPROC_DIR and
 # any worker's /metrics sums them all. Set before the workers fork (the app is not preloaded), emptied when the
 # master starts (stale files of an earlier run would be summed too); a dead worker's live gauges are dropped.
+_own_multiproc_dir = None  # the directory made here, removed when gunicorn exits
 _metrics_on = os.environ.get("METRICS_ENABLED", "1").strip().lower() in {"1", "true", "yes", "on"}
 if _metrics_on and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     import tempfile
 
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="bulletin-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _own_multiproc_dir = tempfile.mkdtemp(prefix="bulletin-metrics-")
 
 
 def on_starting(server):
@@ -39,3 +40,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_multiproc_dir:
+        import shutil
+
+        shutil.rmtree(_own_multiproc_dir, ignore_errors=True)
