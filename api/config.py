@@ -63,6 +63,8 @@ class Config:
         self.METRICS_ENABLED = _bool("METRICS_ENABLED", True)
         #: Addresses or networks (comma-separated) that may read /metrics; empty: nobody (the path is a 404).
         self.METRICS_ALLOW = env("METRICS_ALLOW", "127.0.0.1/32,::1/128")
+        #: host:port where the gunicorn master serves /metrics apart from the API (deploy/gunicorn.conf.py); empty: off.
+        self.METRICS_BIND = env("METRICS_BIND", "")
         #: Where `flask archive load` writes its report and /metrics reads the last load's figures; empty: nowhere.
         self.LOAD_REPORT_PATH = env("LOAD_REPORT_PATH", str(ROOT / "data" / "load-report.json"))
 

@@ -361,3 +361,36 @@ def observe(app: Flask, wsgi_app, *, hot: bool) -> Observed:
         report_path=cfg["LOAD_REPORT_PATH"] or None,
         hot=hot,
     )
+
+
+class _OneShotStore:
+    """The master's view of the store for scrapes: opened for each scrape and closed after it, so that no
+    connection of the master is inherited by a worker forked later."""
+
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+
+    def current(self):
+        from api.store.db import Store
+
+        store = Store(self.cfg["DATABASE_URL"], schema=self.cfg["DATABASE_SCHEMA"], check_interval=0.0,
+                      query_timeout_ms=self.cfg["QUERY_TIMEOUT_MS"])  # fmt: skip
+        try:
+            return store.current()
+        finally:
+            store.dispose()
+
+
+def serve_from_master(host: str, port: int):
+    """The gunicorn master's metrics listener (METRICS_BIND): every worker's samples and the store's facts, for
+    anybody who can reach that address (bind it to a private interface; METRICS_ALLOW is for /metrics)."""
+    from prometheus_client import start_http_server
+
+    from api.config import Config
+
+    cfg = Config().as_dict()
+    registry = CollectorRegistry()
+    if multiprocess():
+        MultiProcessCollector(registry)
+    registry.register(StoreCollector(_OneShotStore(cfg), cfg["LOAD_REPORT_PATH"] or None))
+    return start_http_server(port, addr=host, registry=registry)

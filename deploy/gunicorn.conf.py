@@ -35,6 +35,18 @@ def on_starting(server):
                 os.remove(os.path.join(directory, name))
 
 
+def when_ready(server):
+    """METRICS_BIND (host:port): the master also serves the instance's metrics there, apart from the API's port."""
+    bind = os.environ.get("METRICS_BIND", "").strip()
+    if not (_metrics_on and bind):
+        return
+    from api.metrics import serve_from_master
+
+    host, _, port = bind.rpartition(":")
+    serve_from_master(host.strip("[]") or "127.0.0.1", int(port))
+    server.log.info("metrics on http://%s/metrics", bind)
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

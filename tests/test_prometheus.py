@@ -124,3 +124,32 @@ def test_prometheus_sums_both_workers_and_sees_a_new_generation(service, tmp_pat
     assert prom.scalar("bulletin_last_load_success") == 1
     age = prom.scalar("time() - bulletin_last_successful_load_timestamp_seconds")
     assert 0 <= age < 60
+
+
+def test_metrics_bind_serves_every_worker_apart_from_the_api(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.live import free_port, wait_port
+
+    path = tmp_path / "store.sqlite"
+    load_archive(ARCHIVE, f"sqlite:///{path}")
+    port = free_port()
+    server = Gunicorn({"DATABASE_URL": f"sqlite:///{path}", "METRICS_BIND": f"127.0.0.1:{port}", "METRICS_ALLOW": "",
+                       "LOAD_REPORT_PATH": "", "LOG_FORMAT": "json"}, workers=2)  # fmt: skip
+    try:
+        wait_port(port, 10)
+        sent = 0
+        while sent < 60 and len({line["pid"] for line in access_lines(server) if line["path"] == "/v1/issues"}) < 2:
+            assert get(server.port, "/v1/issues")[0] == 200
+            sent += 1
+        assert get(server.port, "/metrics")[0] == 404  # METRICS_ALLOW empty: not on the API's port
+        status, _, body = get(port, "/metrics")
+        assert status == 200
+        families = {f.name: f for f in text_string_to_metric_families(body.decode())}
+        issues = [s for s in families["bulletin_http_requests"].samples
+                  if s.name.endswith("_total") and s.labels["route"] == "/v1/issues"]  # fmt: skip
+        assert sum(s.value for s in issues) == sent  # both workers' requests, summed by the master
+        live = orjson.loads(get(server.port, "/readyz")[2])["generation"]
+        assert families["bulletin_generation_info"].samples[0].labels == {"generation": live}
+    finally:
+        server.stop()
