@@ -134,7 +134,7 @@ def sample_client() -> Iterator:
     """A test client of the app over the sample archive, loaded with the clock frozen."""
     from api import clock
     from api.app import create_app
-    from api.store.loader import load_archive
+    from api.ingest.loader import load_archive
 
     with tempfile.TemporaryDirectory(prefix="bulletin-examples-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
