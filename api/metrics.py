@@ -296,13 +296,10 @@ class Observed:
         cache = environ.get("bulletin.cache")
         if self.metrics:
             method = environ.get("REQUEST_METHOD", "")
-            key = (route, method, code)
+            key = (route, method if method in METHODS else "OTHER", code)  # bounded: a client picks the method
             pair = self._pairs.get(key)  # one lookup on the hot path for both children
             if pair is None:
-                pair = self._pairs[key] = (
-                    REQUESTS.labels(route, method if method in METHODS else "OTHER", code),
-                    LATENCY.labels(route),
-                )
+                pair = self._pairs[key] = (REQUESTS.labels(*key), LATENCY.labels(route))
             pair[0].inc()
             pair[1].observe(elapsed)
             if cache == "hot":

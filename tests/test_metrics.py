@@ -229,3 +229,16 @@ def test_load_command_leaves_its_report_and_a_json_line(scratch_store, tmp_path,
         assert len(line["rejected_files"]) == 1 and "broken.en.md" in line["rejected_files"][0]
     finally:
         logs.configure("text")
+
+
+def test_an_invented_method_is_counted_as_other(loaded, new_app):
+    app = new_app(loaded)
+    client = app.test_client()
+    before = sample("bulletin_http_requests_total", route=metrics.UNMATCHED, method="OTHER", status="405")
+    for verb in ("BREW", "PROPFIND", "X-ANYTHING"):
+        assert client.open("/v1/issues", method=verb).status_code == 405
+    assert sample("bulletin_http_requests_total", route=metrics.UNMATCHED, method="OTHER", status="405") == before + 3
+    kept = len(app.wsgi_app._pairs)  # the wrapper's cache of label children must not grow per invented method
+    for verb in ("MKCOL", "UNLOCK", "Y-OTHER"):
+        client.open("/v1/issues", method=verb)
+    assert len(app.wsgi_app._pairs) == kept
