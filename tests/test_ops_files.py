@@ -96,12 +96,16 @@ def _exposed_names(loaded, tmp_path, frozen_clock) -> set[str]:
     frozen_clock(dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
     report = tmp_path / "load-report.json"
     metrics.write_load_report(report, metrics.load_summary(loaded["report"], True, None, 1.0))
-    client = make_app(loaded, LOAD_REPORT_PATH=str(report)).test_client()
-    for url in ("/v1/issues", "/v1/issues", f"/v1/articles/{SEED_SLUG}", "/v1/nope"):
-        client.get(url)
-    names = set()
-    for family in text_string_to_metric_families(client.get("/metrics").text):
-        names.update(sample.name for sample in family.samples)
+    app = make_app(loaded, LOAD_REPORT_PATH=str(report))
+    client = app.test_client()
+    try:
+        for url in ("/v1/issues", "/v1/issues", f"/v1/articles/{SEED_SLUG}", "/v1/nope"):
+            client.get(url)
+        names = set()
+        for family in text_string_to_metric_families(client.get("/metrics").text):
+            names.update(sample.name for sample in family.samples)
+    finally:
+        app.extensions["store"].dispose()
     return names
 
 
