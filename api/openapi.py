@@ -253,28 +253,120 @@ JSON_FEED = {
 JSON_SCALARS = ({"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"})
 #: Components written by hand: the blocks of `format=blocks`, and any JSON value (this document's own type).
 COMPONENTS = {
+    "Span": {
+        "type": "object",
+        "description": "A run of text; `marks` are decorators (strong, em, code) or keys of the block's markDefs.",
+        "required": ["type", "text", "marks"],
+        "properties": {
+            "type": {"type": "string", "enum": ["span"]},
+            "text": {"type": "string"},
+            "marks": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+    },
+    "LinkMarkDef": {
+        "type": "object",
+        "required": ["key", "type", "href"],
+        "properties": {
+            "key": {"type": "string"},
+            "type": {"type": "string", "enum": ["link"]},
+            "href": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
     "ParagraphBlock": {
         "type": "object",
-        "required": ["type", "text"],
-        "properties": {"type": {"type": "string", "enum": ["paragraph"]}, "text": {"type": "string"}},
+        "required": ["type", "text", "children", "markDefs"],
+        "properties": {
+            "type": {"type": "string", "enum": ["paragraph"]},
+            "text": {"type": "string", "description": "Plain text of the spans."},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+            "markDefs": {"type": "array", "items": {"$ref": "#/components/schemas/LinkMarkDef"}},
+        },
+        "additionalProperties": False,
+    },
+    "HeadingBlock": {
+        "type": "object",
+        "required": ["type", "level", "text", "children", "markDefs"],
+        "properties": {
+            "type": {"type": "string", "enum": ["heading"]},
+            "level": {"type": "integer", "minimum": 1, "maximum": 6},
+            "text": {"type": "string"},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+            "markDefs": {"type": "array", "items": {"$ref": "#/components/schemas/LinkMarkDef"}},
+        },
+        "additionalProperties": False,
+    },
+    "QuoteBlock": {
+        "type": "object",
+        "required": ["type", "blocks"],
+        "properties": {
+            "type": {"type": "string", "enum": ["quote"]},
+            "blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}},
+        },
+        "additionalProperties": False,
+    },
+    "CodeBlock": {
+        "type": "object",
+        "required": ["type", "language", "text"],
+        "properties": {
+            "type": {"type": "string", "enum": ["code"]},
+            "language": {"type": ["string", "null"]},
+            "text": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+    "ImageBlock": {
+        "type": "object",
+        "required": ["type", "src", "alt", "width", "height", "caption", "credit"],
+        "properties": {
+            "type": {"type": "string", "enum": ["image"]},
+            "src": {"type": "string"},
+            "alt": {"type": "string"},
+            "width": {"type": ["integer", "null"]},
+            "height": {"type": ["integer", "null"]},
+            "caption": {"type": ["string", "null"]},
+            "credit": {"type": ["string", "null"]},
+        },
+        "additionalProperties": False,
+    },
+    "ListEntry": {
+        "type": "object",
+        "required": ["blocks"],
+        "properties": {"blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}}},
         "additionalProperties": False,
     },
     "ListBlock": {
         "type": "object",
-        "required": ["type", "ordered", "items"],
+        "required": ["type", "ordered", "items", "entries"],
         "properties": {
             "type": {"type": "string", "enum": ["list"]},
             "ordered": {"type": "boolean", "description": "Numbered (true) or bulleted (false)."},
-            "items": {"type": "array", "items": {"type": "string"}},
+            "start": {"type": "integer", "description": "First number of an ordered list, when not 1."},
+            "items": {"type": "array", "items": {"type": "string"}, "description": "Plain text of each entry."},
+            "entries": {"type": "array", "items": {"$ref": "#/components/schemas/ListEntry"}},
         },
         "additionalProperties": False,
     },
     "Block": {
-        "description": "One block of an article body (`format=blocks`): a paragraph or a list.",
-        "oneOf": [{"$ref": "#/components/schemas/ParagraphBlock"}, {"$ref": "#/components/schemas/ListBlock"}],
+        "description": "One block of an article body (`format=blocks`), after Portable Text.",
+        "oneOf": [
+            {"$ref": f"#/components/schemas/{name}Block"}
+            for name in ("Paragraph", "Heading", "Quote", "List", "Code", "Image")
+        ],
         "discriminator": {
             "propertyName": "type",
-            "mapping": {"paragraph": "#/components/schemas/ParagraphBlock", "list": "#/components/schemas/ListBlock"},
+            "mapping": {
+                kind: f"#/components/schemas/{name}Block"
+                for kind, name in (
+                    ("paragraph", "Paragraph"),
+                    ("heading", "Heading"),
+                    ("quote", "Quote"),
+                    ("list", "List"),
+                    ("code", "Code"),
+                    ("image", "Image"),
+                )
+            },
         },
     },
     # Arrays hold scalars and objects only: TypeScript cannot name an array of itself through generated types.

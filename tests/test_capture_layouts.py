@@ -23,6 +23,7 @@ import pytest
 from api.ingest.captures import bulk_import_stamps, parse_capture, publication_time
 from api.ingest.loader import load_archive
 from api.ingest.records import ArticleRecord, Skip
+from api.ingest.text import paragraph, plain_list
 from api.ingest.vocabulary import BulkImportRule, Vocabulary
 from tests.conftest import drop_pg_schema, make_app, new_pg_schema
 
@@ -32,11 +33,11 @@ OLD = "http://old.situation-belarus.example.net"
 
 
 def para(text: str) -> dict:
-    return {"type": "paragraph", "text": text}
+    return paragraph(text)
 
 
 def items(*texts: str) -> dict:
-    return {"type": "list", "ordered": False, "items": list(texts)}
+    return plain_list(False, list(texts))
 
 
 NEWSLETTER_TEXT = ("successfully subscribed", "newsletter", "Once a week", "commentaries are available", "View all")

@@ -9,6 +9,7 @@ import pytest
 
 from api.ingest.captures import is_yearless_week, parse_capture, parse_stamp, parse_week, week_from_timestamp
 from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.text import paragraph, plain_list
 from api.ingest.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +38,11 @@ def parse_text(text: str, vocab: Vocabulary) -> ArticleRecord | Skip:
 
 
 def para(text: str) -> dict:
-    return {"type": "paragraph", "text": text}
+    return paragraph(text)
 
 
 def items(*texts: str, ordered: bool = False) -> dict:
-    return {"type": "list", "ordered": ordered, "items": list(texts)}
+    return plain_list(ordered, list(texts))
 
 
 def all_text(rec: ArticleRecord) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from api.ingest.records import ArchiveError, ArticleRecord, Skip
-from api.ingest.text import detect_language, slugify
+from api.ingest.text import detect_language, paragraph, plain_list, slugify
 from api.ingest.vocabulary import BulkImportRule, SiteFurniture, Vocabulary
 
 Line = tuple[int, str]  # (1-based line number in the file, text without outer whitespace)
@@ -604,9 +604,9 @@ def _blocks(texts: list[str]) -> list[dict]:
         after_colon = bool(blocks) and blocks[-1]["type"] == "paragraph" and blocks[-1]["text"].endswith(":")
         # A lone "– " line is more often direct speech (Russian typography) than a one-item list.
         if run_kind == "dash" and len(run) == 1 and not after_colon:
-            blocks.append({"type": "paragraph", "text": run[0][0]})
+            blocks.append(paragraph(run[0][0]))
         elif run:
-            blocks.append({"type": "list", "ordered": run_kind == "number", "items": [item for _, item in run]})
+            blocks.append(plain_list(run_kind == "number", [item for _, item in run]))
         run, run_kind = [], None
 
     for text in texts:
@@ -614,7 +614,7 @@ def _blocks(texts: list[str]) -> list[dict]:
         if kind != run_kind:
             flush()
         if kind is None:
-            blocks.append({"type": "paragraph", "text": text})
+            blocks.append(paragraph(text))
         else:
             run_kind = kind
             run.append((text, item))

@@ -8,10 +8,14 @@ import unicodedata
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
 
 # Tags a body may carry once sanitised: structure and emphasis only, no script, style, iframe or handlers.
-ALLOWED_TAGS = {"p", "ul", "ol", "li", "em", "strong", "b", "i", "a", "blockquote", "h2", "h3", "h4", "br", "code"}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+ALLOWED_TAGS = {
+    *("p", "ul", "ol", "li", "em", "strong", "b", "i", "a", "blockquote", "br", "code", "pre", "img"),
+    *("h1", "h2", "h3", "h4", "h5", "h6"),
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "ol": {"start"}}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 _TRANSLIT = str.maketrans(
@@ -110,66 +114,245 @@ def _clean(raw: str) -> str:
     )
 
 
-def blocks_to_html(blocks: list[dict]) -> str:
-    """Render structured blocks (paragraphs and lists of plain text) as escaped HTML."""
-    out = []
-    for block in blocks:
-        if block["type"] == "list":
-            tag = "ol" if block.get("ordered") else "ul"
-            items = "".join(f"<li>{html.escape(item, quote=False)}</li>" for item in block["items"])
-            out.append(f"<{tag}>{items}</{tag}>")
+# ---------------------------------------------------------------- the block model
+#
+# Portable Text (portabletext.org), with `type` for its `_type` and `key` for its `_key`: a body is a list of
+# blocks; text blocks hold `children` (spans: text plus `marks`) and `markDefs` (link annotations a span's
+# mark names by key). Every text block also carries `text`, the plain text of its spans. HTML and plain text
+# are rendered from the blocks, never from the Markdown, so the three formats cannot disagree.
+
+DECORATORS = ("strong", "em", "code")
+_TAG = {"strong": "strong", "em": "em", "code": "code"}
+
+
+def _safe_url(url: str) -> bool:
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", url.strip())
+    return scheme is None or scheme.group(1).lower() in ALLOWED_SCHEMES
+
+
+def span(text: str, marks: list[str] | None = None) -> dict:
+    return {"type": "span", "text": text, "marks": list(marks or [])}
+
+
+def text_block(kind: str, children: list[dict], mark_defs: list[dict] | None = None, **extra) -> dict:
+    block = {"type": kind, **extra, "text": "".join(c["text"] for c in children)}
+    block["children"] = children
+    block["markDefs"] = list(mark_defs or [])
+    return block
+
+
+def paragraph(text: str) -> dict:
+    """A paragraph of plain text (capture-derived bodies)."""
+    return text_block("paragraph", [span(text)])
+
+
+def list_block(ordered: bool, items: list[list[dict]]) -> dict:
+    """A list; each item is a list of blocks (text blocks and nested lists). `items` is their plain text."""
+    return {
+        "type": "list",
+        "ordered": ordered,
+        "items": [_item_text(item) for item in items],
+        "entries": [{"blocks": item} for item in items],
+    }
+
+
+def plain_list(ordered: bool, items: list[str]) -> dict:
+    return list_block(ordered, [[paragraph(t)] for t in items])
+
+
+def _item_text(blocks: list[dict]) -> str:
+    return " ".join(b["text"] for b in blocks if "text" in b and b["type"] != "list")
+
+
+class _Inline:
+    """Spans and link definitions of one inline run, images split out as their own blocks."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[list[dict], list[dict]] | dict] = []
+        self.children: list[dict] = []
+        self.defs: list[dict] = []
+        self.hidden = 0  # inside raw <script> or <style>, whose content is never shown
+
+    def add(self, text: str, marks: list[str]) -> None:
+        if not text or self.hidden:
+            return
+        if self.children and self.children[-1]["marks"] == marks:
+            self.children[-1]["text"] += text
         else:
-            out.append(f"<p>{html.escape(block['text'], quote=False)}</p>")
-    return "\n".join(out)
+            self.children.append(span(text, marks))
+
+    def walk(self, node, marks: list[str], counter: list[int], top: bool) -> None:
+        for child in node.children:
+            kind = child.type
+            if kind == "text":
+                self.add(child.content, marks)
+            elif kind == "code_inline":
+                self.add(child.content, [*marks, "code"])
+            elif kind == "softbreak":
+                self.add(" ", marks)
+            elif kind == "hardbreak":
+                self.add("\n", marks)
+            elif kind in ("strong", "em"):
+                self.walk(child, [*marks, kind], counter, top)
+            elif kind == "link":
+                href = str(child.attrs.get("href", ""))
+                if _safe_url(href):
+                    key = f"l{counter[0]}"
+                    counter[0] += 1
+                    self.defs.append({"key": key, "type": "link", "href": href})
+                    self.walk(child, [*marks, key], counter, False)
+                else:
+                    self.walk(child, marks, counter, False)
+            elif kind == "image":
+                src = str(child.attrs.get("src", ""))
+                alt = "".join(c.content for c in child.children if c.type in ("text", "code_inline"))
+                if top and _safe_url(src):
+                    self.flush()
+                    self.parts.append(image_block(src, alt, child.attrs.get("title")))
+                else:
+                    self.add(alt, marks)
+            elif kind == "html_inline":
+                # raw inline HTML is not part of the model: dropped from every format, script content too
+                tag = re.match(r"<(/?)(script|style)\b", child.content, re.I)
+                if tag:
+                    self.hidden = max(0, self.hidden + (-1 if tag.group(1) else 1))
+
+    def flush(self) -> None:
+        while self.children and not self.children[0]["text"].strip():
+            self.children.pop(0)
+        if self.children:
+            self.children[0]["text"] = self.children[0]["text"].lstrip()
+            self.children[-1]["text"] = self.children[-1]["text"].rstrip()
+            self.children = [c for c in self.children if c["text"]]
+        if self.children:
+            used = {m for c in self.children for m in c["marks"]}
+            self.parts.append((self.children, [d for d in self.defs if d["key"] in used]))
+        self.children, self.defs = [], []
+
+
+def image_block(src: str, alt: str, title=None) -> dict:
+    block = {"type": "image", "src": src, "alt": alt, "width": None, "height": None, "caption": None, "credit": None}
+    if title:
+        block["caption"] = str(title)
+    return block
+
+
+def _inline_blocks(node, kind: str, **extra) -> list[dict]:
+    run = _Inline()
+    run.walk(node, [], [0], top=kind == "paragraph")
+    run.flush()
+    out = []
+    for part in run.parts:
+        if isinstance(part, dict):
+            out.append(part)
+        else:
+            out.append(text_block(kind, part[0], part[1], **extra))
+    return out
+
+
+def _node_blocks(nodes) -> list[dict]:
+    out: list[dict] = []
+    for node in nodes:
+        kind = node.type
+        if kind == "paragraph":
+            out.extend(_inline_blocks(node.children[0], "paragraph"))
+        elif kind == "heading":
+            out.extend(_inline_blocks(node.children[0], "heading", level=int(node.tag[1])))
+        elif kind == "blockquote":
+            inner = _node_blocks(node.children)
+            if inner:
+                out.append({"type": "quote", "blocks": inner})
+        elif kind in ("bullet_list", "ordered_list"):
+            items = [_node_blocks(item.children) for item in node.children]
+            items = [item for item in items if item]
+            if items:
+                block = list_block(kind == "ordered_list", items)
+                start = int(node.attrs.get("start", 1)) if kind == "ordered_list" else 1
+                if start != 1:
+                    block["start"] = start
+                out.append(block)
+        elif kind in ("fence", "code_block"):
+            text = node.content.rstrip("\n")
+            if text.strip():
+                out.append({"type": "code", "language": (node.info or "").split(" ")[0] or None, "text": text})
+        # thematic breaks and raw HTML blocks are not part of the model
+    return out
+
+
+def _children_html(block: dict) -> str:
+    defs = {d["key"]: d for d in block.get("markDefs", [])}
+    out = []
+    for child in block["children"]:
+        piece = html.escape(child["text"], quote=False).replace("\n", "<br>")
+        for mark in reversed(child["marks"]):
+            if mark in _TAG:
+                piece = f"<{_TAG[mark]}>{piece}</{_TAG[mark]}>"
+            elif mark in defs:
+                piece = f'<a href="{html.escape(defs[mark]["href"])}">{piece}</a>'
+        out.append(piece)
+    return "".join(out)
+
+
+def _block_html(block: dict, *, tight: bool = False) -> str:
+    kind = block["type"]
+    if kind == "paragraph":
+        inner = _children_html(block) if "children" in block else html.escape(block["text"], quote=False)
+        return inner if tight else f"<p>{inner}</p>"
+    if kind == "heading":
+        return f"<h{block['level']}>{_children_html(block)}</h{block['level']}>"
+    if kind == "quote":
+        return "<blockquote>" + "".join(_block_html(b) for b in block["blocks"]) + "</blockquote>"
+    if kind == "code":
+        return f"<pre><code>{html.escape(block['text'], quote=False)}</code></pre>"
+    if kind == "image":
+        attrs = f'src="{html.escape(block["src"])}" alt="{html.escape(block["alt"])}"'
+        for dim in ("width", "height"):
+            if block.get(dim):
+                attrs += f' {dim}="{int(block[dim])}"'
+        return f"<p><img {attrs}></p>"
+    if kind == "list":
+        tag = "ol" if block.get("ordered") else "ul"
+        start = f' start="{block["start"]}"' if block.get("start") else ""
+        entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
+        items = []
+        for entry in entries:
+            inner = entry["blocks"]
+            lone = len([b for b in inner if b["type"] == "paragraph"]) <= 1
+            items.append("<li>" + "".join(_block_html(b, tight=lone) for b in inner) + "</li>")
+        return f"<{tag}{start}>" + "".join(items) + f"</{tag}>"
+    return ""
+
+
+def blocks_to_html(blocks: list[dict]) -> str:
+    """Render blocks as HTML, sanitised by the same policy as every body."""
+    return sanitize_html("\n".join(_block_html(b) for b in blocks))
+
+
+def _block_text(block: dict, depth: int = 0) -> str:
+    kind = block["type"]
+    if kind == "list":
+        ordered = block.get("ordered")
+        entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
+        lines = []
+        for i, entry in enumerate(entries, block.get("start") or 1):
+            bullet = f"{i})" if ordered else "•"
+            first, *rest = [_block_text(b, depth + 1) for b in entry["blocks"]] or [""]
+            lines.append("  " * depth + f"{bullet} {first.lstrip()}")
+            lines.extend(rest)
+        return "\n".join(lines)
+    if kind == "quote":
+        return "\n\n".join(_block_text(b, depth) for b in block["blocks"])
+    if kind == "image":
+        return block.get("alt") or ""
+    return ("  " * depth if depth else "") + block["text"]
 
 
 def blocks_to_text(blocks: list[dict]) -> str:
-    """Plain text of structured blocks: paragraphs separated by blank lines, list items bulleted."""
-    out = []
-    for block in blocks:
-        if block["type"] == "list":
-            ordered = block.get("ordered")
-            out.append("\n".join(f"{i}) {t}" if ordered else f"• {t}" for i, t in enumerate(block["items"], 1)))
-        else:
-            out.append(block["text"])
-    return "\n\n".join(out)
-
-
-def _inline_text(token) -> str:
-    """Plain text of an inline markdown token (emphasis and links reduced to their text)."""
-    parts = []
-    for child in token.children or []:
-        if child.type in ("text", "code_inline"):
-            parts.append(child.content)
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
-    return "".join(parts).strip()
+    """Plain text of blocks: blocks separated by blank lines, list items bulleted, images by their alt text."""
+    return "\n\n".join(t for t in (_block_text(b) for b in blocks) if t)
 
 
 def markdown_to_blocks(source: str) -> tuple[str, list[dict]]:
-    """Render Markdown to (sanitised HTML, structured blocks) in one parse."""
-    env: dict = {}
-    tokens = _md.parse(source, env)
-    blocks: list[dict] = []
-    current_list: dict | None = None
-    in_item = False
-    for tok in tokens:
-        if tok.type in ("bullet_list_open", "ordered_list_open"):
-            current_list = {"type": "list", "ordered": tok.type == "ordered_list_open", "items": []}
-        elif tok.type in ("bullet_list_close", "ordered_list_close"):
-            if current_list is not None:
-                blocks.append(current_list)
-            current_list = None
-        elif tok.type == "list_item_open":
-            in_item = True
-        elif tok.type == "list_item_close":
-            in_item = False
-        elif tok.type == "inline":
-            text = _inline_text(tok)
-            if not text:
-                continue
-            if current_list is not None and in_item:
-                current_list["items"].append(text)
-            else:
-                blocks.append({"type": "paragraph", "text": text})
-    return sanitize_html(_md.renderer.render(tokens, _md.options, env)), blocks  # one parse serves both
+    """Parse Markdown into blocks and return (HTML rendered from those blocks, blocks)."""
+    blocks = _node_blocks(SyntaxTreeNode(_md.parse(source)).children)
+    return blocks_to_html(blocks), blocks

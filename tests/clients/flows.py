@@ -24,8 +24,12 @@ from bulletin_client.models import (
     GetLatestIssueLang,
     IssueItem,
     ListArticlesLang,
+    CodeBlock,
+    HeadingBlock,
+    ImageBlock,
     ListBlock,
     ParagraphBlock,
+    QuoteBlock,
 )
 from bulletin_client.types import UNSET, Unset
 
@@ -46,9 +50,13 @@ def cursor_of(next_url: str | None) -> str | None:
     return parse_qs(urlsplit(next_url).query).get("cursor", [None])[0]
 
 
-def block_text(block: ListBlock | ParagraphBlock) -> str:
-    if isinstance(block, ParagraphBlock):
+def block_text(block: ParagraphBlock | HeadingBlock | QuoteBlock | ListBlock | CodeBlock | ImageBlock) -> str:
+    if isinstance(block, (ParagraphBlock, HeadingBlock, CodeBlock)):
         return block.text
+    if isinstance(block, QuoteBlock):
+        return "\n\n".join(block_text(b) for b in block.blocks)
+    if isinstance(block, ImageBlock):
+        return block.alt
     return "\n".join(f"{i}) {item}" if block.ordered else f"• {item}" for i, item in enumerate(block.items, 1))
 
 

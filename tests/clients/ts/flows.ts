@@ -25,7 +25,13 @@ function cursorOf(next: string | null): string | null {
 function blockText(block: Block): string {
   switch (block.type) {
     case "paragraph":
+    case "heading":
+    case "code":
       return block.text;
+    case "quote":
+      return block.blocks.map(blockText).join("\n\n");
+    case "image":
+      return block.alt;
     case "list":
       return block.items.map((item, i) => (block.ordered ? `${i + 1}) ${item}` : `• ${item}`)).join("\n");
   }

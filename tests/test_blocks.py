@@ -1,0 +1,171 @@
+"""The block model: HTML and text are rendered from the blocks, and nothing of the Markdown is lost."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.ingest.loader import load_archive
+from api.ingest.text import blocks_to_html, blocks_to_text, markdown_to_blocks, sanitize_html
+from tests.conftest import ARCHIVE, copy_archive, make_app
+
+EVERYTHING = """\
+## Reading the week
+
+Plain words with **bold**, *italic*, `code` and a [link](https://example.org/report?a=1&b=2 "Report").
+
+> A quoted *remark* with **weight**.
+
+- first item
+  1. nested one
+  2. nested two
+- second item
+
+![A map of the region](media/map.png "The region")
+
+```python
+print("hi")
+```
+"""
+
+DOC = """\
+---
+slug: every-construct
+title: "Every construct"
+lang: en
+issue: 2022-01-31
+section: economy
+trend: better
+position: 9
+authors: ["Analytical group"]
+status: published
+published_at: 2022-02-07T09:00:00Z
+lead: "A document that uses every construct."
+---
+"""
+
+
+def _walk(blocks):
+    for block in blocks:
+        yield block
+        yield from _walk(block.get("blocks", []))
+        for entry in block.get("entries", []):
+            yield from _walk(entry["blocks"])
+
+
+def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> None:
+    kinds = [b["type"] for b in _walk(blocks)]
+    assert {"heading", "paragraph", "quote", "list", "image", "code"} <= set(kinds)
+    heading = next(b for b in _walk(blocks) if b["type"] == "heading")
+    assert (heading["level"], heading["text"]) == (2, "Reading the week")
+    para = next(b for b in blocks if b["type"] == "paragraph")
+    marks = {c["text"]: c["marks"] for c in para["children"]}
+    assert marks["bold"] == ["strong"] and marks["italic"] == ["em"] and marks["code"] == ["code"]
+    (link,) = para["markDefs"]
+    assert link["href"] == "https://example.org/report?a=1&b=2" and marks["link"] == [link["key"]]
+    quote = next(b for b in blocks if b["type"] == "quote")
+    assert [c["marks"] for c in quote["blocks"][0]["children"] if c["text"] in ("remark", "weight")] == [
+        ["em"],
+        ["strong"],
+    ]
+    outer = next(b for b in blocks if b["type"] == "list")
+    assert outer["ordered"] is False and outer["items"] == ["first item", "second item"]
+    nested = outer["entries"][0]["blocks"][1]
+    assert nested["type"] == "list" and nested["ordered"] is True and nested["items"] == ["nested one", "nested two"]
+    image = next(b for b in blocks if b["type"] == "image")
+    assert (image["src"], image["alt"], image["caption"]) == ("media/map.png", "A map of the region", "The region")
+    code = next(b for b in blocks if b["type"] == "code")
+    assert (code["language"], code["text"]) == ("python", 'print("hi")')
+    for fragment in (
+        "<h2>Reading the week</h2>",
+        "<strong>bold</strong>",
+        "<em>italic</em>",
+        "<code>code</code>",
+        'href="https://example.org/report?a=1&amp;b=2"',
+        "<blockquote><p>A quoted <em>remark</em>",
+        "<ol><li>nested one</li><li>nested two</li></ol>",
+        '<img src="media/map.png" alt="A map of the region">',
+        "<pre><code>print(\"hi\")</code></pre>",
+    ):
+        assert fragment in body_html
+    assert "<p></p>" not in body_html
+    for words in ("Reading the week", "bold", "A quoted remark", "• first item", "  1) nested one", "A map of the region"):
+        assert words in body_text
+    assert body_html == blocks_to_html(blocks) and body_text == blocks_to_text(blocks)
+
+
+def test_a_document_with_every_construct_loses_nothing_in_blocks():
+    body_html, blocks = markdown_to_blocks(EVERYTHING)
+    _check_everything(blocks, body_html, blocks_to_text(blocks))
+
+
+def test_every_construct_round_trips_through_the_store_and_the_api(scratch_store, tmp_path):
+    archive = copy_archive(tmp_path, ARCHIVE)
+    (archive / "2022-01-31" / "every-construct.en.md").write_text(DOC + EVERYTHING, encoding="utf-8")
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    try:
+        client = app.test_client()
+        body = {}
+        for fmt in ("html", "text", "blocks"):
+            response = client.get(f"/v1/articles/every-construct?format={fmt}")
+            assert response.status_code == 200, response.get_data(as_text=True)
+            body.update(response.get_json()["data"]["body"])
+        _check_everything(body["blocks"], body["html"], body["text"])
+    finally:
+        app.extensions["store"].dispose()
+
+
+def test_unsafe_link_is_dropped_from_every_format_alike():
+    body_html, blocks = markdown_to_blocks("[x](javascript:alert(1)) and <script>alert(2)</script> end")
+    assert "href" not in body_html and "<script" not in body_html and "alert(2)" not in body_html
+    assert blocks[0]["markDefs"] == [] and "alert(2)" not in blocks_to_text(blocks)
+
+
+# ---------------------------------------------------------------- property: one model, three formats
+
+_word = st.text(alphabet="abcdefgh<>&\"'*_`[]()!#\\ ", min_size=1, max_size=12).map(str.strip).filter(bool)
+_inline = st.lists(
+    st.one_of(
+        _word,
+        _word.map(lambda w: f"**{w}**"),
+        _word.map(lambda w: f"*{w}*"),
+        _word.map(lambda w: f"`{w}`"),
+        st.tuples(_word, st.sampled_from(["https://a.org/x", "/v1/y", "mailto:a@b.c", "javascript:x()"])).map(
+            lambda t: f"[{t[0]}]({t[1]})"
+        ),
+        _word.map(lambda w: f"![{w}](media/{abs(hash(w)) % 97}.png)"),
+    ),
+    min_size=1,
+    max_size=5,
+).map(" ".join)
+_block = st.one_of(
+    _inline,
+    st.tuples(st.integers(1, 6), _inline).map(lambda t: "#" * t[0] + " " + t[1]),
+    _inline.map(lambda s: "> " + s),
+    st.lists(_inline, min_size=1, max_size=3).map(lambda items: "\n".join(f"- {i}" for i in items)),
+    st.lists(_inline, min_size=1, max_size=3).map(lambda items: "\n".join(f"1. {i}\n   - {i}" for i in items)),
+    _word.map(lambda w: f"```\n{w}\n```"),
+)
+_document = st.lists(_block, min_size=1, max_size=6).map("\n\n".join)
+
+
+def _visible_text(markup: str) -> str:
+    return re.sub(r"\s+", "", htmllib.unescape(re.sub(r"<[^>]+>", "", markup)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_document)
+def test_html_and_text_are_the_blocks_rendered(source):
+    body_html, blocks = markdown_to_blocks(source)
+    assert body_html == blocks_to_html(blocks)
+    assert sanitize_html(body_html) == body_html
+    text = blocks_to_text(blocks)
+    # The words the HTML shows are the words of the text (bullets and image alt texts aside).
+    shown = _visible_text(body_html)
+    words = re.sub(r"\s+", "", re.sub(r"^\s*(?:•|\d+\))", "", text, flags=re.M))
+    alts = "".join(re.sub(r"\s+", "", b["alt"]) for b in _walk(blocks) if b["type"] == "image")
+    assert sorted(words) == sorted(shown + alts)
