@@ -88,11 +88,18 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
         "<blockquote><p>A quoted <em>remark</em>",
         "<ol><li>nested one</li><li>nested two</li></ol>",
         '<img src="media/map.png" alt="A map of the region">',
-        "<pre><code>print(\"hi\")</code></pre>",
+        '<pre><code>print("hi")</code></pre>',
     ):
         assert fragment in body_html
     assert "<p></p>" not in body_html
-    for words in ("Reading the week", "bold", "A quoted remark", "• first item", "  1) nested one", "A map of the region"):
+    for words in (
+        "Reading the week",
+        "bold",
+        "A quoted remark",
+        "• first item",
+        "  1) nested one",
+        "A map of the region",
+    ):
         assert words in body_text
     assert body_html == blocks_to_html(blocks) and body_text == blocks_to_text(blocks)
 
