@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
-from pathlib import Path
 from urllib.parse import urlencode
 
 import brotli
@@ -22,6 +21,7 @@ from marshmallow.experimental.context import Context
 from api import clock
 from api.errors import BadRequest
 from api.extensions import cache
+from api.keys import cache_key
 from api.languages import negotiate
 
 log = logging.getLogger("api.cache")
@@ -29,22 +29,17 @@ log = logging.getLogger("api.cache")
 MAX_QUERY_STRING = 2048
 COMPRESS_MIN_BYTES = 512
 VARY = "Accept-Encoding, Accept-Language, Origin"
-#: The WSGI environ key a cached endpoint sets on a 200 that the hot path (api/hot.py) may replay: the
-#: (lower-case) names of the view's own headers (Link, Content-Security-Policy…), which its 304 does not carry.
+#: The WSGI environ key a cached endpoint sets on a 200 that the hot path (api/hot.py) may replay: a Replayable.
 REPLAYABLE = "bulletin.replayable"
 
 
-def _code_version() -> str:
-    """A digest of the code that shapes responses: a deploy must not be served bodies cached by the previous one
-    (the store generation is a content digest, so it alone survives a code change in a shared Redis)."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.blake2b(digest_size=6)
-    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py")]):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Replayable:
+    """What the hot path learns from a 200: its response-cache key and the (lower-case) names of the view's own
+    headers (Link, Content-Security-Policy…), which its 304 does not carry."""
 
-
-CODE_VERSION = _code_version()
+    key: str
+    own_headers: frozenset[str]
 
 
 class ResponseCache:
@@ -153,10 +148,11 @@ def url_with(**changes) -> str:
     return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
 
 
-def per_generation(name: str, compute: Callable):
-    """A value that depends on the visible content alone (a count, a facet): computed once per generation and
-    embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by every instance)."""
-    key = f"v|{CODE_VERSION}|{g.content_key}|{name}"
+def per_generation(kind: str, compute: Callable, **parts):
+    """A value that depends on the visible content and `parts` alone (a count, a facet): computed once per
+    generation and embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by
+    every instance)."""
+    key = cache_key(kind, content=g.content_key, **parts)
     value = response_cache.get(key)
     if value is None:
         value = compute()
@@ -212,7 +208,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
     encoding = "br" if accept["br"] else "gzip" if accept["gzip"] else None
     if encoding is None:
         return entry.body, None
-    ckey = f"{key}|{encoding}"
+    ckey = cache_key("encoded", response=key, encoding=encoding)
     body = response_cache.get(ckey)
     if body is None:
         body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
@@ -223,8 +219,9 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
 def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, mimetype: str = "application/json"):
     """Wrap a view `view(session, args, now, **path) -> data | (data, headers)` in the cached response path.
 
-    The cache key is store generation (with its embargo epoch) + base URL + path + normalised query +
-    negotiated language; the ETag derives from the key, so a 304 costs no cache or database work.
+    The cache key (api.keys.cache_key) covers the store generation with its embargo epoch, the base URL, the path,
+    the validated arguments and the negotiated language; the ETag derives from the key, so a 304 costs no cache or
+    database work.
     """
 
     def decorator(view: Callable):
@@ -235,9 +232,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             generation = store.current()
             now = clock.now()
             lang = negotiated_language(args)
-            query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
             g.content_key = generation.key(now)
-            key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
+            key = cache_key("response", content=g.content_key, base=base_url(), path=request.path, args=args, lang=lang)
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)
@@ -278,7 +274,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             if encoding:
                 resp.headers["Content-Encoding"] = encoding
             # The hot path (api/hot.py) may replay this exact answer; the view's own headers are not in a 304.
-            request.environ[REPLAYABLE] = frozenset(h.lower() for h in entry.headers)
+            request.environ[REPLAYABLE] = Replayable(key, frozenset(h.lower() for h in entry.headers))
             return resp
 
         wrapper.args_schema = args_schema  # the OpenAPI document is generated from these two

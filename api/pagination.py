@@ -177,8 +177,11 @@ def paginate(
     fp = fingerprint({"order": order.name, **(filters or {})})
     total = (
         per_generation(
-            f"count|{request.path}|{fp}",
+            "count",
             lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {}),
+            path=request.path,
+            order=order.name,
+            filters=filters or {},
         )
         if count
         else -1

@@ -17,7 +17,6 @@ from lxml import etree
 from sqlalchemy import select
 
 from api.http import base_url, cached_endpoint, per_generation, url_with
-from api.pagination import fingerprint
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.store import queries
@@ -48,9 +47,10 @@ def _archive_links(session, args, now) -> tuple[dict, bool]:
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
     # The weeks with a matching public article, once per generation and filter set.
     weeks = per_generation(
-        f"weeks|{fingerprint(_jsonable(filters))}",
+        "weeks",
         lambda: [w.isoformat() for w in session.scalars(
             select(Issue.start).where(queries.has_public_article(now, filters)).order_by(Issue.start))],
+        filters=_jsonable(filters),
     )  # fmt: skip
     issue = args.get("issue")
     if not issue:
