@@ -30,6 +30,7 @@ run: $(VENV)/.installed $(STORE)
 
 test: $(VENV)/.installed-dev
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "nginx not installed: proxy tests will skip"; }
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev

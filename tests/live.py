@@ -269,3 +269,66 @@ class Load:
     def between(self, start: float, end: float) -> list[Sample]:
         with self._lock:
             return [s for s in self.samples if s.start >= start and s.start < end]
+
+
+# --- nginx ----------------------------------------------------------------------------------------------------
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+
+
+class Nginx:
+    """A private nginx (own prefix, pid, logs, temp and cache directories) running the shipped deploy/nginx.conf
+    with its listen port, upstream port and cache directory substituted."""
+
+    SUBSTITUTIONS = (
+        r"(proxy_cache_path\s+)\S+",
+        r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+",
+        r"(listen\s+)127\.0\.0\.1:\d+",
+    )
+
+    def __init__(self, upstream: int, conf: Path | None = None) -> None:
+        import re
+
+        self.binary = nginx_binary()
+        if not self.binary:
+            raise RuntimeError("nginx not found")
+        self.prefix = Path(tempfile.mkdtemp(prefix="live-nginx-"))
+        for d in ("logs", "tmp", "cache"):
+            (self.prefix / d).mkdir()
+        self.port = free_port()
+        text = (conf or ROOT / "deploy" / "nginx.conf").read_text()
+        for pattern, value in zip(
+            self.SUBSTITUTIONS, (self.prefix / "cache", f"127.0.0.1:{upstream}", f"127.0.0.1:{self.port}"), strict=True
+        ):
+            text, n = re.subn(pattern, rf"\g<1>{value}", text, count=1)
+            if n != 1:
+                raise RuntimeError(f"deploy/nginx.conf no longer has the directive {pattern!r} the tests substitute")
+        (self.prefix / "bulletin.conf").write_text(text)
+        temp = "\n".join(
+            f"    {name}_temp_path {self.prefix / 'tmp' / name};"
+            for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        # As root, nginx's workers would drop to an unprivileged user that cannot enter the private temp directory.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (self.prefix / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\npid {self.prefix / 'nginx.pid'};\n"
+            f"error_log {self.prefix / 'logs' / 'error.log'} warn;\nevents {{ worker_connections 2048; }}\n"
+            f"http {{\n    access_log off;\n{temp}\n    include {self.prefix / 'bulletin.conf'};\n}}\n"
+        )
+        args = [self.binary, "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")]
+        check = subprocess.run([*args, "-t"], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t failed:\n{check.stderr}")
+        self.proc = subprocess.Popen(
+            [*args, "-g", "daemon off;"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_port(self.port, 10)
+
+    def error_log(self) -> str:
+        return (self.prefix / "logs" / "error.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+        shutil.rmtree(self.prefix, ignore_errors=True)
