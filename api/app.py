@@ -11,6 +11,7 @@ from api import errors
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
+from api.signing import Signer, load_secret
 from api.store.db import Store
 
 
@@ -47,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter = new_limiter()
     limiter.init_app(app)
 
+    app.extensions["signer"] = Signer(load_secret(app.config["SIGNING_SECRET"], app.config["SIGNING_SECRET_FILE"]))
     app.extensions["store"] = Store(
         app.config["DATABASE_URL"],
         schema=app.config["DATABASE_SCHEMA"],

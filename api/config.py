@@ -55,6 +55,10 @@ class Config:
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
         #: Also take the host of absolute links from those proxies' X-Forwarded-Host (off: PUBLIC_BASE_URL decides).
         self.TRUST_FORWARDED_HOST = _bool("TRUST_FORWARDED_HOST", False)
+        #: Secret that keys ETags, cursors and change tokens; every instance serving the same clients needs the
+        #: same one. Empty: the contents of SIGNING_SECRET_FILE (created with a random secret if missing).
+        self.SIGNING_SECRET = env("SIGNING_SECRET", "")
+        self.SIGNING_SECRET_FILE = env("SIGNING_SECRET_FILE", str(ROOT / "data" / "signing.key"))
         #: Rights and attribution text carried by every feed.
         self.FEED_RIGHTS = env("FEED_RIGHTS", "© Situation in Belarus bulletin. Republication with attribution.")
         self.FEED_ATTRIBUTION = env("FEED_ATTRIBUTION", "Situation in Belarus — weekly analytical bulletin")
