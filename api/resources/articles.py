@@ -50,7 +50,7 @@ def article_page(session, args: dict, now, **fixed):
     if sort == "relevance" and words:  # joining the ranked hits is the search filter itself
         stmt, params, prepared = queries.article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
         order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
-        stmt = stmt.join(hits, hits.c.id == Article.id).add_columns(hits.c.rank.label("search_rank"))
+        stmt = stmt.join(hits, hits.c.id == Article.id)
         prepared = None  # the hits subquery holds the words
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)

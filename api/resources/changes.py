@@ -9,15 +9,16 @@ recorded, so tombstones of a section survive filtering.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
+import re
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from marshmallow import fields, validate
 from sqlalchemy import and_, func, or_, select
 
 from api.errors import BadRequest, Gone
 from api.http import base_url, cached_endpoint
+from api.signing import Signer
 from api.store import queries
 from api.store.models import Article, Change
 from schemas.args import SLUG, BaseArgs
@@ -29,26 +30,31 @@ bp = Blueprint("changes", __name__)
 
 
 class ChangeArgs(BaseArgs):
-    since = Text(validate=validate.Length(1, 128), metadata={"description": "Token from a previous page's `next`."})
+    since = Text(validate=validate.Length(1, 512), metadata={"description": "Token from a previous page's `next`."})
     section = Text(validate=SLUG, metadata={"description": "Only changes of this section (tombstones included)."})
     limit = StrictInt(load_default=100, validate=validate.Range(1, 1000), metadata={"description": "Changes per page."})
     lang = fields.String(validate=validate.OneOf(("en", "ru", "be")), metadata={"description": "Only this language."})
 
 
-def encode_token(visible_at: dt.datetime, slug: str) -> str:
+TOKEN = "changes"  # the signing purpose of change tokens (api.signing)
+
+
+def encode_token(signer: Signer, visible_at: dt.datetime, slug: str) -> str:
     # (visible time, slug) of a change already served: no sequence number, so nothing hints at hidden changes.
-    raw = f"v2:{int(visible_at.timestamp() * 1_000_000)}:{slug}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return signer.sign(TOKEN, f"v3:{int(visible_at.timestamp() * 1_000_000)}:{slug}".encode())
 
 
-def decode_token(token: str) -> tuple[dt.datetime, str]:
+def decode_token(signer: Signer, token: str) -> tuple[dt.datetime, str]:
+    """The position in a token this API signed; anything else (edited, made up, out of range) is a 400."""
+    raw = signer.unsign(TOKEN, token)
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        version, micros, slug = raw.split(":", 2)
-        if version != "v2":
+        if raw is None:
+            raise ValueError("unsigned")
+        version, micros, slug = raw.decode().split(":", 2)
+        if version != "v3" or not re.fullmatch(r"-?[0-9]{1,17}", micros):  # 17 digits: past year 9999 in µs
             raise ValueError(version)
-        return dt.datetime.fromtimestamp(int(micros) / 1_000_000, dt.UTC), slug
-    except (ValueError, UnicodeDecodeError) as exc:
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros)), slug
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise BadRequest("Malformed change token.", {"since": "not a token from this API"}) from exc
 
 
@@ -60,6 +66,7 @@ def _in_view(article: Article, args: dict) -> bool:
 @cached_endpoint(ChangeArgs())
 def changes(session, args, now, lang):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
+    signer = current_app.extensions["signer"]
     visible = Change.visible_at <= now
     stmt = select(Change).where(visible)
     # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
@@ -69,7 +76,7 @@ def changes(session, args, now, lang):
         stmt = stmt.where(or_(Change.lang == args["lang"], Change.previous_lang == args["lang"]))
     position = None
     if args.get("since"):
-        position = decode_token(args["since"])
+        position = decode_token(signer, args["since"])
         first = session.scalar(select(func.min(Change.visible_at)).where(visible))
         if first is None or position[0] < first - dt.timedelta(microseconds=1):
             raise Gone(
@@ -107,7 +114,7 @@ def changes(session, args, now, lang):
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)
-    token = encode_token(*position) if position else None
+    token = encode_token(signer, *position) if position else None
     query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
     nxt = f"{base_url()}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
     return {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from marshmallow import Schema
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -40,8 +40,9 @@ def collection(
 def requested_page(session: Session, stmt: Select, order: Order, args: dict, **query) -> Page:
     """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate)."""
     return paginate(
-        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"), **query
-    )
+        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"),
+        signer=current_app.extensions["signer"], version=g.content_key, **query,
+    )  # fmt: skip
 
 
 def page_links(page: Page) -> dict:

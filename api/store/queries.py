@@ -156,11 +156,14 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
 
 
 def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
-    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join."""
+    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join.
+
+    Positional: its pages are positions in this order, so no cursor ever carries a score."""
     hits = search.ranked(dialect, search.tokens(q))
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
+        positional=True,
     )
     return order, hits
 
