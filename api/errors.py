@@ -9,7 +9,7 @@ import orjson
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
-from api.store.db import StoreUnavailable
+from api.store.db import StoreRejected, StoreUnavailable
 
 log = logging.getLogger("api")
 
@@ -92,6 +92,13 @@ def init_app(app: Flask) -> None:
             503, "Service Unavailable", "The content store is temporarily unavailable; retry shortly.",
             "unavailable", headers={"Retry-After": "5"},
         )  # fmt: skip
+
+    @app.errorhandler(StoreRejected)
+    def _rejected(exc: StoreRejected):
+        log.warning("the store refused a value of the request: %s", exc)  # one line, no traceback: not our fault
+        return problem_response(
+            400, "Bad Request", "A value in this request is outside what the API can look up.", "invalid-request"
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

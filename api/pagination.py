@@ -27,7 +27,7 @@ def _datetime(value: str) -> dt.datetime:
     found = dt.datetime.fromisoformat(value)
     if found.tzinfo is None:
         raise ValueError("a cursor time carries its zone")
-    return found
+    return found.astimezone(dt.UTC)  # OverflowError past the calendar's ends
 
 
 def _int(value) -> int:

@@ -70,8 +70,8 @@ _LISTS = {"section", "trend", "issue", "lang"}
 def _filter_values(filters: dict) -> dict:
     """The values of the set filters (but `q`), as the conditions of _FILTERS take them."""
     values = {k: filters[k] for k in _FILTERS if filters.get(k) is not None}
-    if "from_" in values:
-        values["from_"] = values["from_"] - dt.timedelta(days=6)
+    if "from_" in values:  # the first day of the calendar has no six days before it
+        values["from_"] = max(dt.date.min + dt.timedelta(days=6), values["from_"]) - dt.timedelta(days=6)
     return values
 
 
