@@ -232,8 +232,12 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             now = clock.now()
             lang = negotiated_language(args)
             g.content_key = generation.key(now)
-            key = cache_key("response", content=g.content_key, base=base_url(), path=request.path, args=args, lang=lang)
-            etag = current_app.extensions["signer"].etag(key)  # keyed: a client cannot make one up
+            signer = current_app.extensions["signer"]
+            key = cache_key(
+                "response", content=g.content_key, secret=signer.scope, base=base_url(), path=request.path,
+                args=args, lang=lang,
+            )  # fmt: skip
+            etag = signer.etag(key)  # keyed: a client cannot make one up
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)
             # Never let a cache hold a page past the moment an embargo ends.

@@ -53,11 +53,13 @@ def _unb64(text: str) -> bytes:
 
 
 class Signer:
-    """MACs under one server secret."""
+    """MACs under one server secret. `scope` names the secret publicly: response-cache keys carry it, so apps with
+    different secrets never share a cached body (its links hold cursors signed with the secret)."""
 
     def __init__(self, secret: bytes):
         # BLAKE2b takes keys of up to 64 bytes; a longer secret is reduced to one first.
         self._key = secret if len(secret) <= 64 else hashlib.blake2b(secret).digest()
+        self.scope = self.mac(b"scope", 8).hex()
 
     def mac(self, data: bytes, size: int = MAC_BYTES) -> bytes:
         return hashlib.blake2b(data, key=self._key, digest_size=size, person=b"bulletin-api").digest()

@@ -13,7 +13,8 @@ from tests.conftest import SEED_SLUG, make_app
 def _public_tags(app, path: str) -> list[str]:
     """Tags anyone could compute from public values (content version, code version, path, arguments, language)."""
     content = app.extensions["store"].current().key(clock.now())
-    key = cache_key("response", content=content, base="http://localhost", path=path, args={}, lang="en")
+    scope = app.extensions["signer"].scope  # public: a digest of the secret, not the secret
+    key = cache_key("response", content=content, secret=scope, base="http://localhost", path=path, args={}, lang="en")
     digests = [hashlib.blake2b(key.encode(), digest_size=12).hexdigest(), hashlib.sha256(key.encode()).hexdigest()]
     return [f'W/"{d}"' for d in digests]
 
