@@ -112,6 +112,21 @@ def init_app(app: Flask) -> None:
         headers.pop("Content-Type", None)
         return problem_response(exc.code or 500, exc.name, detail, _slug(exc.name), headers=headers)
 
+    @app.after_request
+    def _redirect_as_problem(resp):
+        # werkzeug's own redirects (a doubled slash merged: /v1//issues → 308 /v1/issues) carry an HTML page.
+        if 300 <= resp.status_code < 400 and resp.status_code != 304 and resp.mimetype == "text/html":
+            body = {
+                "type": PROBLEM_TYPES + "moved",
+                "title": "Permanent Redirect" if resp.status_code == 308 else "Redirect",
+                "status": resp.status_code,
+                "detail": f"This resource lives at {resp.headers.get('Location', '')}.",
+            }
+            resp.set_data(orjson.dumps(body))
+            resp.mimetype = "application/problem+json"
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")

@@ -202,6 +202,13 @@ class Store:
         finally:
             _deadline.started = None
 
+    def after_fork(self) -> None:
+        """In a forked worker: drop the pooled connections inherited from the parent without closing them (they
+        are the parent's), so this process opens its own."""
+        for engine in (self._current.engine if self._current else None, self._pg_engine):
+            if engine is not None:
+                engine.dispose(close=False)
+
     def dispose(self) -> None:
         if self._current is not None:
             self._current.engine.dispose()
