@@ -8,7 +8,7 @@ import os
 import orjson
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, SEED_SLUG
 from tests.live import Gunicorn, Nginx, get, nginx_binary
 

@@ -15,7 +15,7 @@ import time
 import orjson
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, record_figures
 from tests.live import Gunicorn, Load, Nginx, get
 from tests.test_proxy import require_nginx
