@@ -96,7 +96,7 @@ def test_a_list_of_plain_rows_dumps_like_the_orm_articles(app, session, context)
             order, cursor, seen = queries.ARTICLE_ORDERS["newest"], None, []
             while True:
                 page = paginate(session, stmt, order, limit=7, cursor=cursor, params=params, prepared=prepared,
-                                row=lambda r: queries.ArticleItem(r, terms))  # fmt: skip
+                                signer=app.extensions["signer"], row=lambda r: queries.ArticleItem(r, terms))  # fmt: skip
                 with Context(context):
                     assert dump_many(schema, page.items) == schema().dump([orm[i.id] for i in page.items], many=True)
                 seen += [i.id for i in page.items]
