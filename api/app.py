@@ -11,6 +11,7 @@ from api import errors
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
+from api.problems import NotFound
 from api.signing import Signer, load_secret
 from api.store.db import Store
 
@@ -77,7 +78,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask import request
 
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
-            raise errors.NotFound("No such resource.")
+            raise NotFound("No such resource.")
 
     @app.after_request
     def _security_headers(resp):

@@ -18,10 +18,10 @@ from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
 
 from api import clock
-from api.errors import BadRequest
 from api.extensions import cache
 from api.keys import cache_key
 from api.languages import negotiate
+from api.problems import BadRequest
 
 log = logging.getLogger("api.cache")
 

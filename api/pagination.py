@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import request
 from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.errors import BadRequest
-from api.http import per_generation
+from api.problems import BadRequest
 from api.signing import Signer
 
 MAX_PAGE_DEPTH = 10_000  # page × limit beyond this must use cursors (offset scans grow with depth)
@@ -212,28 +210,27 @@ def paginate(
     page: int | None = None,
     filters: dict | None = None,
     count: bool = True,
+    memo: Callable[[Callable[[], int]], int] | None = None,
     params: dict | None = None,
     prepared=None,
     row: Callable | None = None,
 ) -> Page:
     """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists.
 
-    Cursors are signed by `signer`; a positional order's cursors name the content `version` they hold for.
+    Cursors are signed by `signer`; a positional order's cursors name the content `version` they hold for. The
+    total is computed unless `count` is false, through `memo(compute)` when given (the web layer keeps it once per
+    generation and filter set).
     `params` are the values of `stmt`'s bound parameters; `prepared` (hashable) names a statement built once
     per process, whose page statements are then kept too; `row` turns a plain row into an item.
     """
     fp = fingerprint({"order": order.name, **(filters or {})})
-    total = (
-        per_generation(
-            "count",
-            lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {}),
-            path=request.path,
-            order=order.name,
-            filters=filters or {},
-        )
-        if count
-        else -1
-    )
+    total = -1
+    if count:
+
+        def compute() -> int:
+            return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {})
+
+        total = memo(compute) if memo is not None else compute()
     if cursor is not None and page is not None:
         raise BadRequest("Use either cursor or page, not both.", {"page": "cannot be combined with cursor"})
     values = {**(params or {}), "_limit": limit + 1}

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.errors import BadRequest
 from api.http import REPLAYABLE, parse_args
 from api.keys import cache_key
+from api.problems import BadRequest
 from schemas.args import ArticleListArgs
 from tests.conftest import make_app
 

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError, fields
 
-from api.errors import BadRequest
 from api.ingest.text import sanitize_html
 from api.pagination import CURSOR, _cursor, decode_cursor, fingerprint
+from api.problems import BadRequest
 from api.signing import Signer
 from api.store.queries import ARTICLE_ORDERS, ISSUE_ORDERS, SECTION_ORDER, TREND_ORDER
 from schemas.fields import CsvList, Date, DateTime, IssueId, StrictInt, Text, parse_issue_id

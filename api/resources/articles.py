@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, g
 from sqlalchemy import select
 
-from api.errors import NotFound
 from api.http import cached_endpoint
+from api.problems import NotFound
 from api.resources.collection import collection
 from api.store import queries, search
 from api.store.models import Article, Issue, Section, Trend

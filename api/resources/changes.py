@@ -16,8 +16,8 @@ from flask import Blueprint, current_app
 from marshmallow import fields, validate
 from sqlalchemy import and_, func, or_, select
 
-from api.errors import BadRequest, Gone
 from api.http import base_url, cached_endpoint
+from api.problems import BadRequest, Gone
 from api.signing import Signer
 from api.store import queries
 from api.store.models import Article, Change

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from marshmallow import Schema
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from api.http import url_with
+from api.http import per_generation, url_with
 from api.pagination import Order, Page, paginate
 from schemas.compiled import dump_many
 
@@ -38,10 +38,16 @@ def collection(
 
 
 def requested_page(session: Session, stmt: Select, order: Order, args: dict, **query) -> Page:
-    """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate)."""
+    """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate); its
+    total is kept once per generation, path, order and filter set."""
+    filters = query.get("filters") or {}
+
+    def memo(compute):
+        return per_generation("count", compute, path=request.path, order=order.name, filters=filters)
+
     return paginate(
         session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"),
-        signer=current_app.extensions["signer"], version=g.content_key, **query,
+        signer=current_app.extensions["signer"], version=g.content_key, memo=memo, **query,
     )  # fmt: skip
 
 

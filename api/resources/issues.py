@@ -6,8 +6,8 @@ import itertools
 
 from flask import Blueprint, g
 
-from api.errors import NotFound
 from api.http import cached_endpoint
+from api.problems import NotFound
 from api.resources.articles import pick
 from api.resources.collection import collection
 from api.resources.feeds import feed_links

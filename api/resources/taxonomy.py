@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from marshmallow import Schema
 from sqlalchemy import select
 
-from api.errors import NotFound
 from api.pagination import Order
+from api.problems import NotFound
 from api.resources.articles import article_page
 from api.resources.collection import collection
 from api.store import queries
