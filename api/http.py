@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
-from urllib.parse import urlencode
 
 import brotli
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
 
 from api import clock
+from api.context import RequestContext
 from api.extensions import cache
 from api.keys import cache_key
 from api.languages import negotiate
@@ -120,38 +120,15 @@ def negotiated_language(args: dict) -> str:
 
 
 def base_url() -> str:
-    """The absolute API root of this request (PUBLIC_BASE_URL, else scheme and host), worked out once per request."""
-    env = request.environ  # per request (an app context, and so `g`, may outlive one request)
-    found = env.get("bulletin.base_url")
-    if found is None:
-        found = env["bulletin.base_url"] = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
-    return found
+    """The absolute API root of this request: PUBLIC_BASE_URL, else its own scheme and host."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
 
 
-def url_with(**changes) -> str:
-    """This request's URL with some query parameters replaced (None removes one), parameters in sorted order.
-
-    The request's own parameters are encoded once per request (a collection links to itself, its first, next and
-    previous page); only the changed ones are encoded per call.
-    """
-    own = request.environ.get("bulletin.encoded_args")
-    if own is None:
-        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in request.args.items()}
-    pairs = dict(own)
-    for k, v in changes.items():
-        if v is None:
-            pairs.pop(k, None)
-        else:
-            pairs[k] = urlencode({k: str(v)})
-    query = "&".join(pairs[k] for k in sorted(pairs))
-    return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
-
-
-def per_generation(kind: str, compute: Callable, **parts):
+def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
     """A value that depends on the visible content and `parts` alone (a count, a facet): computed once per
     generation and embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by
     every instance)."""
-    key = cache_key(kind, content=g.content_key, **parts)
+    key = cache_key(kind, content=ctx.content_key, **parts)
     value = response_cache.get(key)
     if value is None:
         value = compute()
@@ -216,7 +193,8 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
 
 
 def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, mimetype: str = "application/json"):
-    """Wrap a view `view(session, args, now, **path) -> data | (data, headers)` in the cached response path.
+    """Wrap a view `view(session, ctx, **path) -> data | (data, headers)` in the cached response path; `ctx` is the
+    request's api.context.RequestContext, built here once.
 
     The cache key (api.keys.cache_key) covers the store generation with its embargo epoch, the base URL, the path,
     the validated arguments and the negotiated language; the ETag is a MAC of the key under the server secret
@@ -230,11 +208,14 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             store = current_app.extensions["store"]
             generation = store.current()
             now = clock.now()
-            lang = negotiated_language(args)
-            g.content_key = generation.key(now)
             signer = current_app.extensions["signer"]
+            ctx = RequestContext(
+                now=now, generation=generation, content_key=generation.key(now), lang=negotiated_language(args),
+                base=base_url(), path=request.path, args=args, query=dict(request.args.items()), signer=signer,
+            )  # fmt: skip
+            lang = ctx.lang
             key = cache_key(
-                "response", content=g.content_key, secret=signer.scope, base=base_url(), path=request.path,
+                "response", content=ctx.content_key, secret=signer.scope, base=ctx.base, path=ctx.path,
                 args=args, lang=lang,
             )  # fmt: skip
             etag = signer.etag(key)  # keyed: a client cannot make one up
@@ -258,12 +239,11 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             if entry is None:
-                g.generation = generation
                 with (
-                    Context({"lang": lang, "base": base_url(), "format": args.get("format")}),
+                    Context({"lang": lang, "base": ctx.base, "format": ctx.format}),
                     store.session(generation) as session,
                 ):
-                    result = view(session=session, args=args, now=now, lang=lang, **path)
+                    result = view(session=session, ctx=ctx, **path)
                 data, extra = result if isinstance(result, tuple) else (result, {})
                 body = data if isinstance(data, bytes) else orjson.dumps(data)
                 entry = Cached(body, extra, mimetype)

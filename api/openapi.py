@@ -318,7 +318,7 @@ def register(app: Flask) -> None:
     from api.http import cached_endpoint
 
     @cached_endpoint(ItemArgs())
-    def openapi_json(session, args, now, lang):
+    def openapi_json(session, ctx):
         """The OpenAPI 3.1 description of this API."""
         import orjson
 

@@ -104,14 +104,14 @@ the data is public at <a href="/v1">/v1</a>, documented at <a href="/docs">/docs
 
 @bp.get("/")
 @cached_endpoint(ItemArgs(), mimetype="text/html")
-def index(session, args, now, lang):
+def index(session, ctx):
     """The reader page, with the latest issue rendered for readers without JavaScript."""
     from api.resources.issues import issue_body
 
-    issue = queries.latest_issue(session, now)
-    data = issue_body(session, issue, now, args.get("lang"))["data"] if issue is not None else None
+    issue = queries.latest_issue(session, ctx.now)
+    data = issue_body(session, ctx, issue)["data"] if issue is not None else None
     html = PAGE.format(
-        lang=escape(lang),
+        lang=escape(ctx.lang),
         css=url_for("static", filename="reader/reader.css"),
         js=url_for("static", filename="reader/reader.js"),
         fallback=_fallback(data),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint
 from sqlalchemy import select
 
 from api.http import cached_endpoint
@@ -21,7 +21,6 @@ from schemas.output import (
     IssueSummarySchema,
     SectionSchema,
     TrendSchema,
-    ctx,
 )
 
 bp = Blueprint("articles", __name__)
@@ -37,12 +36,13 @@ def article_filters(args: dict) -> dict:
     return filters
 
 
-def article_page(session, args: dict, now, **fixed):
+def article_page(session, ctx, **fixed):
     """One page of public articles matching args plus fixed filters (a section's or trend's articles).
 
     With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`; with
     `format` (or `fields=…,body`) every article carries its body in that format (HTML by default).
     """
+    args, now = ctx.args, ctx.now
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
@@ -65,12 +65,12 @@ def article_page(session, args: dict, now, **fixed):
             if words:
                 article.snippet = found.get(article.id, "")
 
-    terms = queries.terms(session, g.generation.id)
+    terms = queries.terms(session, ctx.generation.id)
     body, headers = collection(
         session,
         stmt,
         order,
-        args,
+        ctx,
         ArticleListItemSchema if with_body else ArticleSummarySchema,
         filters=_jsonable(filters),
         annotate=annotate,
@@ -134,23 +134,24 @@ def _jsonable(filters: dict) -> dict:
 
 @bp.get("/v1/articles")
 @cached_endpoint(ArticleListArgs(), ArticleListSchema)
-def list_articles(session, args, now, lang):
+def list_articles(session, ctx):
     """Public articles, newest first, filtered and paginated."""
-    return article_page(session, args, now)
+    return article_page(session, ctx)
 
 
 @bp.get("/v1/articles/<slug>")
 @cached_endpoint(ArticleItemArgs(), ArticleItemSchema)
-def get_article(session, args, now, lang, slug):
+def get_article(session, ctx, slug):
     """One public article by slug; an alias slug answers with the canonical article."""
+    args, now = ctx.args, ctx.now
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
     data = dumper(ArticleSchema)(article)
     data["translations"] = {
-        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx()['base']}/v1/articles/{t.slug}"}
+        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
         for t in queries.translations(session, article, now)
     }
     data["requested_slug"] = slug if via_alias else article.slug
-    headers = {"Link": f'<{ctx()["base"]}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
+    headers = {"Link": f'<{ctx.base}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
     return shape(session, {"data": data}, [article], args, now), headers

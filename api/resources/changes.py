@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Blueprint, current_app
+from flask import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import and_, func, or_, select
 
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
 from api.problems import BadRequest, Gone
 from api.signing import Signer
 from api.store import queries
@@ -64,9 +64,9 @@ def _in_view(article: Article, args: dict) -> bool:
 
 @bp.get("/v1/changes")
 @cached_endpoint(ChangeArgs())
-def changes(session, args, now, lang):
+def changes(session, ctx):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
-    signer = current_app.extensions["signer"]
+    args, now, signer = ctx.args, ctx.now, ctx.signer
     visible = Change.visible_at <= now
     stmt = select(Change).where(visible)
     # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
@@ -108,7 +108,7 @@ def changes(session, args, now, lang):
         else:
             data.append(
                 {"type": "delete", "at": r.visible_at.isoformat(),
-                 "tombstone": {"id": f"{base_url()}/v1/articles/{r.slug}", "slug": r.slug,
+                 "tombstone": {"id": f"{ctx.base}/v1/articles/{r.slug}", "slug": r.slug,
                                "section": r.previous_section_slug or r.section_slug, "lang": r.previous_lang or r.lang,
                                "removed_at": r.visible_at.isoformat()}}
             )  # fmt: skip
@@ -116,5 +116,5 @@ def changes(session, args, now, lang):
         position = (rows[-1].visible_at, rows[-1].slug)
     token = encode_token(signer, *position) if position else None
     query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
-    nxt = f"{base_url()}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
+    nxt = f"{ctx.base}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
     return {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}

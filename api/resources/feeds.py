@@ -12,11 +12,11 @@ import datetime as dt
 
 import orjson
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app
 from lxml import etree
 from sqlalchemy import select
 
-from api.http import base_url, cached_endpoint, per_generation, url_with
+from api.http import cached_endpoint, per_generation
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.store import queries
@@ -29,24 +29,26 @@ MIMETYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json
 FH = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed history
 
 
-def feed_links(**filters: str) -> dict:
+def feed_links(ctx, **filters: str) -> dict:
     """`links.feed` / `links.feed_json` of a resource: the feeds of its articles (one filter, e.g. section=…)."""
     query = "&".join(f"{k}={v}" for k, v in filters.items())
-    return {"feed": f"{base_url()}/v1/feed.atom?{query}", "feed_json": f"{base_url()}/v1/feed.json?{query}"}
+    return {"feed": f"{ctx.base}/v1/feed.atom?{query}", "feed_json": f"{ctx.base}/v1/feed.json?{query}"}
 
 
-def _archive_links(session, args, now) -> tuple[dict, bool]:
+def _archive_links(session, ctx) -> tuple[dict, bool]:
     """RFC 5005 archived feeds, one archive document per issue week (same filters plus `issue`).
 
     The subscription document (no `issue`, first page) points `prev-archive` at the newest week's
     document; a one-week document is an archive (`fh:archive`), linked to its neighbour weeks and to
     the subscription document (`current`). A week's content changes only when the archive is reloaded.
     """
+    args, now = ctx.args, ctx.now
     if args.get("cursor") or args.get("page"):
         return {}, False
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
     # The weeks with a matching public article, once per generation and filter set.
     weeks = per_generation(
+        ctx,
         "weeks",
         lambda: [w.isoformat() for w in session.scalars(
             select(Issue.start).where(queries.has_public_article(now, filters)).order_by(Issue.start))],
@@ -54,22 +56,22 @@ def _archive_links(session, args, now) -> tuple[dict, bool]:
     )  # fmt: skip
     issue = args.get("issue")
     if not issue:
-        return ({"prev-archive": url_with(issue=weeks[-1])} if weeks else {}), False
+        return ({"prev-archive": ctx.url(issue=weeks[-1])} if weeks else {}), False
     if len(issue) != 1 or issue[0].isoformat() not in weeks:
         return {}, False
     at = weeks.index(issue[0].isoformat())
-    current = url_with(issue=None)
-    links = {"current": current, "next-archive": url_with(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
+    current = ctx.url(issue=None)
+    links = {"current": current, "next-archive": ctx.url(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
     if at > 0:
-        links["prev-archive"] = url_with(issue=weeks[at - 1])
+        links["prev-archive"] = ctx.url(issue=weeks[at - 1])
     return links, True
 
 
-def _entries(session, args, now):
-    filters = article_filters(args)
-    stmt = queries.filter_articles(queries.public_articles(now), filters)
+def _entries(session, ctx):
+    filters = article_filters(ctx.args)
+    stmt = queries.filter_articles(queries.public_articles(ctx.now), filters)
     order = queries.ARTICLE_ORDERS["newest"]
-    return requested_page(session, stmt, order, args, filters=_jsonable(filters), count=False)  # no total shown
+    return requested_page(session, stmt, order, ctx, filters=_jsonable(filters), count=False)  # no total shown
 
 
 def _title(args) -> str:
@@ -81,8 +83,8 @@ def _title(args) -> str:
     return f"{name} ({'; '.join(parts)})" if parts else name
 
 
-def _article_url(a) -> str:
-    return f"{base_url()}/v1/articles/{a.slug}"
+def _article_url(ctx, a) -> str:
+    return f"{ctx.base}/v1/articles/{a.slug}"
 
 
 def _feed_language(args, page) -> str | None:
@@ -93,14 +95,15 @@ def _feed_language(args, page) -> str | None:
     return langs.pop() if len(langs) == 1 else None
 
 
-def _updated(page, now) -> dt.datetime:
+def _updated(ctx, page) -> dt.datetime:
     times = [a.updated_at or a.published_at for a in page.items]
-    return max(times) if times else g.generation.last_modified(now)
+    return max(times) if times else ctx.generation.last_modified(ctx.now)
 
 
-def _xml_feed(session, args, now, kind: str) -> bytes:
-    page = _entries(session, args, now)
-    links = page_links(page)
+def _xml_feed(session, ctx, kind: str) -> bytes:
+    args = ctx.args
+    page = _entries(session, ctx)
+    links = page_links(ctx, page)
     fg = FeedGenerator()
     fg.id(links["first"])
     fg.title(_title(args))
@@ -111,10 +114,10 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
         fg.language(language)
     if kind == "rss":
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
-    fg.updated(_updated(page, now))
-    fg.link(href=f"{base_url()}/v1/articles", rel="alternate")
+    fg.updated(_updated(ctx, page))
+    fg.link(href=f"{ctx.base}/v1/articles", rel="alternate")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
-    archive, is_archive = _archive_links(session, args, now) if kind == "atom" else ({}, False)
+    archive, is_archive = _archive_links(session, ctx) if kind == "atom" else ({}, False)
     if kind == "atom":
         for key, rel in (("first", "first"), ("next", "next"), ("prev", "previous")):  # RFC 5005 says previous
             if links[key]:
@@ -124,10 +127,10 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
     fg.generator("Bulletin Content API")
     for a in reversed(page.items):  # feedgen prepends entries; keep newest first in output
         fe = fg.add_entry()
-        fe.id(_article_url(a))
-        fe.guid(_article_url(a), permalink=True)
+        fe.id(_article_url(ctx, a))
+        fe.guid(_article_url(ctx, a), permalink=True)
         fe.title(a.title)
-        fe.link(href=a.canonical_url or _article_url(a), rel="alternate")
+        fe.link(href=a.canonical_url or _article_url(ctx, a), rel="alternate")
         if a.lead:
             fe.summary(a.lead)
         fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
@@ -138,11 +141,11 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
                 fe.author({"name": name})
         for term, scheme in ((a.section_slug, "section"), (a.trend_slug, "trend")):
             if term:
-                fe.category(term=term, scheme=f"{base_url()}/v1/{scheme}s", label=term)
+                fe.category(term=term, scheme=f"{ctx.base}/v1/{scheme}s", label=term)
         if a.issue_start:
             fe.category(
                 term=f"issue-{a.issue_start.isoformat()}",
-                scheme=f"{base_url()}/v1/issues",
+                scheme=f"{ctx.base}/v1/issues",
                 label=a.issue_start.isoformat(),
             )
         fe.published(a.published_at)
@@ -157,14 +160,15 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _json_feed(session, args, now) -> bytes:
-    page = _entries(session, args, now)
-    links = page_links(page)
+def _json_feed(session, ctx) -> bytes:
+    args = ctx.args
+    page = _entries(session, ctx)
+    links = page_links(ctx, page)
     items = []
     for a in page.items:
         item = {
-            "id": _article_url(a),
-            "url": a.canonical_url or _article_url(a),
+            "id": _article_url(ctx, a),
+            "url": a.canonical_url or _article_url(ctx, a),
             "title": a.title,
             "content_html": a.body_html or "",
             "summary": a.lead or None,
@@ -184,7 +188,7 @@ def _json_feed(session, args, now) -> bytes:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": _title(args),
-        "home_page_url": f"{base_url()}/v1/articles",
+        "home_page_url": f"{ctx.base}/v1/articles",
         "feed_url": links["self"],
         "description": current_app.config["FEED_ATTRIBUTION"] + ". " + current_app.config["FEED_RIGHTS"],
         "language": _feed_language(args, page),
@@ -197,20 +201,20 @@ def _json_feed(session, args, now) -> bytes:
 
 @bp.get("/v1/feed.atom")
 @cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["atom"])
-def atom_feed(session, args, now, lang):
+def atom_feed(session, ctx):
     """Atom 1.0 feed of public articles (article filters apply), paged per RFC 5005."""
-    return _xml_feed(session, args, now, "atom")
+    return _xml_feed(session, ctx, "atom")
 
 
 @bp.get("/v1/feed.rss")
 @cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["rss"])
-def rss_feed(session, args, now, lang):
+def rss_feed(session, ctx):
     """RSS 2.0 feed of public articles (article filters apply)."""
-    return _xml_feed(session, args, now, "rss")
+    return _xml_feed(session, ctx, "rss")
 
 
 @bp.get("/v1/feed.json")
 @cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["json"])
-def json_feed(session, args, now, lang):
+def json_feed(session, ctx):
     """JSON Feed 1.1 of public articles (article filters apply)."""
-    return _json_feed(session, args, now)
+    return _json_feed(session, ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from flask import Blueprint, g
+from flask import Blueprint
 
 from api.http import cached_endpoint
 from api.problems import NotFound
@@ -27,9 +27,11 @@ from schemas.output import (
 bp = Blueprint("issues", __name__)
 
 
-def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
+def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
     """An issue with its articles as summaries, grouped by section in editorial order."""
-    articles = queries.issue_articles(session, issue, now, queries.terms(session, g.generation.id), lang)
+    now = ctx.now
+    terms = queries.terms(session, ctx.generation.id)
+    articles = queries.issue_articles(session, issue, now, terms, ctx.args.get("lang"))
     queries.annotate_issues(session, [issue], now)
     data = dumper(IssueSummarySchema)(issue)
     summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
@@ -43,20 +45,21 @@ def issue_body(session, issue, now, lang: str | None, names: list[str] | None = 
     prev, nxt = queries.neighbours(session, issue, now)
     data["previous"] = dumper(IssueRefSchema)(prev) if prev else None
     data["next"] = dumper(IssueRefSchema)(nxt) if nxt else None
-    return {"data": data, "links": feed_links(issue=issue.start.isoformat())}
+    return {"data": data, "links": feed_links(ctx, issue=issue.start.isoformat())}
 
 
 @bp.get("/v1/issues")
 @cached_endpoint(IssueListArgs(), IssueListSchema)
-def list_issues(session, args, now, lang):
+def list_issues(session, ctx):
     """Public issues, newest first; `covers`, `from`, `to` and `year` filter them."""
+    args, now = ctx.args, ctx.now
     filters = {k: args[k] for k in ("covers", "from_", "to", "year") if args.get(k) is not None}
     order = queries.ISSUE_ORDERS[args.get("sort") or "newest"]
     return collection(
         session,
         queries.public_issues(now, filters),
         order,
-        args,
+        ctx,
         IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
         annotate=lambda items: queries.annotate_issues(session, items, now),
@@ -65,17 +68,17 @@ def list_issues(session, args, now, lang):
 
 @bp.get("/v1/issues/latest")
 @cached_endpoint(IssueItemArgs(), IssueItemSchema)
-def latest_issue(session, args, now, lang):
+def latest_issue(session, ctx):
     """The newest public issue."""
-    issue = queries.latest_issue(session, now)
+    issue = queries.latest_issue(session, ctx.now)
     if issue is None:
         raise NotFound("No issue has been published yet.")
-    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
+    return issue_body(session, ctx, issue, ctx.args.get("fields_"))
 
 
 @bp.get("/v1/issues/<issue_id>")
 @cached_endpoint(IssueItemArgs(), IssueItemSchema)
-def get_issue(session, args, now, lang, issue_id):
+def get_issue(session, ctx, issue_id):
     """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
     start = parse_issue_id(issue_id)
     if start is None or start.weekday() != 0:
@@ -83,7 +86,7 @@ def get_issue(session, args, now, lang, issue_id):
             f"No issue '{issue_id[:40]}'. Issue ids are the Monday that starts the week (2022-02-14) or the ISO week "
             "(2022-W07); to find the issue covering a day, use /v1/issues?covers=YYYY-MM-DD."
         )
-    issue = queries.get_issue(session, start, now)
+    issue = queries.get_issue(session, start, ctx.now)
     if issue is None:
         raise NotFound(f"No issue '{issue_id[:40]}'.")
-    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
+    return issue_body(session, ctx, issue, ctx.args.get("fields_"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
 from api.store.db import StoreUnavailable
 from schemas.args import ItemArgs
 from schemas.output import RootSchema
@@ -16,9 +16,9 @@ bp = Blueprint("meta", __name__)
 @bp.get("/v1")
 @bp.get("/v1/")
 @cached_endpoint(ItemArgs(), RootSchema)
-def root(session, args, now, lang):
+def root(session, ctx):
     """The API root: links to every collection, the feeds and the documentation."""
-    base = base_url()
+    base = ctx.base
     return {
         "name": "Situation in Belarus — bulletin content API",
         "version": "1",

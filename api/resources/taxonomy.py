@@ -38,15 +38,15 @@ class Taxonomy:
         for extra in self.annotations:
             extra(session, terms, now)
 
-    def list(self, session, args: dict, now):
+    def list(self, session, ctx):
         """Every term in use (a public article carries it) in display order, with its annotations."""
         return collection(
             session,
-            select(self.model).where(queries.in_use(self.column, self.model.slug, now)),
+            select(self.model).where(queries.in_use(self.column, self.model.slug, ctx.now)),
             self.order,
-            args,
+            ctx,
             self.schema,
-            annotate=lambda terms: self.annotate(session, terms, now),
+            annotate=lambda terms: self.annotate(session, terms, ctx.now),
         )
 
     def get_or_404(self, session, slug: str, now):
@@ -61,10 +61,10 @@ class Taxonomy:
         self.annotate(session, [term], now)
         return {"data": dumper(self.schema)(term)}
 
-    def articles(self, session, args: dict, now, slug: str):
+    def articles(self, session, ctx, slug: str):
         """The term's public articles with every article filter (a filter naming another term matches nothing)."""
-        term = self.get_or_404(session, slug, now)
-        chosen = args.get(self.filter_key)
+        term = self.get_or_404(session, slug, ctx.now)
+        chosen = ctx.args.get(self.filter_key)
         return article_page(
-            session, args, now, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}
+            session, ctx, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}
         )
