@@ -32,3 +32,11 @@ def test_views_take_the_request_context_explicitly():
         # The one environ key is the WSGI handshake with the hot path (api.http.REPLAYABLE), set by the wrapper.
         keys = set(re.findall(r"environ\[\"(bulletin\.[a-z_]+)\"\]", source))
         assert keys <= set(), f"{path.name} keeps {keys} in the WSGI environ"
+
+
+def test_sql_lives_in_the_store():
+    web = [*(ROOT / "api" / "resources").glob("*.py"), ROOT / "api" / "pages.py", ROOT / "api" / "openapi.py"]
+    for path in web:
+        builds = re.findall(r"\b(?:select|text|and_|or_|func)\(", path.read_text())
+        imports = re.findall(r"from sqlalchemy import ([^\n]+)", path.read_text())
+        assert not builds and all(set(i.replace(" ", "").split(",")) <= {"Select"} for i in imports), path.name

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint
-from sqlalchemy import select
 
 from api.http import cached_endpoint
 from api.problems import NotFound
 from api.resources.collection import collection
 from api.store import queries, search
-from api.store.models import Article, Issue, Section, Trend
+from api.store.models import Article
 from schemas.args import ArticleItemArgs, ArticleListArgs
 from schemas.compiled import dump_many, dumper
 from schemas.output import (
@@ -47,10 +46,8 @@ def article_page(session, ctx, **fixed):
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     words = search.tokens(args.get("q"))
-    if sort == "relevance" and words:  # joining the ranked hits is the search filter itself
-        stmt, params, prepared = queries.article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
-        order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
-        stmt = stmt.join(hits, hits.c.id == Article.id)
+    if sort == "relevance" and words:
+        stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
         prepared = None  # the hits subquery holds the words
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)
@@ -105,24 +102,18 @@ def included(session, articles: list, names: list[str], now) -> dict:
     """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
     out: dict = {}
     if "section" in names:
-        slugs = {a.section_slug for a in articles if a.section_slug}
-        found = session.scalars(select(Section).where(Section.slug.in_(slugs)))  # fresh objects: annotated below
-        sections = sorted(found, key=lambda s: (s.position, s.slug))  # Python's order, whatever the collation
+        sections = queries.sections_by_slug(session, {a.section_slug for a in articles if a.section_slug})
         if sections:
             queries.annotate_counts(session, sections, Article.section_slug, "slug", now)
             queries.annotate_streaks(session, sections, now)
         out["section"] = dump_many(SectionSchema, sections)
     if "trend" in names:
-        slugs = {a.trend_slug for a in articles if a.trend_slug}
-        trends = sorted(
-            session.scalars(select(Trend).where(Trend.slug.in_(slugs))), key=lambda t: (t.direction, t.slug)
-        )
+        trends = queries.trends_by_slug(session, {a.trend_slug for a in articles if a.trend_slug})
         if trends:
             queries.annotate_counts(session, trends, Article.trend_slug, "slug", now)
         out["trend"] = dump_many(TrendSchema, trends)
     if "issue" in names:
-        starts = sorted({a.issue_start for a in articles if a.issue_start}, reverse=True)
-        issues = list(session.scalars(select(Issue).where(Issue.start.in_(starts)).order_by(Issue.start.desc())))
+        issues = queries.issues_by_start(session, {a.issue_start for a in articles if a.issue_start})
         queries.annotate_issues(session, issues, now)
         out["issue"] = dump_many(IssueSummarySchema, issues)
     return out

@@ -14,13 +14,12 @@ import re
 
 from flask import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import and_, func, or_, select
 
 from api.http import cached_endpoint
 from api.problems import BadRequest, Gone
 from api.signing import Signer
 from api.store import queries
-from api.store.models import Article, Change
+from api.store.models import Article
 from schemas.args import SLUG, BaseArgs
 from schemas.compiled import dumper
 from schemas.fields import StrictInt, Text
@@ -67,34 +66,20 @@ def _in_view(article: Article, args: dict) -> bool:
 def changes(session, ctx):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
     args, now, signer = ctx.args, ctx.now, ctx.signer
-    visible = Change.visible_at <= now
-    stmt = select(Change).where(visible)
-    # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
-    if args.get("section"):
-        stmt = stmt.where(or_(Change.section_slug == args["section"], Change.previous_section_slug == args["section"]))
-    if args.get("lang"):
-        stmt = stmt.where(or_(Change.lang == args["lang"], Change.previous_lang == args["lang"]))
     position = None
     if args.get("since"):
         position = decode_token(signer, args["since"])
-        first = session.scalar(select(func.min(Change.visible_at)).where(visible))
+        first = queries.first_change(session, now)
         if first is None or position[0] < first - dt.timedelta(microseconds=1):
             raise Gone(
                 "This change token is older than the retained change history (or from another archive). "
                 "Resync: GET /v1/changes without `since`, replace your copy with the result, then continue from `next`."
             )
-        stmt = stmt.where(
-            or_(Change.visible_at > position[0], and_(Change.visible_at == position[0], Change.slug > position[1]))
-        )
-    rows = list(session.scalars(stmt.order_by(Change.visible_at, Change.slug, Change.seq).limit(args["limit"] + 1)))
+    rows = queries.changes_after(session, now, position, args.get("section"), args.get("lang"), args["limit"] + 1)
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
     slugs = [r.slug for r in rows if r.kind == "upsert"]
-    current = (
-        {a.slug: a for a in session.scalars(queries.public_articles(now).where(Article.slug.in_(slugs)))}
-        if slugs
-        else {}
-    )
+    current = {a.slug: a for a in queries.public_by_slug(session, now, slugs)}
     data = []
     dump = dumper(ArticleSchema)
     for r in rows:

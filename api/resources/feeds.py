@@ -14,13 +14,11 @@ import orjson
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, current_app
 from lxml import etree
-from sqlalchemy import select
 
 from api.http import cached_endpoint, per_generation
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.store import queries
-from api.store.models import Issue
 from schemas.args import ArticleFilterArgs
 
 bp = Blueprint("feeds", __name__)
@@ -50,8 +48,7 @@ def _archive_links(session, ctx) -> tuple[dict, bool]:
     weeks = per_generation(
         ctx,
         "weeks",
-        lambda: [w.isoformat() for w in session.scalars(
-            select(Issue.start).where(queries.has_public_article(now, filters)).order_by(Issue.start))],
+        lambda: [w.isoformat() for w in queries.archive_weeks(session, now, filters)],
         filters=_jsonable(filters),
     )  # fmt: skip
     issue = args.get("issue")

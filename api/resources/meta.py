@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
 from api.http import cached_endpoint
+from api.store import queries
 from api.store.db import StoreUnavailable
 from schemas.args import ItemArgs
 from schemas.output import RootSchema
@@ -53,7 +53,7 @@ def readyz():
     try:
         generation = store.current()
         with store.session(generation) as session:
-            session.execute(text("SELECT 1"))
+            queries.ping(session)
     except StoreUnavailable as exc:
         resp = jsonify(status="unavailable", reason=str(exc))
         resp.status_code = 503

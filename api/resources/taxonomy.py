@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from marshmallow import Schema
-from sqlalchemy import select
 
 from api.pagination import Order
 from api.problems import NotFound
@@ -42,7 +41,7 @@ class Taxonomy:
         """Every term in use (a public article carries it) in display order, with its annotations."""
         return collection(
             session,
-            select(self.model).where(queries.in_use(self.column, self.model.slug, ctx.now)),
+            queries.terms_in_use(self.model, self.column, ctx.now),
             self.order,
             ctx,
             self.schema,
@@ -51,7 +50,7 @@ class Taxonomy:
 
     def get_or_404(self, session, slug: str, now):
         term = self.lookup(session, slug[: self.max_slug])
-        if term is None or not session.scalar(select(queries.in_use(self.column, term.slug, now))):
+        if term is None or not queries.term_in_use(session, self.column, term.slug, now):
             raise NotFound(f"No {self.noun} '{slug[: self.max_slug]}'.")
         return term
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint
-from sqlalchemy import select
 
 from api.http import cached_endpoint
 from api.store import queries
-from api.store.models import Issue, Section
 from schemas.args import TimelineArgs
 from schemas.compiled import dump_many
 from schemas.output import TimelineCellSchema, TimelineSchema
@@ -28,13 +26,8 @@ def trend_timeline(session, ctx):
     filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
     cells = queries.trend_timeline(session, now, filters)
     starts = sorted({c["issue_start"] for c in cells})
-    issues = {i.start: i for i in session.scalars(select(Issue).where(Issue.start.in_(starts)))} if cells else {}
-    sections = {
-        s.slug: s
-        for s in session.scalars(
-            select(Section).where(Section.slug.in_({c["section_slug"] for c in cells})).order_by(Section.position, Section.slug)
-        )
-    } if cells else {}  # fmt: skip
+    issues = {i.start: i for i in queries.issues_by_start(session, starts)}
+    sections = {s.slug: s for s in queries.sections_by_slug(session, {c["section_slug"] for c in cells})}
     base = ctx.base
     for cell in cells:
         cell["issue"] = issues[cell["issue_start"]]
