@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +17,7 @@ import pytest
 
 from api.http import MAX_QUERY_STRING
 from api.ingest.loader import load_archive
-from tests.conftest import ARCHIVE, record_figures
+from tests.conftest import ARCHIVE, make_app, record_figures
 from tests.live import Gunicorn, get
 
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"
@@ -265,7 +266,7 @@ def test_forged_change_tokens_are_400(client, app, caplog):
     _no_traceback_logged(caplog)
 
 
-def test_a_value_the_database_refuses_is_a_400_not_an_outage(client, monkeypatch, caplog):
+def test_a_value_the_database_refuses_is_a_400_not_an_outage(loaded, monkeypatch, caplog):
     """DataError (a value out of the column's range) is the request's fault: 400, one warning, no traceback; the
     503 "store unavailable" stays for real store faults."""
     from sqlalchemy.exc import DataError
@@ -276,5 +277,7 @@ def test_a_value_the_database_refuses_is_a_400_not_an_outage(client, monkeypatch
         raise DataError("SELECT …", {}, ValueError("integer out of range"))
 
     monkeypatch.setattr(queries, "latest_issue", refuse)
-    check(client.get("/v1/issues/latest"), {400})
+    app = make_app(loaded, SIGNING_SECRET=uuid.uuid4().hex)  # a secret of its own: nothing cached answers for it
+    check(app.test_client().get("/v1/issues/latest"), {400})
+    app.extensions["store"].dispose()
     _no_traceback_logged(caplog)
