@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import logs, metrics
+from api.extensions import cache
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.test_query_timeout import add_expensive_view
 
@@ -78,6 +79,8 @@ def test_incoming_request_id_only_from_a_trusted_proxy(loaded, new_app):
 
 def test_json_access_line_per_request_names_the_cache_that_answered(loaded, json_log, new_app):
     app = make_json_app(new_app, loaded, json_log)
+    with app.app_context():  # Redis outlives apps and runs: start from an empty response cache
+        cache.clear()
     client = app.test_client()
     ids = [client.get(f"/v1/articles/{SEED_SLUG}").headers["X-Request-Id"] for _ in range(2)]
     # Another encoding is another hot-path key, but the same response-cache entry.
