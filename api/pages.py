@@ -108,7 +108,7 @@ def index(session, args, now, lang):
     """The reader page, with the latest issue rendered for readers without JavaScript."""
     from api.resources.issues import issue_body
 
-    issue = queries.latest_issue(session, now)
+    issue = queries.latest_issue(session, now, args.get("lang"))
     data = issue_body(session, issue, now, args.get("lang"))["data"] if issue is not None else None
     html = PAGE.format(
         lang=escape(lang),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
+from schemas.weeks import week_title
+
 _NO_CONTEXT = {"lang": "en", "base": "", "format": None}
 
 
@@ -64,8 +66,18 @@ class TrendRefSchema(Schema):
 class IssueRefSchema(Schema):
     id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
     iso_week = fields.String(metadata={"example": "2022-W07"})
-    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
+    title = fields.Function(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        metadata={
+            "description": "The week as the edition in the response language prints it: `February 14 – February 20, "
+            "2022`, `14 – 20 февраля 2022`, `14 – 20 лютага 2022`.",
+            "example": "February 14 – February 20, 2022",
+        },
+    )
     url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fields.Function(
+        lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class ArticleSummarySchema(Schema):
@@ -288,8 +300,18 @@ class TimelineIssueSchema(Schema):
     """The issue of a timeline cell (a reference without the ISO week)."""
 
     id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
-    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
+    title = fields.Function(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        metadata={
+            "description": "The week as the edition in the response language prints it: `February 14 – February 20, "
+            "2022`, `14 – 20 февраля 2022`, `14 – 20 лютага 2022`.",
+            "example": "February 14 – February 20, 2022",
+        },
+    )
     url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fields.Function(
+        lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), metadata={"description": FALLBACK_DOC}
+    )
 
 
 class TimelineCellSchema(Schema):

@@ -229,8 +229,12 @@ def get_issue(session: Session, start: dt.date, now: dt.datetime) -> Issue | Non
     return session.scalar(public_issues(now).where(Issue.start == start))
 
 
-def latest_issue(session: Session, now: dt.datetime) -> Issue | None:
-    return session.scalar(public_issues(now).order_by(Issue.start.desc()).limit(1))
+def latest_issue(session: Session, now: dt.datetime, lang: str | None = None) -> Issue | None:
+    """The newest public issue; with `lang`, the newest holding a public article in that language."""
+    stmt = public_issues(now)
+    if lang:
+        stmt = stmt.where(has_public_article(now, {"lang": [lang]}))
+    return session.scalar(stmt.order_by(Issue.start.desc()).limit(1))
 
 
 def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue | None, Issue | None]:
