@@ -77,6 +77,25 @@ def create_app(overrides: dict | None = None) -> Flask:
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
             raise errors.NotFound("No such resource.")
 
+    @app.before_request
+    def _one_form_per_route():
+        # One rule for trailing slashes on every route: the slashless path is the resource; the same path with
+        # trailing slashes is a 308 to it (method and body kept), query string included. Only a path that names
+        # a route is redirected (so `//host/` can never become a redirect off-site); anything else stays a 404.
+        from flask import redirect, request
+        from werkzeug.exceptions import HTTPException
+
+        path = request.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        target = path.rstrip("/")
+        try:
+            app.url_map.bind_to_environ(request.environ).match(target, method=request.method)
+        except HTTPException:
+            return None
+        query = request.query_string.decode("latin-1")
+        return redirect(target + (f"?{query}" if query else ""), 308)
+
     @app.after_request
     def _security_headers(resp):
         resp.headers["X-Content-Type-Options"] = "nosniff"

@@ -18,11 +18,13 @@ import orjson
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
+from werkzeug.datastructures import MultiDict
 
 from api import clock
 from api.errors import BadRequest
 from api.extensions import cache
 from api.languages import negotiate
+from schemas.args import ignored_param
 
 log = logging.getLogger("api.cache")
 
@@ -89,14 +91,28 @@ class ResponseCache:
 response_cache = ResponseCache()
 
 
+def query_args() -> MultiDict:
+    """The request's query parameters without those a client adds for itself (utm_*, `_`: ignored_param), once per
+    request: what validation, links and the cache key read, so `?utm_source=x` is the same request as none."""
+    env = request.environ
+    found = env.get("bulletin.query_args")
+    if found is None:
+        args = request.args
+        if any(ignored_param(name) for name in args):
+            args = MultiDict([(k, v) for k, v in args.items(multi=True) if not ignored_param(k)])
+        found = env["bulletin.query_args"] = args
+    return found
+
+
 def parse_args(schema: Schema) -> dict:
     """Validate the query string with `schema`: one value per parameter, no unknown names, strict types."""
     if len(request.query_string) > MAX_QUERY_STRING:
         raise BadRequest(f"The query string is longer than {MAX_QUERY_STRING} bytes.", {"query": "too long"})
     raw = {}
     invalid = {}
-    for name in request.args:
-        values = request.args.getlist(name)
+    args = query_args()
+    for name in args:
+        values = args.getlist(name)
         if len(values) > 1:
             invalid[name] = "given more than once; use a comma-separated list where several values are allowed"
         raw[name] = values[0]
@@ -142,7 +158,7 @@ def url_with(**changes) -> str:
     """
     own = request.environ.get("bulletin.encoded_args")
     if own is None:
-        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in request.args.items()}
+        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in query_args().items()}
     pairs = dict(own)
     for k, v in changes.items():
         if v is None:
@@ -235,7 +251,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             generation = store.current()
             now = clock.now()
             lang = negotiated_language(args)
-            query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
+            query = "&".join(f"{k}={v}" for k, v in sorted(query_args().items()))
             g.content_key = generation.key(now)
             key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
