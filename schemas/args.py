@@ -75,6 +75,15 @@ class ArticleFilterArgs(PageArgs):
             raise ValidationError("sort=relevance needs a search text q.", "sort")
 
 
+class FeedArgs(ArticleFilterArgs):
+    """The feeds: the article filters; feeds are chronological, so `sort` is newest or oldest (no relevance)."""
+
+    sort = fields.String(
+        validate=validate.OneOf(("newest", "oldest")),
+        metadata={"description": "newest (default) or oldest first; with q too (a feed is chronological)."},
+    )
+
+
 def _check_range(data: dict) -> None:
     if data.get("from_") and data.get("to") and data["from_"] > data["to"]:
         raise ValidationError("from must not be after to.", "from")
