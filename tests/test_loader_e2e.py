@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.store.captures import parse_capture
-from api.store.loader import load_archive
-from api.store.vocabulary import Vocabulary
+from api.ingest.captures import parse_capture
+from api.ingest.loader import load_archive
+from api.ingest.vocabulary import Vocabulary
 from tests.conftest import ARCHIVE, FIXTURES, SEED_SLUG, drop_pg_schema, make_app, new_pg_schema
 from tests.test_captures import EXPECTED, SEED
 from tests.test_loader import TABLES

@@ -7,12 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
+from sqlalchemy import Select, String, bindparam, cast, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
 from api.store import search
 from api.store.models import Alias, Article, Issue, Section, Trend
+from api.store.visibility import is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
     "newest": Order(
@@ -32,18 +33,6 @@ SECTION_ORDER = Order(
     "sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str))
 )
 TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Key("slug", Trend.slug, False, str)))
-
-
-def is_public(now: dt.datetime):
-    """THE visibility rule: published, and past its embargo. Every article query goes through it."""
-    return and_(
-        Article.status == "published",
-        or_(Article.embargo_until.is_(None), Article.embargo_until <= now),
-    )
-
-
-def public_articles(now: dt.datetime) -> Select:
-    return select(Article).where(is_public(now))
 
 
 # --------------------------------------------------------------------------- article lists, prepared
