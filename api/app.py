@@ -16,7 +16,7 @@ from api.store.db import Store
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build an app from the environment's Config, with `overrides` (tests pass theirs)."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/assets.py serves api/static, fingerprinted
     app.config.update(Config().as_dict())
     app.config.update(overrides or {})
     app.json.sort_keys = False
@@ -59,11 +59,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
+    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)
     errors.init_app(app)
