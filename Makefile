@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build docs-examples clean
+.PHONY: run test lint store bench bench-pages bench-loader fuzz faults load docs docs-build docs-examples clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ store: $(STORE)
 run: $(VENV)/.installed $(STORE)
 	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: $(VENV)/.installed-dev
+# npm tools pinned by package-lock.json (Lighthouse), installed once per lockfile change.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+test: $(VENV)/.installed-dev node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
 	$(PY) -m pytest
 
@@ -41,6 +46,11 @@ lint: $(VENV)/.installed-dev
 BENCH_SIZES ?= 1000
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+
+# Lighthouse's performance score of / and /docs on the phone profile (median of 3 runs; about 2 min). A CPU-bound
+# figure, so a bench: `make test` asserts the bytes, requests and layout shift behind it (tests/test_lighthouse.py).
+bench-pages: $(VENV)/.installed-dev node_modules/.installed
+	$(PY) -m bench.pages $(BENCH_PAGES_ARGS)
 
 # Loader throughput and peak memory at 1 000 / 10 000 / 100 000 articles (archives cached in .bench/archives).
 bench-loader: $(VENV)/.installed-dev

@@ -187,7 +187,7 @@ PAGE = """<!doctype html>
 <body>
 <header>
 <h1><a href="#/" id="site-name">{site}</a></h1>
-<nav id="controls" hidden>
+<nav id="controls" class="pending">
 <label><span id="lang-label">{language}</span> <select id="lang"><option value="en">English</option><option value="ru">Русский</option><option value="be">Беларуская</option></select></label>
 </nav>
 </header>

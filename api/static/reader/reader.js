@@ -104,7 +104,12 @@ async function loadIssues() {
   more.onclick = async () => { page = await api(page.links.next); render(); };
   const panel = document.getElementById("issues-panel");
   panel.querySelector("h2").textContent = t("issues");
-  panel.hidden = false;
+}
+
+// The side panels appear once the issue is on screen, together: nothing already shown moves when they arrive.
+function showPanels() {
+  for (const id of ["issues-panel", "heatmap-panel"]) document.getElementById(id).hidden = false;
+  showScrollHint();
 }
 
 function markCurrentIssue(id) {
@@ -120,7 +125,6 @@ async function loadHeatmap() {
     timeline = await api("/v1/trends/timeline");
   } catch (err) {
     box.replaceChildren(el("p", { class: "error" }, `${t("failed")} /v1/trends/timeline (${err.message})`));
-    panel.hidden = false;
     return;
   }
   const cells = new Map(timeline.data.map((c) => [`${c.section.slug}|${c.issue.id}`, c]));
@@ -150,8 +154,6 @@ async function loadHeatmap() {
           el("a", { href, title, "aria-label": title }, `${arrow[c.direction] || ""} ${c.total}`));
       })))));
   box.replaceChildren(table);
-  panel.hidden = false;
-  showScrollHint();
 }
 
 // The heat map scrolls sideways when it is wider than the screen (a phone): say so where it can be seen.
@@ -194,12 +196,14 @@ async function start() {
     localStorage.setItem("lang", lang);
     relabel();
     await Promise.all([loadIssues(), loadHeatmap(), route()]);
+    showScrollHint();
   };
-  document.getElementById("controls").hidden = false;
+  document.getElementById("controls").classList.remove("pending");
   window.addEventListener("hashchange", route);
   window.addEventListener("resize", showScrollHint);
   if (lang !== document.documentElement.lang) relabel();
   await Promise.all([loadIssues().catch(() => {}), loadHeatmap(), route()]);
+  showPanels();
 }
 
 start();
