@@ -46,7 +46,7 @@ DOCS_HTML = """<!doctype html>
 <p>The machine-readable description: <a href="/v1/openapi.json">/v1/openapi.json</a> (OpenAPI {version}).
 The reader built on this API: <a href="/">the bulletin</a>.</p>
 <p><button id="load-console" type="button" data-css="{swagger_css}" data-bundle="{swagger_js}"
- data-spec-url="/v1/openapi.json" hidden>Open the interactive console (Swagger UI, 400 KB)</button></p>
+ data-spec-url="/v1/openapi.json" class="pending">Open the interactive console (Swagger UI, 400 KB)</button></p>
 </header>
 <main id="operations">
 {operations}

@@ -83,7 +83,7 @@ def test_docs_lists_every_operation(server, browser):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     page.goto(f"{base}/docs")
-    page.wait_for_selector("#load-console:not([hidden])")
+    page.wait_for_selector("#load-console:not(.pending)")
     static = {
         tuple(p)
         for p in page.eval_on_selector_all("section.op", "els => els.map(e => [e.dataset.method, e.dataset.path])")

@@ -1,6 +1,6 @@
 // /docs: the operations are plain HTML from the server; Swagger UI (1.7 MB of script) loads only on request.
 const button = document.getElementById("load-console");
-button.hidden = false;
+button.classList.remove("pending"); // its room was kept, so nothing moves
 button.addEventListener("click", () => {
   button.disabled = true;
   const css = document.createElement("link");
