@@ -65,6 +65,10 @@ def test_an_issue_counts_the_articles_it_lists(client, lang):
         assert item["article_count"] == len(listed)
         assert all(a["lang"] == lang for a in listed) if lang else True
         assert item["languages"] == issue["languages"]  # the languages it has, whichever one is asked for
+    for issue in walk(client, f"/v1/issues?limit=2{'&' + query[1:] if lang else ''}"):  # lists count the same way
+        assert (
+            issue["article_count"] == client.get(f"/v1/issues/{issue['id']}{query}").get_json()["data"]["article_count"]
+        )
     latest = client.get(f"/v1/issues/latest{query}").get_json()["data"]
     assert latest["article_count"] == len(_listed(latest)) > 0
 

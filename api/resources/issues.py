@@ -31,9 +31,7 @@ bp = Blueprint("issues", __name__)
 def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
     """An issue with its articles as summaries, grouped by section in editorial order."""
     articles = queries.issue_articles(session, issue, now, queries.terms(session, g.generation.id), lang)
-    queries.annotate_issues(session, [issue], now)
-    if lang:  # `lang` picks the articles listed, so it picks those counted: count and sections agree
-        issue.article_count = len(articles)
+    queries.annotate_issues(session, [issue], now, lang)  # `lang` picks the articles listed and those counted
     data = dumper(IssueSummarySchema)(issue)
     summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
     data["sections"] = [
@@ -62,7 +60,7 @@ def list_issues(session, args, now, lang):
         args,
         IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
-        annotate=lambda items: queries.annotate_issues(session, items, now),
+        annotate=lambda items: queries.annotate_issues(session, items, now, args.get("lang")),
     )
 
 
