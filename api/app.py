@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import errors
+from api import errors, logs, metrics
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
@@ -20,7 +18,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(Config().as_dict())
     app.config.update(overrides or {})
     app.json.sort_keys = False
-    logging.getLogger("api").setLevel(app.config["LOG_LEVEL"])
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be text or json, not {app.config['LOG_FORMAT']!r}")
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
     redis_url = app.config["CACHE_REDIS_URL"]
     cache_config = (
@@ -110,6 +110,9 @@ def create_app(overrides: dict | None = None) -> Flask:
             max_bytes=app.config["HOT_CACHE_MAX_BYTES"],
             horizon=max(app.config["CACHE_MAX_AGE"], app.config["CACHE_S_MAXAGE"]),
         )
+
+    # Request id, metrics and the JSON access line, for every request the hot path or Flask answers.
+    app.wsgi_app = metrics.observe(app, app.wsgi_app, hot="hot_path" in app.extensions)
 
     # Behind N trusted proxies (deploy/nginx.conf is one), the client is the N-th address from the right of
     # X-Forwarded-For, and scheme/host come from X-Forwarded-Proto/-Host: the limiter then counts per real client

@@ -20,7 +20,7 @@ from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
 from werkzeug.datastructures import MultiDict
 
-from api import clock
+from api import clock, metrics
 from api.errors import BadRequest
 from api.extensions import cache
 from api.languages import negotiate
@@ -63,6 +63,7 @@ class ResponseCache:
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
+        metrics.CACHE_ERRORS.inc()
         now = time.monotonic()
         self._down_until = now + self.retry_after
         if now - self._last_log > self.log_every:  # rate-limited: one line per interval, with the count
@@ -75,6 +76,7 @@ class ResponseCache:
 
     def get(self, key: str):
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return None
         try:
             return cache.get(key)
@@ -84,6 +86,7 @@ class ResponseCache:
 
     def set(self, key: str, value) -> None:
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return
         try:
             cache.set(key, value)
@@ -105,6 +108,11 @@ def query_args() -> MultiDict:
             args = MultiDict([(k, v) for k, v in args.items(multi=True) if not ignored_param(k)])
         found = env["bulletin.query_args"] = args
     return found
+
+
+def _note_lookup(layer: str, hit: bool) -> None:
+    """Leave a cache lookup's outcome for the request wrapper (api/metrics.py counts it)."""
+    request.environ.setdefault("bulletin.lookups", []).append((layer, hit))
 
 
 def parse_args(schema: Schema) -> dict:
@@ -177,6 +185,7 @@ def per_generation(name: str, compute: Callable):
     embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by every instance)."""
     key = f"v|{CODE_VERSION}|{g.content_key}|{name}"
     value = response_cache.get(key)
+    _note_lookup("value", value is not None)
     if value is None:
         value = compute()
         response_cache.set(key, value)
@@ -233,6 +242,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
         return entry.body, None
     ckey = f"{key}|{encoding}"
     body = response_cache.get(ckey)
+    _note_lookup("compressed", body is not None)
     if body is None:
         body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
         response_cache.set(ckey, body)
@@ -255,7 +265,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             now = clock.now()
             lang = negotiated_language(args)
             query = "&".join(f"{k}={v}" for k, v in sorted(query_args().items()))
-            g.content_key = generation.key(now)
+            g.content_key = request.environ["bulletin.generation"] = generation.key(now)
             key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
@@ -277,6 +287,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             if not wildcard and _etag_matches(inm, etag):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
+            _note_lookup("response", entry is not None)
+            request.environ["bulletin.cache"] = "none" if entry is None else "response"
             if entry is None:
                 g.generation = generation
                 with (

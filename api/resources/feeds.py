@@ -23,7 +23,7 @@ from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.site import reader_article_url, reader_list_url, reader_url, site_name
 from api.store import queries
-from api.store.models import Issue
+from api.store.models import UNKNOWN_TIME, Issue
 from schemas.args import FeedArgs
 from schemas.weeks import week_title
 
@@ -94,6 +94,15 @@ def _feed_language(args, lang: str) -> str:
     return args.get("lang") or lang
 
 
+def _known(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time, or None when it is UNKNOWN_TIME (nothing in the archive says when)."""
+    return None if value is None or value == UNKNOWN_TIME else value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _categories(session, a, lang: str) -> list[tuple[str, str, str]]:
     """(term, scheme, label) of the article's section, trend tag and issue week, labelled in `lang`."""
     terms = queries.terms(session, g.generation.id)
@@ -116,7 +125,7 @@ def _named(names: dict | None, lang: str) -> str:
     return next((names[c] for c in (lang, "en", *names) if names.get(c)), "")
 
 
-def _entry_updated(page) -> dict[str, dt.datetime]:
+def _entry_updated(page, now) -> dict[str, dt.datetime]:
     """Atom `updated` of each entry: the article's updated time, told apart within one document.
 
     Articles of one issue are stored with one shared instant, and Atom readers (and the W3C validator) take two
@@ -127,7 +136,10 @@ def _entry_updated(page) -> dict[str, dt.datetime]:
     found = {}
     for a in page.items:
         offset = int.from_bytes(hashlib.blake2b(a.slug.encode(), digest_size=4).digest(), "big") % 1_000_000
-        instant = a.updated_at + dt.timedelta(microseconds=offset)
+        # Atom requires <updated>: an undated article (no week, no stamp) says when the store was built, not a
+        # fetch time dressed up as a publication.
+        known = _known(a.updated_at) or _known(a.published_at) or g.generation.last_modified(now)
+        instant = known + dt.timedelta(microseconds=offset)
         while instant in seen:
             instant += dt.timedelta(microseconds=1)
         seen.add(instant)
@@ -168,7 +180,7 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
     fg.author({"name": site_name(language)})  # RFC 4287 4.1.2: the feed's author stands for authorless entries
     if kind == "rss":
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
-    updated = _entry_updated(page)
+    updated = _entry_updated(page, now)
     fg.updated(max(updated.values()) if updated else g.generation.last_modified(now))
     fg.link(href=reader_list_url(article_filters(args)), rel="alternate", type="text/html")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
@@ -199,7 +211,8 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
             fe.dc.dc_language(a.lang)
         for term, scheme, label in _categories(session, a, language):
             fe.category(term=term, scheme=scheme, label=label)
-        fe.published(a.published_at)
+        if _known(a.published_at):
+            fe.published(a.published_at)
         fe.updated(updated[a.slug])
         fe.rights(current_app.config["FEED_RIGHTS"])
     root = etree.fromstring(fg.rss_str() if kind == "rss" else fg.atom_str())
@@ -243,8 +256,8 @@ def _json_feed(session, args, now, lang: str) -> tuple[bytes, dict]:
             "title": a.title,
             "content_html": a.body_html or "",
             "summary": a.lead or None,
-            "date_published": a.published_at.isoformat(),
-            "date_modified": a.updated_at.isoformat(),
+            "date_published": _iso(_known(a.published_at)),
+            "date_modified": _iso(_known(a.updated_at) or _known(a.published_at)),
             "authors": [{"name": n} for n in a.authors or []] or None,
             "tags": [label for _, _, label in categories] or None,
             "language": a.lang,
@@ -291,3 +304,7 @@ def rss_feed(session, args, now, lang):
 def json_feed(session, args, now, lang):
     """JSON Feed 1.1 of public articles (article filters apply), paged by `next_url`."""
     return _json_feed(session, args, now, lang)
+
+
+for _feed in (atom_feed, rss_feed, json_feed):
+    _feed.link_header = "Link"  # the OpenAPI document's name for this Link header: first, next, prev as in the body
