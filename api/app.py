@@ -14,7 +14,7 @@ from api.store.db import Store
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build an app from the environment's Config, with `overrides` (tests pass theirs)."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/assets.py serves api/static, fingerprinted
     app.config.update(Config().as_dict())
     app.config.update(overrides or {})
     app.json.sort_keys = False
@@ -59,11 +59,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
+    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)
     errors.init_app(app)
@@ -76,6 +77,25 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
             raise errors.NotFound("No such resource.")
+
+    @app.before_request
+    def _one_form_per_route():
+        # One rule for trailing slashes on every route: the slashless path is the resource; the same path with
+        # trailing slashes is a 308 to it (method and body kept), query string included. Only a path that names
+        # a route is redirected (so `//host/` can never become a redirect off-site); anything else stays a 404.
+        from flask import redirect, request
+        from werkzeug.exceptions import HTTPException
+
+        path = request.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        target = path.rstrip("/")
+        try:
+            app.url_map.bind_to_environ(request.environ).match(target, method=request.method)
+        except HTTPException:
+            return None
+        query = request.query_string.decode("latin-1")
+        return redirect(target + (f"?{query}" if query else ""), 308)
 
     @app.after_request
     def _security_headers(resp):

@@ -223,8 +223,8 @@ JSON_FEED = {
                 "required": ["id"],
                 "properties": {
                     "id": {"type": "string"},
-                    "url": {"type": "string"},
-                    "external_url": {"type": "string"},
+                    "url": {"type": "string", "description": "The article in the reader page (HTML)."},
+                    "external_url": {"type": "string", "description": "Where the article was first published."},
                     "title": {"type": "string"},
                     "content_html": {"type": "string"},
                     "content_text": {"type": "string"},
@@ -238,6 +238,7 @@ JSON_FEED = {
                         "type": "object",
                         "description": "This API's extension (JSON Feed custom fields start with an underscore).",
                         "properties": {
+                            "api_url": {"type": "string", "description": "The article in this API (JSON)."},
                             "section": {"type": ["string", "null"]},
                             "trend": {"type": ["string", "null"]},
                             "issue": {"type": ["string", "null"]},
@@ -404,7 +405,7 @@ def build_spec(app: Flask) -> dict:
         is_collection = "limit" in args.fields
         ok_headers = {h: {"$ref": f"#/components/headers/{h}"} for h in ALWAYS}
         # The Link header as each view sends it: collections (the envelope's links), the change feed (next), an
-        # article asked for by an alias slug (canonical). The feeds carry their links in the document itself.
+        # article asked for by an alias slug (canonical), the feeds (their paging links, also in the document).
         link = getattr(view, "link_header", "Link" if is_collection and mimetype == "application/json" else None)
         if link:
             ok_headers["Link"] = {"$ref": f"#/components/headers/{link}"}
