@@ -46,6 +46,7 @@ class Entry:
     not_modified: list[tuple[str, str]]
     etag: str
     valid_until: dt.datetime | None  # None: until the generation changes
+    route: str | None = None  # the route template that answered (metrics and logs label replays with it)
 
     def size(self) -> int:
         """Bytes it holds, counting a header pair as 64 (an estimate: what bounds memory is the body)."""
@@ -99,6 +100,9 @@ class HotPath:
         entry = self._entries.get(key) if key is not None else None
         if entry is not None and (entry.valid_until is None or now < entry.valid_until):
             self.hits += 1
+            # Notes for the request wrapper (api/metrics.py): who answered, for which route and generation.
+            environ["bulletin.cache"] = "hot"
+            environ["bulletin.route"], environ["bulletin.generation"] = entry.route, raw[1]
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
@@ -108,6 +112,7 @@ class HotPath:
             start_response("200 OK", entry.headers)
             return [] if method == "HEAD" else [entry.body]
         self.misses += 1
+        environ["bulletin.hot_miss"] = True
         if method == "HEAD":
             return self.wsgi_app(environ, start_response)
         return self._fill(raw, generation, now, environ, start_response)
@@ -138,7 +143,8 @@ class HotPath:
             if valid_until is None or now < valid_until:
                 encoding = next((v for k, v in headers if k.lower() == "content-encoding"), None)
                 not_modified = _not_modified_headers(headers, replayable.own_headers)
-                entry = Entry(list(headers), body, not_modified, etag, valid_until)
+                route = environ.get("bulletin.route")
+                entry = Entry(list(headers), body, not_modified, etag, valid_until, route)
                 self._store(raw, (replayable.key, encoding), entry)
         return [body]
 

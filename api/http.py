@@ -15,13 +15,15 @@ import orjson
 from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
+from werkzeug.datastructures import MultiDict
 
-from api import clock
+from api import clock, metrics
 from api.context import RequestContext
 from api.extensions import cache
 from api.keys import cache_key
 from api.languages import negotiate
 from api.problems import BadRequest
+from schemas.args import ignored_param
 
 log = logging.getLogger("api.cache")
 
@@ -52,6 +54,7 @@ class ResponseCache:
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
+        metrics.CACHE_ERRORS.inc()
         now = time.monotonic()
         self._down_until = now + self.retry_after
         if now - self._last_log > self.log_every:  # rate-limited: one line per interval, with the count
@@ -64,6 +67,7 @@ class ResponseCache:
 
     def get(self, key: str):
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return None
         try:
             return cache.get(key)
@@ -73,6 +77,7 @@ class ResponseCache:
 
     def set(self, key: str, value) -> None:
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return
         try:
             cache.set(key, value)
@@ -83,14 +88,33 @@ class ResponseCache:
 response_cache = ResponseCache()
 
 
+def query_args() -> MultiDict:
+    """The request's query parameters without those a client adds for itself (utm_*, `_`: ignored_param), once per
+    request: what validation, links and the cache key read, so `?utm_source=x` is the same request as none."""
+    env = request.environ
+    found = env.get("bulletin.query_args")
+    if found is None:
+        args = request.args
+        if any(ignored_param(name) for name in args):
+            args = MultiDict([(k, v) for k, v in args.items(multi=True) if not ignored_param(k)])
+        found = env["bulletin.query_args"] = args
+    return found
+
+
+def _note_lookup(layer: str, hit: bool) -> None:
+    """Leave a cache lookup's outcome for the request wrapper (api/metrics.py counts it)."""
+    request.environ.setdefault("bulletin.lookups", []).append((layer, hit))
+
+
 def parse_args(schema: Schema) -> dict:
     """Validate the query string with `schema`: one value per parameter, no unknown names, strict types."""
     if len(request.query_string) > MAX_QUERY_STRING:
         raise BadRequest(f"The query string is longer than {MAX_QUERY_STRING} bytes.", {"query": "too long"})
     raw = {}
     invalid = {}
-    for name in request.args:
-        values = request.args.getlist(name)
+    args = query_args()
+    for name in args:
+        values = args.getlist(name)
         if len(values) > 1:
             invalid[name] = "given more than once; use a comma-separated list where several values are allowed"
         raw[name] = values[0]
@@ -130,6 +154,7 @@ def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
     every instance)."""
     key = cache_key(kind, content=ctx.content_key, **parts)
     value = response_cache.get(key)
+    _note_lookup("value", value is not None)
     if value is None:
         value = compute()
         response_cache.set(key, value)
@@ -186,6 +211,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
         return entry.body, None
     ckey = cache_key("encoded", response=key, encoding=encoding)
     body = response_cache.get(ckey)
+    _note_lookup("compressed", body is not None)
     if body is None:
         body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
         response_cache.set(ckey, body)
@@ -211,9 +237,10 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             signer = current_app.extensions["signer"]
             ctx = RequestContext(
                 now=now, generation=generation, content_key=generation.key(now), lang=negotiated_language(args),
-                base=base_url(), path=request.path, args=args, query=dict(request.args.items()), signer=signer,
+                base=base_url(), path=request.path, args=args, query=dict(query_args().items()), signer=signer,
             )  # fmt: skip
             lang = ctx.lang
+            request.environ["bulletin.generation"] = ctx.content_key  # for the request wrapper (api/metrics.py)
             key = cache_key(
                 "response", content=ctx.content_key, secret=signer.scope, base=ctx.base, path=ctx.path,
                 args=args, lang=lang,
@@ -238,6 +265,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             if not wildcard and _etag_matches(inm, etag):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
+            _note_lookup("response", entry is not None)
+            request.environ["bulletin.cache"] = "none" if entry is None else "response"
             if entry is None:
                 with (
                     Context({"lang": lang, "base": ctx.base, "format": ctx.format}),

@@ -18,10 +18,13 @@ import orjson
 
 def _code_version() -> str:
     """A digest of the code that shapes responses: a deploy must not be served bodies cached by the previous one
-    (the store generation is a content digest, so it alone survives a code change in a shared Redis)."""
+    (the store generation is a content digest, so it alone survives a code change in a shared Redis), nor a page
+    naming an asset by a hash that changed."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.blake2b(digest_size=6)
-    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py")]):
+    # api/static too: the pages name their assets by content hash, so a changed asset changes the pages
+    static = [p for p in root.glob("api/static/**/*") if p.is_file()]
+    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py"), *static]):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
