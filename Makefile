@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load docs docs-build docs-examples docs-figures clean
+.PHONY: run test lint store bench bench-pages bench-loader fuzz faults load docs docs-build docs-examples docs-figures clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,9 @@ store: $(STORE)
 run: $(VENV)/.installed $(STORE)
 	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-# Tools by others that the tests run (linters, client generators; see tests/test_clients.py), pinned by
-# package-lock.json. Install scripts are not run: none of these tools needs one (only an analytics ping has one).
+# Tools by others that the tests run (linters, client generators, Lighthouse; see tests/test_clients.py,
+# tests/test_lighthouse.py), pinned by package-lock.json. Install scripts are not run: none of these tools needs
+# one (only an analytics ping has one).
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) || echo "npm not installed: tool tests will skip"; }
 	@if command -v npm >/dev/null 2>&1; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; fi
@@ -49,6 +50,11 @@ lint: $(VENV)/.installed-dev
 BENCH_SIZES ?= 1000
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+
+# Lighthouse's performance score of / and /docs on the phone profile (median of 3 runs; about 2 min). A CPU-bound
+# figure, so a bench: `make test` asserts the bytes, requests and layout shift behind it (tests/test_lighthouse.py).
+bench-pages: $(VENV)/.installed-dev node_modules/.installed
+	$(PY) -m bench.pages $(BENCH_PAGES_ARGS)
 
 # Loader throughput and peak memory at 1 000 / 10 000 / 100 000 articles (archives cached in .bench/archives).
 bench-loader: $(VENV)/.installed-dev

@@ -9,12 +9,14 @@ from api import errors, logs, metrics
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
+from api.problems import NotFound
+from api.signing import Signer, load_secret
 from api.store.db import Store
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build an app from the environment's Config, with `overrides` (tests pass theirs)."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/assets.py serves api/static, fingerprinted
     app.config.update(Config().as_dict())
     app.config.update(overrides or {})
     app.json.sort_keys = False
@@ -47,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter = new_limiter()
     limiter.init_app(app)
 
+    app.extensions["signer"] = Signer(load_secret(app.config["SIGNING_SECRET"], app.config["SIGNING_SECRET_FILE"]))
     app.extensions["store"] = Store(
         app.config["DATABASE_URL"],
         schema=app.config["DATABASE_SCHEMA"],
@@ -59,11 +62,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
+    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)
     errors.init_app(app)
@@ -75,7 +79,26 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask import request
 
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
-            raise errors.NotFound("No such resource.")
+            raise NotFound("No such resource.")
+
+    @app.before_request
+    def _one_form_per_route():
+        # One rule for trailing slashes on every route: the slashless path is the resource; the same path with
+        # trailing slashes is a 308 to it (method and body kept), query string included. Only a path that names
+        # a route is redirected (so `//host/` can never become a redirect off-site); anything else stays a 404.
+        from flask import redirect, request
+        from werkzeug.exceptions import HTTPException
+
+        path = request.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        target = path.rstrip("/")
+        try:
+            app.url_map.bind_to_environ(request.environ).match(target, method=request.method)
+        except HTTPException:
+            return None
+        query = request.query_string.decode("latin-1")
+        return redirect(target + (f"?{query}" if query else ""), 308)
 
     @app.after_request
     def _security_headers(resp):
@@ -95,11 +118,19 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.wsgi_app = metrics.observe(app, app.wsgi_app, hot="hot_path" in app.extensions)
 
     # Behind N trusted proxies (deploy/nginx.conf is one), the client is the N-th address from the right of
-    # X-Forwarded-For, and scheme/host come from X-Forwarded-Proto/-Host: the limiter then counts per real client
-    # and absolute links carry the public origin. Outermost, so the hot path keys on the corrected environ too.
+    # X-Forwarded-For and the scheme comes from X-Forwarded-Proto: the limiter then counts per real client.
+    # X-Forwarded-Host only when TRUST_FORWARDED_HOST says so: a proxy that passes a client's header on would
+    # otherwise let that client choose the links every other client is served. Outermost, so the hot path keys
+    # on the corrected environ too.
     hops = app.config["TRUSTED_PROXIES"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        forwarded_host = app.config["TRUST_FORWARDED_HOST"]
+        if not app.config["PUBLIC_BASE_URL"] and not forwarded_host:
+            raise ValueError(
+                "TRUSTED_PROXIES is set but PUBLIC_BASE_URL is not: behind a proxy, absolute links must come from "
+                "PUBLIC_BASE_URL (or, if the proxy sets X-Forwarded-Host itself, TRUST_FORWARDED_HOST=1)"
+            )
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops if forwarded_host else 0)
 
     from api.cli import archive_cli
 

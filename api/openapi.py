@@ -144,27 +144,18 @@ def _examples(app: Flask) -> dict[str, str]:
     """Path-parameter examples taken from the live store (the sample archive in development)."""
     found: dict[str, str] = {}
     try:
-        from sqlalchemy import select
-
         from api import clock
-        from api.store.models import Issue, Section, Trend
-        from api.store.queries import public_articles
+        from api.store import queries
 
         store = app.extensions["store"]
-        now = clock.now()
         with store.session(store.current()) as session:
-            art = session.execute(public_articles(now).limit(1)).scalars().first()
-            if art is not None:
-                found["/v1/articles/{slug}"] = art.slug
-            issue = session.execute(select(Issue).order_by(Issue.start.desc()).limit(1)).scalars().first()
-            if issue is not None:
-                found["issue_id"] = issue.start.isoformat()
-            section = session.execute(select(Section).order_by(Section.position).limit(1)).scalars().first()
-            if section is not None:
-                found["/v1/sections/{slug}"] = section.slug
-            trend = session.execute(select(Trend).limit(1)).scalars().first()
-            if trend is not None:
-                found["/v1/trends/{slug}"] = trend.slug
+            article, issue, section, trend = queries.examples(session, clock.now())
+        for key, value in (
+            ("/v1/articles/{slug}", article), ("issue_id", issue), ("/v1/sections/{slug}", section),
+            ("/v1/trends/{slug}", trend),
+        ):  # fmt: skip
+            if value is not None:
+                found[key] = value
     except Exception:  # noqa: BLE001 - examples are a nicety; the document must build without a store
         pass
     return found
@@ -223,8 +214,8 @@ JSON_FEED = {
                 "required": ["id"],
                 "properties": {
                     "id": {"type": "string"},
-                    "url": {"type": "string"},
-                    "external_url": {"type": "string"},
+                    "url": {"type": "string", "description": "The article in the reader page (HTML)."},
+                    "external_url": {"type": "string", "description": "Where the article was first published."},
                     "title": {"type": "string"},
                     "content_html": {"type": "string"},
                     "content_text": {"type": "string"},
@@ -238,6 +229,7 @@ JSON_FEED = {
                         "type": "object",
                         "description": "This API's extension (JSON Feed custom fields start with an underscore).",
                         "properties": {
+                            "api_url": {"type": "string", "description": "The article in this API (JSON)."},
                             "section": {"type": ["string", "null"]},
                             "trend": {"type": ["string", "null"]},
                             "issue": {"type": ["string", "null"]},
@@ -496,7 +488,7 @@ def build_spec(app: Flask) -> dict:
         is_collection = "limit" in args.fields
         ok_headers = {h: {"$ref": f"#/components/headers/{h}"} for h in ALWAYS}
         # The Link header as each view sends it: collections (the envelope's links), the change feed (next), an
-        # article asked for by an alias slug (canonical). The feeds carry their links in the document itself.
+        # article asked for by an alias slug (canonical), the feeds (their paging links, also in the document).
         link = getattr(view, "link_header", "Link" if is_collection and mimetype == "application/json" else None)
         if link:
             ok_headers["Link"] = {"$ref": f"#/components/headers/{link}"}
@@ -559,7 +551,7 @@ def register(app: Flask) -> None:
     from api.http import cached_endpoint
 
     @cached_endpoint(ItemArgs())
-    def openapi_json(session, args, now, lang):
+    def openapi_json(session, ctx):
         """The OpenAPI 3.1 description of this API.
 
         Generated from the routes and the schemas that parse requests and shape responses; the linters and

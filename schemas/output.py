@@ -13,6 +13,7 @@ from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
 from schemas.fields import KnownTime
+from schemas.weeks import week_title
 
 _NO_CONTEXT = {"lang": "en", "base": "", "format": None}
 
@@ -106,13 +107,22 @@ class TrendRefSchema(Schema):
 
 
 ISSUE_ID = {"type": "string", "pattern": DAY, "example": "2022-02-14"}
+WEEK_TITLE_DOC = (
+    "The week as the edition in the response language prints it: `February 14 – February 20, 2022`, "
+    "`14 – 20 февраля 2022`, `14 – 20 лютага 2022`."
+)
 
 
 class IssueRefSchema(Schema):
     id = computed(lambda i: issue_id(i.start), ISSUE_ID, description="The Monday that starts the issue week.")
     iso_week = text(metadata={"example": "2022-W07"})
-    title = text(metadata={"example": "February 14 – February 20, 2022"})
+    title = computed(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        {"type": "string", "example": "February 14 – February 20, 2022"},
+        description=WEEK_TITLE_DOC,
+    )
     url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
 
 
 def _body(article) -> dict:
@@ -397,8 +407,13 @@ class TimelineIssueSchema(Schema):
     """The issue of a timeline cell (a reference without the ISO week)."""
 
     id = computed(lambda i: issue_id(i.start), ISSUE_ID)
-    title = text(metadata={"example": "February 14 – February 20, 2022"})
+    title = computed(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        {"type": "string", "example": "February 14 – February 20, 2022"},
+        description=WEEK_TITLE_DOC,
+    )
     url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
 
 
 class TimelineCellSchema(Schema):

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import logs, metrics
+from api.extensions import cache
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.test_query_timeout import add_expensive_view
 
@@ -67,7 +68,7 @@ def test_every_response_carries_a_fresh_request_id(client):
 
 def test_incoming_request_id_only_from_a_trusted_proxy(loaded, new_app):
     untrusted = new_app(loaded).test_client()
-    trusted = new_app(loaded, TRUSTED_PROXIES=1).test_client()
+    trusted = new_app(loaded, TRUSTED_PROXIES=1, PUBLIC_BASE_URL="https://api.example").test_client()
     good = "3f2a9c0d5e6b47a8b9c0d1e2f3a4b5c6"
     assert untrusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] != good
     assert trusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] == good
@@ -78,6 +79,8 @@ def test_incoming_request_id_only_from_a_trusted_proxy(loaded, new_app):
 
 def test_json_access_line_per_request_names_the_cache_that_answered(loaded, json_log, new_app):
     app = make_json_app(new_app, loaded, json_log)
+    with app.app_context():  # Redis outlives apps and runs: start from an empty response cache
+        cache.clear()
     client = app.test_client()
     ids = [client.get(f"/v1/articles/{SEED_SLUG}").headers["X-Request-Id"] for _ in range(2)]
     # Another encoding is another hot-path key, but the same response-cache entry.
@@ -119,7 +122,7 @@ def test_metrics_path_only_for_allowed_addresses(loaded, new_app):
     remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 404 and remote.mimetype == "application/problem+json"
     # Behind a trusted proxy the client is the forwarded address, not the proxy's loopback one.
-    proxied = new_app(loaded, TRUSTED_PROXIES=1).test_client()
+    proxied = new_app(loaded, TRUSTED_PROXIES=1, PUBLIC_BASE_URL="https://api.example").test_client()
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
     widened = new_app(loaded, METRICS_ALLOW="203.0.113.0/24").test_client()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Every date of an article lies in these years: far enough from the ends of the calendar (years 1 and 9999) that
@@ -98,6 +98,8 @@ def is_web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not re.search(r"\s", url) and len(url) <= 2000
 
 
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
 _DATES = ("timestamp", "published_at", "updated_at", "embargo_until", "fetched_at", "week_start")
 
 
@@ -110,6 +112,9 @@ def checked(rec: ArticleRecord) -> ArticleRecord:
             raise ArchiveError(rec.path, rec.line, f"{name} is out of range: {value.isoformat()}")
     if rec.position is not None and not 1 <= rec.position <= MAX_POSITION:
         raise ArchiveError(rec.path, rec.line, f"position must be an integer from 1 to {MAX_POSITION}")
+    if rec.canonical_url is not None:
+        # White space and non-ASCII in a path are a capturing tool's rendering of the URL: percent-encode them.
+        rec.canonical_url = quote(rec.canonical_url, safe=_URL_SAFE)
     if rec.canonical_url is not None and not is_web_url(rec.canonical_url):
         raise ArchiveError(rec.path, rec.line, f"canonical_url must be an http(s) URL: {rec.canonical_url[:80]!r}")
     for slug in (rec.slug, *rec.aliases):
