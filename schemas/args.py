@@ -93,7 +93,10 @@ ARTICLE_FIELDS = (
     "slug", "title", "lead", "lang", "section", "trend", "issue", "position", "published_at", "updated_at",
     "truncated", "url", "snippet", "fallback",
 )  # fmt: skip
-ARTICLE_LIST_FIELDS = ARTICLE_FIELDS + ("body",)
+ARTICLE_FIELDS = ARTICLE_FIELDS[:10] + ("word_count", "reading_minutes") + ARTICLE_FIELDS[10:]
+#: Fields a list item carries only when `fields` names them (or, for the body, `format` asks for it).
+ARTICLE_LIST_EXTRAS = ("body", "authors", "image")
+ARTICLE_LIST_FIELDS = ARTICLE_FIELDS + ARTICLE_LIST_EXTRAS
 ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
     "body", "authors", "image", "canonical_url", "aliases", "translation_key", "translations", "requested_slug",
     "fallback",

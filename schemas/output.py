@@ -12,6 +12,7 @@ import copy
 from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
+from api.ingest.text import reading_minutes
 from schemas.fields import KnownTime
 from schemas.weeks import week_title
 
@@ -179,6 +180,12 @@ class ArticleSummarySchema(Schema):
     )
     updated_at = KnownTime()
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
+    word_count = fields.Integer(metadata={"description": "Words of the lead and body."})
+    reading_minutes = computed(
+        lambda a: reading_minutes(a.word_count or 0, a.lang), {"type": "integer", "minimum": 1}, required=False,
+        description="Minutes to read the lead and body, rounded up: words / 200 per minute in English, 184 in "
+        "Russian and Belarusian.",
+    )  # fmt: skip
     url = computed(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}", {"type": "string"}, required=False)
     fallback = fallback_field(lambda a: fallback(title=a.lang, lead=a.lang), ("title", "lead"), ARTICLE_FALLBACK)
     snippet = fields.String(
@@ -193,6 +200,11 @@ class ArticleListItemSchema(ArticleSummarySchema):
     """An article of a list; `body` only when asked for (`format=…` or `fields=…,body`), to keep pages light."""
 
     body = computed(_body, BODY, required=False, description="Only with `format` or `fields=…,body`. " + BODY_DOC)
+    authors = fields.List(fields.String(), metadata={"description": "Only with `fields=…,authors`."})
+    image = computed(
+        lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
+        IMAGE, required=False, allow_none=True, description="Only with `fields=…,image`.",
+    )  # fmt: skip
 
 
 class ArticleSchema(ArticleSummarySchema):

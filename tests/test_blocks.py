@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from api.ingest.loader import load_archive
-from api.ingest.text import blocks_to_html, blocks_to_text, markdown_to_blocks, sanitize_html
-from tests.conftest import ARCHIVE, copy_archive, make_app
+from api.ingest.text import (
+    blocks_to_html,
+    blocks_to_text,
+    markdown_to_blocks,
+    reading_minutes,
+    sanitize_html,
+    word_count,
+)
+from tests.conftest import ARCHIVE, copy_archive, make_app, walk
 
 EVERYTHING = """\
 ## Reading the week
@@ -173,6 +180,40 @@ def test_html_and_text_are_the_blocks_rendered(source):
     text = blocks_to_text(blocks)
     # The words the HTML shows are the words of the text (bullets and image alt texts aside).
     shown = _visible_text(body_html)
-    words = re.sub(r"\s+", "", re.sub(r"^\s*(?:•|\d+\))", "", text, flags=re.M))
+    words = re.sub(r"\s+", "", re.sub(r"^(?:\s*(?:•|\d+\)))+", "", text, flags=re.M))
     alts = "".join(re.sub(r"\s+", "", b["alt"]) for b in _walk(blocks) if b["type"] == "image")
     assert sorted(words) == sorted(shown + alts)
+
+
+# ---------------------------------------------------------------- word count and reading time
+
+
+def test_word_count_keeps_hyphenated_and_apostrophe_words_whole():
+    assert word_count("Don't re-read it 3 times — ever.") == 6
+    assert word_count("Мінск і Варшава аднавілі перамовы") == 5
+
+
+def test_reading_minutes_use_each_languages_rate_rounded_up():
+    assert [reading_minutes(n, "en") for n in (0, 200, 201)] == [1, 1, 2]
+    assert [reading_minutes(n, "ru") for n in (184, 185)] == [1, 2]
+    assert reading_minutes(185, "be") == 2 and reading_minutes(185, "en") == 1
+
+
+def test_summaries_and_items_count_the_words_of_lead_and_body(client):
+    listed = walk(client, "/v1/articles?limit=50")
+    assert listed and all("authors" not in a and "image" not in a for a in listed)
+    for article in listed:
+        item = client.get(f"/v1/articles/{article['slug']}?format=text").get_json()["data"]
+        words = word_count(item["lead"] + "\n\n" + item["body"]["text"])
+        assert article["word_count"] == item["word_count"] == words > 0
+        assert item["reading_minutes"] == article["reading_minutes"] == reading_minutes(words, item["lang"])
+
+
+def test_list_fields_may_name_authors_and_image(client):
+    listed = walk(client, "/v1/articles?fields=title,authors,image&limit=50")
+    assert listed and all(set(a) == {"slug", "title", "authors", "image"} for a in listed)
+    for article in listed[:5]:
+        item = client.get(f"/v1/articles/{article['slug']}").get_json()["data"]
+        assert (article["authors"], article["image"]) == (item["authors"], item["image"])
+    with_body = walk(client, "/v1/articles?format=blocks&fields=body,authors&limit=50")
+    assert all(set(a) == {"slug", "body", "authors"} for a in with_body)

@@ -21,7 +21,7 @@ from api.ingest.captures import publication_time
 from api.ingest.merge import BATCH, Index, in_batches
 from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.report import LoadFailed, LoadReport
-from api.ingest.text import blocks_to_html, blocks_to_text
+from api.ingest.text import blocks_to_html, blocks_to_text, word_count
 from api.ingest.vocabulary import Vocabulary
 from api.store import search
 from api.store.db import is_sqlite, sqlite_path
@@ -55,6 +55,7 @@ def article_row(rec: ArticleRecord, article_id: int, position: int) -> dict:
         "lead": rec.lead,
         "body_html": rec.body_html or blocks_to_html(rec.blocks),
         "body_text": blocks_to_text(rec.blocks),
+        "word_count": word_count(rec.lead + "\n\n" + blocks_to_text(rec.blocks)),
         "blocks": rec.blocks,
         "lang": rec.lang,
         "translation_key": rec.translation_key,

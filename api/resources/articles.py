@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint
 
 from api.http import cached_endpoint
@@ -35,6 +37,15 @@ def article_filters(args: dict) -> dict:
     return filters
 
 
+@functools.cache
+def list_item_schema(exclude: tuple[str, ...]) -> type:
+    """The list item schema without the opt-in fields `fields` did not name."""
+    if not exclude:
+        return ArticleListItemSchema
+    meta = type("Meta", (), {"exclude": exclude})
+    return type(f"ArticleListItemSchema_{'_'.join(exclude)}", (ArticleListItemSchema,), {"Meta": meta})
+
+
 def article_page(session, ctx, **fixed):
     """One page of public articles matching args plus fixed filters (a section's or trend's articles).
 
@@ -45,6 +56,10 @@ def article_page(session, ctx, **fixed):
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
+    named = set(args.get("fields_") or ())
+    extras = with_body or bool({"authors", "image"} & named)
+    wanted = named | ({"body"} if with_body else set())
+    schema = list_item_schema(tuple(f for f in ("body", "authors", "image") if f not in wanted)) if extras else None
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
         stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
@@ -68,7 +83,7 @@ def article_page(session, ctx, **fixed):
         stmt,
         order,
         ctx,
-        ArticleListItemSchema if with_body else ArticleSummarySchema,
+        schema or ArticleSummarySchema,
         filters=_jsonable(filters),
         annotate=annotate,
         params=params,

@@ -97,6 +97,7 @@ class Article(Base):
     embargo_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     canonical_url: Mapped[str | None] = mapped_column(Text)
     truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
     source_path: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -40,6 +40,7 @@ TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Ke
 SUMMARY_COLUMNS = (
     Article.id, Article.slug, Article.title, Article.lead, Article.lang, Article.section_slug, Article.trend_slug,
     Article.issue_start, Article.position, Article.published_at, Article.updated_at, Article.truncated,
+    Article.word_count, Article.authors, Article.image_caption, Article.image_credit,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
 #: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
