@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 
 import feedparser
@@ -39,15 +40,18 @@ def test_xml_feeds_parse_cleanly(client, kind, query):
     api = client.get(
         f"/v1/articles{query or '?'}&limit=100" if "limit" not in query else f"/v1/articles{query}"
     ).get_json()
-    assert [e.link for e in parsed.entries][: len(api["data"])] == [
-        a.get("canonical_url") or e.link for a, e in zip(api["data"], parsed.entries, strict=False)
-    ]
+    # The feed lists the same articles as the API, in the same order, each linking to the article's own URL.
+    assert [e.link for e in parsed.entries] == [a["url"] for a in api["data"]][: len(parsed.entries)]
     first = parsed.entries[0]
     assert first.title and first.summary and first.published_parsed
     assert any(t.term for t in first.tags)
     if kind == "atom":
-        assert first.content[0].value and first.updated_parsed
+        assert first.content[0].value
         assert parsed.feed.rights
+        # An entry's `updated` is the article's last change (updated_at), falling back to its publication.
+        for entry, article in zip(parsed.entries, api["data"], strict=False):
+            expected = dt.datetime.fromisoformat(article["updated_at"] or article["published_at"])
+            assert dt.datetime.fromisoformat(entry.updated) == expected, entry.link
     for canary in CANARIES:
         assert canary not in resp.get_data(as_text=True)
 
