@@ -60,7 +60,7 @@ def _in_view(article: Article, args: dict) -> bool:
 @cached_endpoint(ChangeArgs())
 def changes(session, args, now, lang):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
-    visible = Change.visible_at <= now
+    visible = queries.has_become_visible(Change.visible_at, now)
     stmt = select(Change).where(visible)
     # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
     if args.get("section"):

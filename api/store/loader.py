@@ -773,7 +773,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     old = previous["articles"] if previous else {}
 
     def ever_public(r) -> bool:
-        return r.status == "published" and (r.embargo_until is None or r.embargo_until <= now)
+        return queries.is_public_row(r, now)
 
     # An article withdrawn before it ever became visible is forgotten entirely, so not even its slug surfaces.
     unseen = [slug for slug, before in old.items() if before.status == "published" and not ever_public(before)]
@@ -807,7 +807,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
             published_now.add(row.slug)
             if before.content_hash == row.content_hash and before.status == "published":
                 continue
-        visible_at = max(now, row.embargo_until) if row.embargo_until else now
+        visible_at = queries.visible_from(row.embargo_until, now)
         record(
             "upsert", row.slug, visible_at, row.section_slug, row.lang, row.content_hash,
             before.section_slug if before is not None and before.section_slug != row.section_slug else None,
