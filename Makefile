@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load clean
+.PHONY: run test lint store bench bench-loader fuzz faults load mutation clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -60,5 +60,12 @@ load: $(VENV)/.installed-dev
 faults: $(VENV)/.installed-dev
 	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py $(FAULTS_ARGS)
 
+# Mutation testing (mutmut) of the rule modules against their fast SQLite tests, then docs/mutation.md from the
+# results; not part of `make test` (long). `make mutation MUTATION_GROUPS=languages` runs one group.
+MUTATION_GROUPS ?=
+mutation: $(VENV)/.installed-dev
+	$(PY) -m tools.mutation run $(MUTATION_GROUPS)
+	$(PY) -m tools.mutation report --fail-under 85
+
 clean:
-	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache
+	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache .mutation

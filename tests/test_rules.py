@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,8 +136,7 @@ def documents(draw, min_size=1, max_size=9) -> list[Doc]:
 @contextlib.contextmanager
 def served(backend: dict, tmp_path: Path, docs: list[Doc], loaded_at: dt.datetime = LOADED_AT):
     """The documents as an archive, loaded (clock at `loaded_at`) into a store of their own; yields a client."""
-    archive = Path(tmp_path) / f"archive-{id(docs)}"
-    archive.mkdir()
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
     for i, doc in enumerate(docs):
         (archive / f"{i:03}-{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
     if backend["DATABASE_URL"].startswith("sqlite"):

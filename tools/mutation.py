@@ -110,7 +110,7 @@ def _diff(group: str, name: str) -> str:
     return " / ".join(line.strip() for line in lines)[:160]
 
 
-def report() -> int:
+def report(fail_under: float | None = None) -> int:
     equivalent = tomllib.loads(EQUIVALENT.read_text()) if EQUIVALENT.exists() else {}
     rows, survivors, equivalents = [], [], []
     total_killed = total_survived = 0
@@ -162,6 +162,9 @@ def report() -> int:
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(text)
     print(text)
+    if fail_under is not None and overall < fail_under:
+        print(f"mutation score {overall:.1f} % is below {fail_under:g} %", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -171,12 +174,13 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("groups", nargs="*", default=list(GROUPS))
     r.add_argument("--children", type=int, default=2)
-    sub.add_parser("report")
+    rep = sub.add_parser("report")
+    rep.add_argument("--fail-under", type=float)
     args = parser.parse_args()
     if args.command == "run":
         run(args.groups, args.children)
         return 0
-    return report()
+    return report(args.fail_under)
 
 
 if __name__ == "__main__":
