@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load mutation clean
+.PHONY: run test lint store bench bench-loader fuzz faults load mutation docs docs-build docs-examples clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,8 +36,8 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# Issue 6's bench at BENCH_SIZES articles (synthetic archives and their stores cached in .bench/); about 4 min at
-# 1000 once cached. `make bench BENCH_SIZES=100000` for the large size (see README, Performance).
+# The bench at BENCH_SIZES articles (synthetic archives and their stores cached in .bench/); about 4 min at
+# 1000 once cached. `make bench BENCH_SIZES=100000` for the large size (see docs/performance.md).
 BENCH_SIZES ?= 1000
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
@@ -67,5 +67,17 @@ mutation: $(VENV)/.installed-dev
 	$(PY) -m tools.mutation run $(MUTATION_GROUPS)
 	$(PY) -m tools.mutation report --fail-under 85
 
+# The documentation site (docs/, mkdocs.yml): served with live reload, or built strictly (warnings are errors).
+# NO_MKDOCS_2_WARNING silences the theme's end-of-life banner, which is not a build warning.
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve -a 127.0.0.1:8001
+
+docs-build: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# Rewrite the API guide's example responses from the sample archive (tests/test_api_examples.py checks them).
+docs-examples: $(VENV)/.installed-dev
+	$(PY) -m tools.api_examples
+
 clean:
-	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache .mutation
+	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site .mutation

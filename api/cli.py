@@ -1,4 +1,4 @@
-"""`flask archive load [PATH]`: a thin click command over api.store.loader.load_archive."""
+"""`flask archive load [PATH]`: a thin click command over api.ingest.load_archive."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import orjson
 from flask import current_app
 from flask.cli import AppGroup
 
-from api.store.loader import LoadFailed, archive_files, load_archive, report_lines
-from api.store.vocabulary import Vocabulary
+from api.ingest import LoadFailed, archive_files, load_archive, report_lines
+from api.ingest.vocabulary import Vocabulary
 
 archive_cli = AppGroup("archive", help="Build the store from the editorial archive.")
 

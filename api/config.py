@@ -1,4 +1,4 @@
-"""One configuration object, read from the environment with safe defaults (every variable is in the README)."""
+"""One configuration object, read from the environment with safe defaults (every variable is in the table of docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.store.loader import load_archive  # noqa: E402
+from api.ingest.loader import load_archive  # noqa: E402
 from tests.live import Gunicorn  # noqa: E402
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from api.store.text import slugify
+from api.ingest.text import slugify
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCABULARY = ROOT / "data" / "vocabulary.yaml"

@@ -29,7 +29,7 @@ LIMIT = 1.5
 
 CHILD = """
 import json, sys, time
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 
 def rss_kb():
     with open("/proc/self/status") as fh:

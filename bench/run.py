@@ -1,10 +1,10 @@
-"""`make bench`: issue 6's benchmark. Synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON.
+"""`make bench`: synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON.
 
-For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the issue's large sizes):
+For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the large sizes):
 
 1. the synthetic archive of that size is generated with `bench.generate` (seed 1) into `.bench/archives/<N>`, or
    reused (the same cache as `make bench-loader`);
-2. it is loaded with the real loader (`api.store.loader.load_archive`) into `.bench/stores/<N>-<code>/`, where
+2. it is loaded with the real loader (`api.ingest.loader.load_archive`) into `.bench/stores/<N>-<code>/`, where
    `<code>` hashes the loader/model code, the vocabulary and the archive manifest, so a built store is reused
    until that code changes (the API opens SQLite read-only and immutable, so serving the cached file is safe);
 3. gunicorn (`deploy/gunicorn.conf.py`, 2 sync workers) serves it on a free 127.0.0.1 port through
@@ -172,8 +172,8 @@ def code_hash(manifest: dict) -> str:
 
 def built_store(size: int, path: Path, manifest: dict) -> tuple[Path, float, bool]:
     """The store of `size` built by the real loader (reused when the code is unchanged); seconds of this load."""
-    from api.store.loader import load_archive
-    from api.store.vocabulary import Vocabulary
+    from api.ingest.loader import load_archive
+    from api.ingest.vocabulary import Vocabulary
 
     folder = CACHE / "stores" / f"{size}-{code_hash(manifest)}"
     store = folder / "store.sqlite"
@@ -584,8 +584,8 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     if size is None:
         path, manifest, gen_s = Path(args.archive), None, 0.0
         tmpstore = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.sqlite"
-        from api.store.loader import load_archive
-        from api.store.vocabulary import Vocabulary
+        from api.ingest.loader import load_archive
+        from api.ingest.vocabulary import Vocabulary
 
         started = time.perf_counter()
         load_archive(path, f"sqlite:///{tmpstore}", vocabulary=Vocabulary.load(ROOT / "data" / "vocabulary.yaml"))
@@ -837,7 +837,7 @@ def run_memory(bench: Bench, server: Server, paths: list[str], args) -> dict:
 
 
 def judge(run: dict) -> None:
-    """Attach issue 6's target and verdict to every row."""
+    """Attach its target and verdict to every row."""
     size = run["size"] or 0
     rows = {(r["key"], r["mode"]): r for r in run["rows"]}
     for r in run["rows"]:

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 
 from api import clock
 from api.app import create_app
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "data" / "archive"
@@ -157,7 +157,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 def record_figures(suite: str, **figures) -> None:
-    """Merge figures of this run into test-artifacts/<suite>.json (git-ignored), where the README's are read from."""
+    """Merge figures of this run into test-artifacts/<suite>.json (git-ignored), where docs/reliability.md's are generated from."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{suite}.json"
     known = json.loads(path.read_text()) if path.exists() else {}

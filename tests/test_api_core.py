@@ -1,4 +1,4 @@
-"""The core contract (issue #2) on both backends: content, pagination, caching, errors, visibility."""
+"""The core contract on both backends: content, pagination, caching, errors, visibility."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from api.store.captures import is_yearless_week, parse_capture, parse_stamp, parse_week, week_from_timestamp
-from api.store.records import ArchiveError, ArticleRecord, Skip
-from api.store.vocabulary import Vocabulary
+from api.ingest.captures import is_yearless_week, parse_capture, parse_stamp, parse_week, week_from_timestamp
+from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.vocabulary import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = Path(__file__).resolve().parent / "fixtures" / "captures"

@@ -1,4 +1,4 @@
-"""The change feed (issue #5) on both backends: A→B sync ends with exactly B's public content, tombstones included."""
+"""The change feed on both backends: A→B sync ends with exactly B's public content, tombstones included."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 import shutil
 import sqlite3
 
+from api.ingest.loader import load_archive
 from api.resources.changes import encode_token
-from api.store.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app
 
 

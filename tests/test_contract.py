@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, make_app, record_figures
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "100"))  # per operation and mode; `make fuzz` runs 1000

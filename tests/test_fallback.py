@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from api.store.loader import load_archive
-from api.store.vocabulary import DEFAULT_PATH, Vocabulary
+from api.ingest.loader import load_archive
+from api.ingest.vocabulary import DEFAULT_PATH, Vocabulary
 from tests.conftest import ARCHIVE, SEED_SLUG, make_app, walk
 
 RU_SLUG = "deficit-byudzheta-belarusi-rastet"

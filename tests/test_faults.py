@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.live import Gunicorn, Load, PrivatePostgres, PrivateRedis, get, pg_bindir
 
@@ -38,7 +38,7 @@ WARM = [
     f"/v1/articles/{SEED_SLUG}",
     "/v1/feed.atom",
 ]
-STATS: dict = {}  # figures of this run, written to test-artifacts/faults.json for the README
+STATS: dict = {}  # figures of this run, written to test-artifacts/faults.json for docs/reliability.md
 
 
 def cold_url(n: int) -> str:

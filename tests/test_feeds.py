@@ -1,4 +1,4 @@
-"""Feeds (issue #5) on both backends: every variant parses cleanly in feedparser, JSON Feed 1.1 rules, caching, no canaries."""
+"""Feeds on both backends: every variant parses cleanly in feedparser, JSON Feed 1.1 rules, caching, no canaries."""
 
 from __future__ import annotations
 

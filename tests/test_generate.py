@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from bench.generate import MANIFEST, Rates, generate
 
 ARTICLES = 300

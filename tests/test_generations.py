@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, copy_archive, make_app
 
 

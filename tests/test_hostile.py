@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from api.http import MAX_QUERY_STRING
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, record_figures
 from tests.live import Gunicorn, get
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)

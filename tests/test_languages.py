@@ -1,4 +1,4 @@
-"""Languages (issue #4): Accept-Language negotiation, Content-Language and Vary, labels and translations."""
+"""Languages: Accept-Language negotiation, Content-Language and Vary, labels and translations."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from api.store.loader import SCRATCH_PREFIX, LoadFailed, Target, load_archive
+from api.ingest.loader import SCRATCH_PREFIX, LoadFailed, Target, load_archive
 from tests.conftest import ARCHIVE, FIXTURES, copy_archive
 
 TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "article_url", "change")
@@ -120,7 +120,7 @@ def test_a_loader_killed_mid_load_leaves_the_live_store_byte_identical(scratch_s
     before = snapshot(scratch_store)
     archive = _big_archive(tmp_path, 3000)
     code = (
-        "import sys; from api.store.loader import load_archive; "
+        "import sys; from api.ingest.loader import load_archive; "
         "load_archive(sys.argv[1], sys.argv[2], schema=sys.argv[3])"
     )
     child = subprocess.Popen(

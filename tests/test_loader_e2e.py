@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, FIXTURES, SEED_SLUG, drop_pg_schema, make_app, new_pg_schema
 from tests.test_captures import EXPECTED, SEED
 from tests.test_loader import TABLES

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError, fields
 
 from api.errors import BadRequest
+from api.ingest.text import sanitize_html
 from api.pagination import _cursor, decode_cursor, fingerprint
 from api.store.queries import ARTICLE_ORDERS, ISSUE_ORDERS, SECTION_ORDER, TREND_ORDER
-from api.store.text import sanitize_html
 from schemas.fields import CsvList, Date, DateTime, IssueId, StrictInt, Text, parse_issue_id
 
 PROPERTY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

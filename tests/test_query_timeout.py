@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy import text
 
 from api.http import cached_endpoint
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from schemas.args import ItemArgs
 from tests.conftest import ARCHIVE, make_app
 from tests.live import Gunicorn, get

@@ -410,11 +410,6 @@ def _richness(d: Doc) -> tuple:
     return (d.week is not None and d.trend is not None, d.words)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the loader lets a hidden copy win or lend (a richer draft makes its published twin vanish); "
-    "the ingest redesign makes hidden copies lend nothing",
-)
 @ARCHIVE_PROPERTY
 @given(docs=copies())
 @example(

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from api.ingest.loader import load_archive
 from api.store import search
-from api.store.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, SEED_SLUG, copy_archive, make_app, walk
 
 MARK = re.compile(r"<mark>(.*?)</mark>")

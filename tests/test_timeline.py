@@ -1,4 +1,4 @@
-"""The trend timeline (issue #4) on both backends: counts recomputed from /v1/articles, filters, visibility, caching."""
+"""The trend timeline on both backends: counts recomputed from /v1/articles, filters, visibility, caching."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from api.store.loader import load_archive
+from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app, walk
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)

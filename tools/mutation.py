@@ -31,12 +31,13 @@ COMMAND = "make mutation"
 #: group -> (modules mutated, test files run against them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "languages": (["api/languages.py"], ["tests/test_languages.py", "tests/test_rules.py"]),
-    "sanitiser": (["api/store/text.py"], ["tests/test_properties.py", "tests/test_rules.py"]),
+    "sanitiser": (["api/ingest/text.py"], ["tests/test_properties.py"]),
     "pagination": (["api/pagination.py"], ["tests/test_rules.py", "tests/test_properties.py"]),
     "http": (["api/http.py"], ["tests/test_rules.py"]),
     "filters": (["schemas/args.py"], ["tests/test_rules.py", "tests/test_filters.py"]),
-    "visibility": (["api/store/queries.py"], ["tests/test_rules.py"]),
+    "visibility": (["api/store/visibility.py", "api/store/queries.py"], ["tests/test_rules.py"]),
     "feeds": (["api/resources/feeds.py"], ["tests/test_rules.py", "tests/test_feeds.py"]),
+    "merge": (["api/ingest/merge.py"], ["tests/test_rules.py", "tests/test_loader_e2e.py"]),
 }
 
 # mutmut's exit-code meaning (mutmut.stats.status_by_exit_code), for the statuses counted here

@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 
 from api.errors import BadRequest, Gone
 from api.http import base_url, cached_endpoint
-from api.store import queries
+from api.store import queries, visibility
 from api.store.models import Article, Change
 from schemas.args import SLUG, BaseArgs
 from schemas.compiled import dumper
@@ -60,7 +60,7 @@ def _in_view(article: Article, args: dict) -> bool:
 @cached_endpoint(ChangeArgs())
 def changes(session, args, now, lang):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
-    visible = queries.has_become_visible(Change.visible_at, now)
+    visible = visibility.has_become_visible(Change.visible_at, now)
     stmt = select(Change).where(visible)
     # A filtered view also takes the updates that moved an article out of it: they become its tombstones.
     if args.get("section"):

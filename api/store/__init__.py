@@ -1,1 +1,1 @@
-"""The store: models, engine and generations, public query functions, and the archive loader."""
+"""The store: models, engine and generations, the visibility rule and the public query functions."""

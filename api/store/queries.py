@@ -7,12 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
+from sqlalchemy import Select, String, bindparam, cast, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
 from api.store import search
 from api.store.models import Alias, Article, Issue, Section, Trend
+from api.store.visibility import is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
     "newest": Order(
@@ -32,57 +33,6 @@ SECTION_ORDER = Order(
     "sections", (Key("position", Section.position, False, int), Key("slug", Section.slug, False, str))
 )
 TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Key("slug", Trend.slug, False, str)))
-
-
-PUBLISHED = "published"
-
-
-@dataclass(frozen=True)
-class _Ops:
-    """How the rule's connectives read over one kind of operand: SQL expressions or Python values."""
-
-    both: object
-    either: object
-    unset: object
-    reached: object  # reached(moment, now): the moment has come (never called lazily: SQL has no short circuit)
-
-
-_SQL = _Ops(both=and_, either=or_, unset=lambda v: v.is_(None), reached=lambda m, now: m <= now)
-_PY = _Ops(
-    both=lambda a, b: a and b,
-    either=lambda a, b: a or b,
-    unset=lambda v: v is None,
-    reached=lambda m, now: m is not None and m <= now,
-)
-
-
-def _visibility(ops: _Ops, status, embargo_until, now):
-    """THE visibility rule, written once: published, and no embargo or its embargo has passed."""
-    return ops.both(status == PUBLISHED, ops.either(ops.unset(embargo_until), ops.reached(embargo_until, now)))
-
-
-def is_public(now: dt.datetime):
-    """The visibility rule as SQL over the article table. Every article query goes through it."""
-    return _visibility(_SQL, Article.status, Article.embargo_until, now)
-
-
-def is_public_row(row, now: dt.datetime) -> bool:
-    """The same rule over a row or record holding `status` and `embargo_until` (the loader's change log)."""
-    return bool(_visibility(_PY, row.status, row.embargo_until, now))
-
-
-def visible_from(embargo_until: dt.datetime | None, loaded_at: dt.datetime) -> dt.datetime:
-    """When a published article loaded at `loaded_at` becomes visible: at once, or when its embargo ends."""
-    return max(loaded_at, embargo_until) if embargo_until else loaded_at
-
-
-def has_become_visible(column, now: dt.datetime):
-    """SQL: a moment computed by visible_from (a change's visible_at) has come, by the rule's own clock test."""
-    return _SQL.reached(column, now)
-
-
-def public_articles(now: dt.datetime) -> Select:
-    return select(Article).where(is_public(now))
 
 
 # --------------------------------------------------------------------------- article lists, prepared

@@ -7,9 +7,9 @@ import re
 
 import yaml
 
-from api.store.records import ArchiveError, ArticleRecord
-from api.store.text import markdown_to_blocks
-from api.store.vocabulary import Vocabulary
+from api.ingest.records import ArchiveError, ArticleRecord
+from api.ingest.text import markdown_to_blocks
+from api.ingest.vocabulary import Vocabulary
 
 REQUIRED = ("slug", "title", "lang", "lead", "published_at")
 OPTIONAL = (

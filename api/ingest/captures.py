@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from api.store.records import ArchiveError, ArticleRecord, Skip
-from api.store.text import detect_language, slugify
-from api.store.vocabulary import Vocabulary
+from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.text import detect_language, slugify
+from api.ingest.vocabulary import Vocabulary
 
 Line = tuple[int, str]  # (1-based line number in the file, text without outer whitespace)
 

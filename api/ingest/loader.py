@@ -1,0 +1,115 @@
+"""The archive loader: parse every file, deduplicate, build a new store beside the live one, validate, swap."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from api import clock
+from api.ingest.captures import parse_capture
+from api.ingest.documents import parse_document
+from api.ingest.merge import Index
+from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.report import LoadFailed, LoadReport
+from api.ingest.vocabulary import Vocabulary
+from api.ingest.walk import archive_files
+from api.ingest.writer import Target, build_and_swap
+
+SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
+
+
+def parse_file(path: Path, root: Path, vocab: Vocabulary) -> ArticleRecord | Skip:
+    """Parse one file of the archive by its kind (editorial document or page capture)."""
+    rel = str(path.relative_to(root.parent)) if root.parent != path else str(path)
+    try:
+        raw = path.read_bytes()
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ArchiveError(rel, line, "not valid UTF-8") from None
+    if path.suffix == ".md":
+        return parse_document(rel, content, vocab)
+    if path.suffix == ".txt":
+        return parse_capture(rel, content, vocab)
+    return Skip(rel, f"not an archive file ({path.suffix or 'no extension'})")
+
+
+def load_archive(
+    path: str | Path,
+    database_url: str,
+    *,
+    schema: str = "bulletin",
+    vocabulary: Vocabulary | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Load the archive at `path` into a new generation of the store and swap it in atomically.
+
+    Strict by default: any rejected file fails the load (LoadFailed, with every `path:line: reason`) and
+    the live store is untouched. With skip_invalid the rest is loaded and the rejects are reported.
+    """
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise LoadFailed(f"{path}: no such archive directory")
+    vocab = vocabulary or Vocabulary.load()
+    report = LoadReport(archive=str(path))
+    with _scratch_directory() as scratch:
+        index = Index(scratch)
+        try:
+            _index_archive(index, root, vocab, report, progress)
+            if report.rejected and not skip_invalid:
+                raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
+            index.group()
+            report.bulk_import_stamps = index.bulk_stamps()
+            now = clock.now()
+            index.plan(set(report.bulk_import_stamps), now)
+            report.hidden_copies, report.renamed_slugs = index.hidden_copies, index.renamed
+            shared = index.one(
+                "SELECT slug, group_concat(rel, ', ') FROM (SELECT slug, rel FROM article_plan ORDER BY rel) "
+                "GROUP BY slug HAVING count(*) > 1 ORDER BY slug"
+            )
+            if shared:
+                raise LoadFailed(f"two different articles share the slug '{shared[0]}': {shared[1]}", report)
+            build_and_swap(index, Target(database_url, schema), root, vocab, report, now)
+        finally:
+            index.close()
+    return report
+
+
+def _scratch_directory() -> tempfile.TemporaryDirectory:
+    """A temporary directory for the index, named after this process; ones left by killed loaders go first."""
+    for stale in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = stale.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _index_archive(index: Index, root: Path, vocab: Vocabulary, report: LoadReport, progress) -> None:
+    """Pass 1: parse every file, one at a time; keep only what deduplication needs, in the index."""
+    for file in archive_files(root):
+        report.files_read += 1
+        try:
+            result = parse_file(file, root, vocab)
+        except ArchiveError as exc:
+            report.rejected.append(str(exc))
+        else:
+            if isinstance(result, Skip):
+                report.skipped.setdefault(result.reason, []).append(result.path)
+            else:
+                index.add(file, result)
+        if progress:
+            progress(report.files_read)
