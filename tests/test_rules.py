@@ -525,7 +525,7 @@ def test_conditional_requests_follow_rfc_9110_precedence(client, case):
 # --------------------------------------------------------------------------------------------------- languages
 
 SUPPORTED = ("en", "ru", "be")
-RANGE_TAGS = ["en", "ru", "be", "EN", "ru-RU", "be-BY", "be-Latn", "de", "fr", "uk", "*", "x-y", "enx"]
+RANGE_TAGS = ["en", "ru", "be", "EN", "en-GB", "ru-RU", "be-BY", "be-Latn", "de", "fr", "uk", "*", "x-y", "enx"]
 
 
 def oracle_language(ranges: list[tuple[str, float | None]]) -> str:
@@ -568,17 +568,25 @@ language_ranges = st.lists(
 @example(ranges=[("be", 0.5), ("ru", 0.5)])
 @example(ranges=[("*", 0.5), ("ru", 0.5)])
 @example(ranges=[("ru", 0.0), ("*", None)])
+@example(ranges=[("*", None), ("en-GB", 0.5)])  # en is named (by its region): `*` stands for the others
 def test_language_negotiation_is_rfc_4647_lookup(ranges):
     star = [q for t, q in ranges if t == "*"]
     assume(len(star) <= 1)  # two `*` ranges: the RFC leaves their combination open
     assert negotiate(_header(ranges)) == oracle_language(ranges)
 
 
+def test_language_range_with_a_malformed_q_is_ignored():
+    assert negotiate("ru;q=0.5=1, be;q=0.9") == "be"
+    assert negotiate("ru;q=1.5, be;q=0.1") == "be"
+
+
 @FAST_PROPERTY
 @given(ranges=language_ranges, data=st.data())
 def test_language_negotiation_ignores_malformed_ranges(ranges, data):
     assume(len([t for t, _ in ranges if t == "*"]) <= 1)
-    junk = data.draw(st.sampled_from(["", ";q=0.5", "en;q=abc", "ru;q=2", "be;q=0.1234", "123", "a b"]))
+    junk = data.draw(
+        st.sampled_from(["", ";q=0.5", "en;q=abc", "ru;q=2", "be;q=0.1234", "123", "a b", "ru;q=0.5=1", "be;q=1.5"])
+    )
     at = data.draw(st.integers(0, len(ranges)))
     parts = [p for p in _header(ranges).split(", ") if p]
     parts.insert(at, junk)
