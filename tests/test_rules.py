@@ -337,6 +337,16 @@ def test_cursor_walks_equal_the_oracle_in_every_order(backend, archive_dir, docs
                 assert [a["slug"] for a in resp["data"]] == chunk
                 assert (resp["links"]["next"] is None) == (number == len(chunks))
                 assert (resp["links"]["prev"] is None) == (number == 1)
+        # relevance (rank, then slug: keys of mixed directions), under ties: the walk equals the one-page order
+        whole = [a["slug"] for a in client.get(f"/v1/articles?q={WORD}&limit=100").get_json()["data"]]
+        assert sorted(whole) == sorted(d.slug for d in public)
+        pages = walk_pages(client, f"/v1/articles?q={WORD}&limit={limit}")
+        assert [a["slug"] for p in pages for a in p["data"]] == whole
+        back, url = [], local(pages[-1]["links"]["prev"])
+        while url:
+            back.append([a["slug"] for a in client.get(url).get_json()["data"]])
+            url = local(client.get(url).get_json()["links"]["prev"])
+        assert back == [[a["slug"] for a in p["data"]] for p in pages[:-1]][::-1]
         # issues in both orders
         weeks = sorted({d.week.isoformat() for d in public if d.week})
         assert items(client, f"/v1/issues?limit={limit}", "id") == weeks[::-1]
