@@ -578,6 +578,7 @@ language_ranges = st.lists(
 @example(ranges=[("be", 0.5), ("ru", 0.5)])
 @example(ranges=[("*", 0.5), ("ru", 0.5)])
 @example(ranges=[("ru", 0.0), ("*", None)])
+@example(ranges=[("*", None), ("ru", 0.5), ("be", 0.4), ("en", 0.1)])  # `*` stands for none: the next range decides
 @example(ranges=[("*", None), ("en-GB", 0.5)])  # en is named (by its region): `*` stands for the others
 def test_language_negotiation_is_rfc_4647_lookup(ranges):
     star = [q for t, q in ranges if t == "*"]
