@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint store bench bench-loader fuzz faults load mutation docs docs-build docs-examples clean
+.PHONY: run test lint store bench bench-pages bench-loader fuzz faults load mutation docs docs-build docs-examples docs-figures clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,17 @@ store: $(STORE)
 run: $(VENV)/.installed $(STORE)
 	$(VENV)/bin/gunicorn -c deploy/gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
-test: $(VENV)/.installed-dev
+# Tools by others that the tests run (linters, client generators, Lighthouse; see tests/test_clients.py,
+# tests/test_lighthouse.py), pinned by package-lock.json. Install scripts are not run: none of these tools needs
+# one (only an analytics ping has one).
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null) || echo "npm not installed: tool tests will skip"; }
+	@if command -v npm >/dev/null 2>&1; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; fi
+
+test: $(VENV)/.installed-dev node_modules/.installed
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser tests will skip"; }
+	@command -v prometheus >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq prometheus >/dev/null) || echo "prometheus not installed: the Prometheus tests will skip"; }
+	@command -v nginx >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null) || echo "nginx not installed: the nginx tests will skip"; }
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev
@@ -41,6 +50,11 @@ lint: $(VENV)/.installed-dev
 BENCH_SIZES ?= 1000
 bench: $(VENV)/.installed-dev
 	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+
+# Lighthouse's performance score of / and /docs on the phone profile (median of 3 runs; about 2 min). A CPU-bound
+# figure, so a bench: `make test` asserts the bytes, requests and layout shift behind it (tests/test_lighthouse.py).
+bench-pages: $(VENV)/.installed-dev node_modules/.installed
+	$(PY) -m bench.pages $(BENCH_PAGES_ARGS)
 
 # Loader throughput and peak memory at 1 000 / 10 000 / 100 000 articles (archives cached in .bench/archives).
 bench-loader: $(VENV)/.installed-dev
@@ -79,5 +93,10 @@ docs-build: $(VENV)/.installed-dev
 docs-examples: $(VENV)/.installed-dev
 	$(PY) -m tools.api_examples
 
+# Render docs/performance.md and docs/reliability.md from docs/results/; FIGURES_ARGS=--collect first copies the
+# newest bench/results/, .bench/loader.json and test-artifacts/ files there (tests/test_doc_figures.py checks).
+docs-figures: $(VENV)/.installed-dev
+	$(PY) -m tools.doc_figures $(FIGURES_ARGS)
+
 clean:
-	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site .mutation
+	rm -rf $(VENV) $(STORE) data/store.sqlite.* .pytest_cache site node_modules .mutation

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import errors
+from api import errors, logs, metrics
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
@@ -16,11 +14,13 @@ from api.store.db import Store
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build an app from the environment's Config, with `overrides` (tests pass theirs)."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # api/assets.py serves api/static, fingerprinted
     app.config.update(Config().as_dict())
     app.config.update(overrides or {})
     app.json.sort_keys = False
-    logging.getLogger("api").setLevel(app.config["LOG_LEVEL"])
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise ValueError(f"LOG_FORMAT must be text or json, not {app.config['LOG_FORMAT']!r}")
+    logs.configure(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
 
     redis_url = app.config["CACHE_REDIS_URL"]
     cache_config = (
@@ -59,11 +59,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import cors, openapi, pages  # the docs, the reader, the spec of every route above, CORS
+    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)
     errors.init_app(app)
@@ -76,6 +77,25 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
             raise errors.NotFound("No such resource.")
+
+    @app.before_request
+    def _one_form_per_route():
+        # One rule for trailing slashes on every route: the slashless path is the resource; the same path with
+        # trailing slashes is a 308 to it (method and body kept), query string included. Only a path that names
+        # a route is redirected (so `//host/` can never become a redirect off-site); anything else stays a 404.
+        from flask import redirect, request
+        from werkzeug.exceptions import HTTPException
+
+        path = request.path
+        if len(path) < 2 or not path.endswith("/"):
+            return None
+        target = path.rstrip("/")
+        try:
+            app.url_map.bind_to_environ(request.environ).match(target, method=request.method)
+        except HTTPException:
+            return None
+        query = request.query_string.decode("latin-1")
+        return redirect(target + (f"?{query}" if query else ""), 308)
 
     @app.after_request
     def _security_headers(resp):
@@ -90,6 +110,9 @@ def create_app(overrides: dict | None = None) -> Flask:
             max_bytes=app.config["HOT_CACHE_MAX_BYTES"],
             horizon=max(app.config["CACHE_MAX_AGE"], app.config["CACHE_S_MAXAGE"]),
         )
+
+    # Request id, metrics and the JSON access line, for every request the hot path or Flask answers.
+    app.wsgi_app = metrics.observe(app, app.wsgi_app, hot="hot_path" in app.extensions)
 
     # Behind N trusted proxies (deploy/nginx.conf is one), the client is the N-th address from the right of
     # X-Forwarded-For, and scheme/host come from X-Forwarded-Proto/-Host: the limiter then counts per real client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import orjson
 from flask import current_app
 from flask.cli import AppGroup
 
+from api import logs, metrics
 from api.ingest import LoadFailed, archive_files, load_archive, report_lines
 from api.ingest.vocabulary import Vocabulary
 
@@ -20,9 +22,13 @@ archive_cli = AppGroup("archive", help="Build the store from the editorial archi
 @click.argument("path", required=False, type=click.Path(file_okay=False))
 @click.option("--skip-invalid", is_flag=True, help="Load the valid files, list the rejected ones, exit 2.")
 @click.option("--report", "report_format", type=click.Choice(["text", "json"]), default="text", help="Report format.")
-def load_command(path: str | None, skip_invalid: bool, report_format: str) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None,
+              help="json: the report as one JSON log line on stderr (default: LOG_FORMAT).")  # fmt: skip
+def load_command(path: str | None, skip_invalid: bool, report_format: str, log_format: str | None) -> None:
     """Load PATH (default: ARCHIVE_PATH) into a new store generation and swap it in atomically."""
     cfg = current_app.config
+    log_format = log_format or cfg["LOG_FORMAT"]
+    started = time.monotonic()
     path = path or cfg["ARCHIVE_PATH"]
     vocab = Vocabulary.load(cfg["VOCABULARY_PATH"])
     show_bar = sys.stderr.isatty() and report_format == "text"
@@ -43,6 +49,7 @@ def load_command(path: str | None, skip_invalid: bool, report_format: str) -> No
                 path, cfg["DATABASE_URL"], schema=cfg["DATABASE_SCHEMA"], vocabulary=vocab, skip_invalid=skip_invalid
             )
     except LoadFailed as exc:
+        _leave_report(cfg, log_format, exc.report, str(exc), time.monotonic() - started)
         if exc.report is not None:
             for line in exc.report.rejected:
                 click.echo(line, err=True)
@@ -50,6 +57,7 @@ def load_command(path: str | None, skip_invalid: bool, report_format: str) -> No
                 click.echo(orjson.dumps(exc.report.as_dict(), option=orjson.OPT_INDENT_2).decode())
         click.echo(f"load failed: {exc}", err=True)
         sys.exit(1)
+    _leave_report(cfg, log_format, report, None, time.monotonic() - started)
     if report_format == "json":
         click.echo(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -57,3 +65,14 @@ def load_command(path: str | None, skip_invalid: bool, report_format: str) -> No
             click.echo(line)
     if report.rejected:
         sys.exit(2)
+
+
+def _leave_report(cfg, log_format: str, report, error: str | None, duration_s: float) -> None:
+    """The outcome for /metrics (LOAD_REPORT_PATH) and, with JSON logs, as one line on stderr."""
+    path = cfg["LOAD_REPORT_PATH"]
+    summary = metrics.load_summary(report, error is None, error, duration_s, metrics.read_load_report(path))
+    if path:
+        metrics.write_load_report(path, summary)
+    if log_format == "json":
+        logs.configure("json", cfg["LOG_LEVEL"])
+        logs.load_report({**summary, "rejected_files": list(getattr(report, "rejected", []) or [])})

@@ -57,6 +57,16 @@ class Config:
         self.FEED_ATTRIBUTION = env("FEED_ATTRIBUTION", "Situation in Belarus — weekly analytical bulletin")
         #: Log level of the app's own logger.
         self.LOG_LEVEL = env("LOG_LEVEL", "INFO")
+        #: `json`: one JSON line per request and per load, errors with the request id; `text`: plain messages.
+        self.LOG_FORMAT = env("LOG_FORMAT", "text").strip().lower()
+        #: Prometheus metrics (docs/operations.md); under gunicorn every worker counts (PROMETHEUS_MULTIPROC_DIR).
+        self.METRICS_ENABLED = _bool("METRICS_ENABLED", True)
+        #: Addresses or networks (comma-separated) that may read /metrics; empty: nobody (the path is a 404).
+        self.METRICS_ALLOW = env("METRICS_ALLOW", "127.0.0.1/32,::1/128")
+        #: host:port where the gunicorn master serves /metrics apart from the API (deploy/gunicorn.conf.py); empty: off.
+        self.METRICS_BIND = env("METRICS_BIND", "")
+        #: Where `flask archive load` writes its report and /metrics reads the last load's figures; empty: nowhere.
+        self.LOAD_REPORT_PATH = env("LOAD_REPORT_PATH", str(ROOT / "data" / "load-report.json"))
 
     def as_dict(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.isupper()}

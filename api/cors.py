@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 ALLOW_METHODS = "GET, HEAD, OPTIONS"
 ALLOW_HEADERS = "Accept, Accept-Language, If-None-Match, If-Modified-Since, Cache-Control"
 EXPOSE_HEADERS = (
-    "ETag, Link, Last-Modified, Retry-After, Content-Language, "
+    "ETag, Link, Last-Modified, Retry-After, Content-Language, X-Request-Id, "
     "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
 )
 MAX_AGE = 86400

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 import orjson
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 from api.store.db import StoreUnavailable
@@ -51,6 +52,8 @@ def problem_response(status: int, title: str, detail: str, type_slug: str, inval
     body = {"type": PROBLEM_TYPES + type_slug, "title": title, "status": status, "detail": detail}
     if invalid:
         body["invalid_params"] = [{"name": k, "reason": v} for k, v in sorted(invalid.items())]
+    if has_request_context():
+        request.environ["bulletin.problem"] = type_slug  # for the access line (api/metrics.py)
     resp = Response(orjson.dumps(body), status=status, mimetype="application/problem+json")
     resp.headers["Cache-Control"] = "no-store"
     for k, v in (headers or {}).items():
@@ -76,6 +79,17 @@ class _EveryFewSeconds:
 _store_unavailable_log = _EveryFewSeconds()
 
 
+def is_query_deadline(exc: BaseException) -> bool:
+    """Whether a StoreUnavailable comes from QUERY_TIMEOUT_MS cutting a statement, not from an outage: SQLite's
+    progress handler interrupts it, PostgreSQL cancels it (statement_timeout: SQLSTATE 57014)."""
+    cause = getattr(exc.__cause__, "orig", None)
+    if cause is None:
+        return False
+    if getattr(cause, "sqlstate", None) == "57014":
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and str(cause) == "interrupted"
+
+
 def _slug(title: str) -> str:
     return title.lower().replace(" ", "-")
 
@@ -87,6 +101,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable):
+        if is_query_deadline(exc):
+            request.environ["bulletin.error"] = "query_deadline"
         _store_unavailable_log.warning("store unavailable", exc)
         return problem_response(
             503, "Service Unavailable", "The content store is temporarily unavailable; retry shortly.",

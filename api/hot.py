@@ -43,6 +43,7 @@ class Entry:
     not_modified: list[tuple[str, str]]
     etag: str
     valid_until: dt.datetime | None  # None: until the generation changes
+    route: str | None = None  # the route template that answered (metrics and logs label replays with it)
 
     def size(self) -> int:
         """Bytes it holds, counting a header pair as 64 (an estimate: what bounds memory is the body)."""
@@ -94,6 +95,9 @@ class HotPath:
         entry = self._entries.get(key)
         if entry is not None and (entry.valid_until is None or now < entry.valid_until):
             self.hits += 1
+            # Notes for the request wrapper (api/metrics.py): who answered, for which route and generation.
+            environ["bulletin.cache"] = "hot"
+            environ["bulletin.route"], environ["bulletin.generation"] = entry.route, key[1]
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
@@ -103,6 +107,7 @@ class HotPath:
             start_response("200 OK", entry.headers)
             return [] if method == "HEAD" else [entry.body]
         self.misses += 1
+        environ["bulletin.hot_miss"] = True
         if method == "HEAD":
             return self.wsgi_app(environ, start_response)
         return self._fill(key, generation, now, environ, start_response)
@@ -131,7 +136,9 @@ class HotPath:
             next_change = generation.next_change(now)
             valid_until = None if next_change is None else next_change - self.horizon
             if valid_until is None or now < valid_until:
-                self._store(key, Entry(list(headers), body, _not_modified_headers(headers, own), etag, valid_until))
+                kept = _not_modified_headers(headers, own)
+                route = environ.get("bulletin.route")
+                self._store(key, Entry(list(headers), body, kept, etag, valid_until, route))
         return [body]
 
     def _store(self, key: tuple, entry: Entry) -> None:

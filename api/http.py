@@ -18,11 +18,13 @@ import orjson
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
+from werkzeug.datastructures import MultiDict
 
-from api import clock
+from api import clock, metrics
 from api.errors import BadRequest
 from api.extensions import cache
 from api.languages import negotiate
+from schemas.args import ignored_param
 
 log = logging.getLogger("api.cache")
 
@@ -36,10 +38,13 @@ REPLAYABLE = "bulletin.replayable"
 
 def _code_version() -> str:
     """A digest of the code that shapes responses: a deploy must not be served bodies cached by the previous one
-    (the store generation is a content digest, so it alone survives a code change in a shared Redis)."""
+    (the store generation is a content digest, so it alone survives a code change in a shared Redis), nor a page
+    naming an asset by a hash that changed."""
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.blake2b(digest_size=6)
-    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py")]):
+    # api/static too: the pages name their assets by content hash, so a changed asset changes the pages
+    static = [p for p in root.glob("api/static/**/*") if p.is_file()]
+    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py"), *static]):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -58,6 +63,7 @@ class ResponseCache:
 
     def _failed(self, exc: Exception) -> None:
         self.errors += 1
+        metrics.CACHE_ERRORS.inc()
         now = time.monotonic()
         self._down_until = now + self.retry_after
         if now - self._last_log > self.log_every:  # rate-limited: one line per interval, with the count
@@ -70,6 +76,7 @@ class ResponseCache:
 
     def get(self, key: str):
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return None
         try:
             return cache.get(key)
@@ -79,6 +86,7 @@ class ResponseCache:
 
     def set(self, key: str, value) -> None:
         if time.monotonic() < self._down_until:
+            metrics.CACHE_BYPASSED.inc()
             return
         try:
             cache.set(key, value)
@@ -89,14 +97,33 @@ class ResponseCache:
 response_cache = ResponseCache()
 
 
+def query_args() -> MultiDict:
+    """The request's query parameters without those a client adds for itself (utm_*, `_`: ignored_param), once per
+    request: what validation, links and the cache key read, so `?utm_source=x` is the same request as none."""
+    env = request.environ
+    found = env.get("bulletin.query_args")
+    if found is None:
+        args = request.args
+        if any(ignored_param(name) for name in args):
+            args = MultiDict([(k, v) for k, v in args.items(multi=True) if not ignored_param(k)])
+        found = env["bulletin.query_args"] = args
+    return found
+
+
+def _note_lookup(layer: str, hit: bool) -> None:
+    """Leave a cache lookup's outcome for the request wrapper (api/metrics.py counts it)."""
+    request.environ.setdefault("bulletin.lookups", []).append((layer, hit))
+
+
 def parse_args(schema: Schema) -> dict:
     """Validate the query string with `schema`: one value per parameter, no unknown names, strict types."""
     if len(request.query_string) > MAX_QUERY_STRING:
         raise BadRequest(f"The query string is longer than {MAX_QUERY_STRING} bytes.", {"query": "too long"})
     raw = {}
     invalid = {}
-    for name in request.args:
-        values = request.args.getlist(name)
+    args = query_args()
+    for name in args:
+        values = args.getlist(name)
         if len(values) > 1:
             invalid[name] = "given more than once; use a comma-separated list where several values are allowed"
         raw[name] = values[0]
@@ -142,7 +169,7 @@ def url_with(**changes) -> str:
     """
     own = request.environ.get("bulletin.encoded_args")
     if own is None:
-        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in request.args.items()}
+        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in query_args().items()}
     pairs = dict(own)
     for k, v in changes.items():
         if v is None:
@@ -158,6 +185,7 @@ def per_generation(name: str, compute: Callable):
     embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by every instance)."""
     key = f"v|{CODE_VERSION}|{g.content_key}|{name}"
     value = response_cache.get(key)
+    _note_lookup("value", value is not None)
     if value is None:
         value = compute()
         response_cache.set(key, value)
@@ -214,6 +242,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
         return entry.body, None
     ckey = f"{key}|{encoding}"
     body = response_cache.get(ckey)
+    _note_lookup("compressed", body is not None)
     if body is None:
         body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
         response_cache.set(ckey, body)
@@ -235,8 +264,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             generation = store.current()
             now = clock.now()
             lang = negotiated_language(args)
-            query = "&".join(f"{k}={v}" for k, v in sorted(request.args.items()))
-            g.content_key = generation.key(now)
+            query = "&".join(f"{k}={v}" for k, v in sorted(query_args().items()))
+            g.content_key = request.environ["bulletin.generation"] = generation.key(now)
             key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
             etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
             last_modified = generation.last_modified(now)
@@ -258,6 +287,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             if not wildcard and _etag_matches(inm, etag):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
+            _note_lookup("response", entry is not None)
+            request.environ["bulletin.cache"] = "none" if entry is None else "response"
             if entry is None:
                 g.generation = generation
                 with (

@@ -16,7 +16,7 @@ from flask import Flask, current_app
 
 from schemas.args import ItemArgs
 from schemas.fields import CsvList, IssueId, StrictInt
-from schemas.output import ProblemSchema
+from schemas.output import OneOf, ProblemSchema
 
 OPENAPI_VERSION = "3.1.0"
 ISSUE_ID_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$"
@@ -26,7 +26,7 @@ SKIP_ENDPOINTS = {"static", "pages.docs", "pages.index"}
 HEADERS = {
     "ETag": {
         "description": "Weak validator of this representation; send it back in If-None-Match.",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "pattern": '^W/"[0-9a-f]+"$'},
     },
     "Last-Modified": {
         "description": "When the visible content last changed (HTTP date).",
@@ -42,17 +42,45 @@ HEADERS = {
         "schema": {"type": "string", "enum": ["en", "ru", "be"]},
     },
     "Link": {
-        "description": "RFC 8288 pagination links: first, prev, next (collections only).",
+        "description": "RFC 8288 links of this page: first, next and prev (the same URLs as the body's `links`).",
         "schema": {"type": "string"},
     },
-    "RateLimit-Limit": {
-        "description": "Requests allowed in the window (when rate limiting is on).",
+    "Link-Canonical": {
+        "description": 'RFC 8288 `<…>; rel="canonical"`: sent when the slug asked for is an alias of the article.',
+        "schema": {"type": "string"},
+    },
+    "Link-Next": {
+        "description": 'RFC 8288 `<…>; rel="next"`: the URL of `links.next`.',
+        "schema": {"type": "string"},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests allowed in the window (only when rate limiting is on).",
         "schema": {"type": "integer"},
     },
-    "RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "integer"}},
-    "RateLimit-Reset": {"description": "Seconds until the window resets.", "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests left in the window.", "schema": {"type": "integer"}},
+    "X-RateLimit-Reset": {
+        "description": "When the window resets, in seconds since the Unix epoch.",
+        "schema": {"type": "integer"},
+    },
     "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}},
 }
+#: Sent on every 200 of a documented operation.
+ALWAYS = ("ETag", "Last-Modified", "Cache-Control", "Vary", "Content-Language")
+#: Headers always there where documented (the 304 carries ETag and Cache-Control too).
+REQUIRED_HEADERS = (*ALWAYS, "Link", "Link-Next")
+RATE_LIMIT = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+TAGS = [
+    {"name": "issues", "description": "Weekly issues: the list, one issue with its articles by section, the latest."},
+    {"name": "articles", "description": "Articles: filtered and searched lists, one article in a body format."},
+    {"name": "sections", "description": "The sections of the bulletin, with counts and trend streaks."},
+    {"name": "trends", "description": "Trend tags (worse / unchanged / better) and the timeline of sections."},
+    {"name": "changes", "description": "The change feed: upserts and tombstones since a token, to keep a copy."},
+    {"name": "feeds", "description": "Atom, RSS and JSON Feed syndication of the articles."},
+    {"name": "meta", "description": "The API root and this document."},
+]
+#: Operation ids that the naming rule (see operation_id) would not give.
+OPERATION_IDS = {"openapi.openapi_json": "getOpenApi"}
 
 ERRORS = {
     "400": "Bad request: an unknown, repeated or malformed query parameter (see invalid_params).",
@@ -86,6 +114,15 @@ def _field2property(self, field, ret=None):
         return {"type": "string", "pattern": ISSUE_ID_PATTERN, "examples": ["2022-02-14", "2022-W07"]}
     if isinstance(field, StrictInt):
         return {"type": "integer"}
+    if isinstance(field, OneOf):
+        refs = {value: self.resolve_nested_schema(schema) for value, schema in field.mapping.items()}
+        return {
+            "oneOf": list(refs.values()),
+            "discriminator": {
+                "propertyName": field.property_name,
+                "mapping": {value: ref["$ref"] for value, ref in refs.items()},
+            },
+        }
     return {}
 
 
@@ -141,27 +178,6 @@ def _example_key(path: str, arg: str) -> str:
     return path[: path.index(marker) + len(marker)]
 
 
-def _response_example(app: Flask, path: str, rule, examples: dict, collection: bool):
-    """A real 200 body for this operation, fetched from the app itself (sample archive), or None."""
-    if path == "/v1/openapi.json":
-        return None
-    url = path
-    for arg in rule.arguments:
-        value = examples.get(_example_key(path, arg))
-        if not value:
-            return None
-        url = url.replace("{" + arg + "}", value)
-    if collection:
-        url += "?limit=2"
-    try:
-        resp = app.test_client().get(url)
-    except Exception:  # noqa: BLE001 - an example is optional
-        return None
-    if resp.status_code != 200 or resp.mimetype != "application/json":
-        return None
-    return resp.get_json()
-
-
 def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule)
 
@@ -179,47 +195,181 @@ def operations(app: Flask):
         yield openapi_path(rule.rule), rule, view
 
 
-# JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the top level and the fields every item carries.
+# JSON Feed 1.1 (https://jsonfeed.org/version/1.1): the top level and the fields its items carry here.
+_AUTHORS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "url": {"type": "string"}, "avatar": {"type": "string"}},
+    },
+}
 JSON_FEED = {
     "type": "object",
     "required": ["version", "title", "items"],
     "properties": {
-        "version": {"const": "https://jsonfeed.org/version/1.1"},
+        "version": {"type": "string", "const": "https://jsonfeed.org/version/1.1"},
         "title": {"type": "string"},
         "home_page_url": {"type": "string"},
         "feed_url": {"type": "string"},
         "next_url": {"type": "string"},
+        "description": {"type": "string"},
+        "language": {"type": "string"},
+        "authors": _AUTHORS,
         "items": {
             "type": "array",
             "items": {
                 "type": "object",
                 "required": ["id"],
-                "properties": {"id": {"type": "string"}, "url": {"type": "string"}, "title": {"type": "string"}},
+                "properties": {
+                    "id": {"type": "string"},
+                    "url": {"type": "string", "description": "The article in the reader page (HTML)."},
+                    "external_url": {"type": "string", "description": "Where the article was first published."},
+                    "title": {"type": "string"},
+                    "content_html": {"type": "string"},
+                    "content_text": {"type": "string"},
+                    "summary": {"type": "string"},
+                    "date_published": {"type": "string", "format": "date-time"},
+                    "date_modified": {"type": "string", "format": "date-time"},
+                    "authors": _AUTHORS,
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "language": {"type": "string"},
+                    "_bulletin": {
+                        "type": "object",
+                        "description": "This API's extension (JSON Feed custom fields start with an underscore).",
+                        "properties": {
+                            "api_url": {"type": "string", "description": "The article in this API (JSON)."},
+                            "section": {"type": ["string", "null"]},
+                            "trend": {"type": ["string", "null"]},
+                            "issue": {"type": ["string", "null"]},
+                            "rights": {"type": "string"},
+                        },
+                    },
+                },
             },
         },
     },
 }
 
+JSON_SCALARS = ({"type": "string"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"})
+#: Components written by hand: the blocks of `format=blocks`, and any JSON value (this document's own type).
+COMPONENTS = {
+    "ParagraphBlock": {
+        "type": "object",
+        "required": ["type", "text"],
+        "properties": {"type": {"type": "string", "enum": ["paragraph"]}, "text": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "ListBlock": {
+        "type": "object",
+        "required": ["type", "ordered", "items"],
+        "properties": {
+            "type": {"type": "string", "enum": ["list"]},
+            "ordered": {"type": "boolean", "description": "Numbered (true) or bulleted (false)."},
+            "items": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+    },
+    "Block": {
+        "description": "One block of an article body (`format=blocks`): a paragraph or a list.",
+        "oneOf": [{"$ref": "#/components/schemas/ParagraphBlock"}, {"$ref": "#/components/schemas/ListBlock"}],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {"paragraph": "#/components/schemas/ParagraphBlock", "list": "#/components/schemas/ListBlock"},
+        },
+    },
+    # Arrays hold scalars and objects only: TypeScript cannot name an array of itself through generated types.
+    "JsonValue": {
+        "description": "A JSON value (arrays hold scalars and objects).",
+        "oneOf": [
+            *JSON_SCALARS,
+            {"$ref": "#/components/schemas/JsonObject"},
+            {"type": "array", "items": {"oneOf": [*JSON_SCALARS, {"$ref": "#/components/schemas/JsonObject"}]}},
+        ],
+    },
+    "JsonObject": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/JsonValue"}},
+    "OpenApiDocument": {
+        "type": "object",
+        "description": "An OpenAPI 3.1 document (this one).",
+        "required": ["openapi", "info", "paths", "components"],
+        "properties": {
+            "openapi": {"type": "string"},
+            "info": {"$ref": "#/components/schemas/JsonObject"},
+            "paths": {"$ref": "#/components/schemas/JsonObject"},
+            "components": {"$ref": "#/components/schemas/JsonObject"},
+        },
+        "additionalProperties": {"$ref": "#/components/schemas/JsonValue"},
+    },
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def operation_id(endpoint: str, collection: bool, mimetype: str) -> str:
+    """listArticles, getArticle, getLatestIssue, listSectionArticles, getAtomFeed…: the view's name, camelCase,
+    prefixed with `list` (a JSON collection) or `get` unless it starts with one of them."""
+    if endpoint in OPERATION_IDS:
+        return OPERATION_IDS[endpoint]
+    name = endpoint.rsplit(".", 1)[-1]
+    if not name.startswith(("list_", "get_")):
+        name = ("list_" if collection and mimetype == "application/json" else "get_") + name
+    return _camel(name)
+
+
+def _operation_example(app: Flask, path: str, rule, examples: dict, collection: bool, mimetype: str):
+    """A real 200 body for this operation (JSON, or the text of a feed), or None."""
+    if path == "/v1/openapi.json":
+        return {"openapi": OPENAPI_VERSION, "info": {"title": TITLE, "version": "1"}, "paths": {}, "components": {}}
+    url = path
+    for arg in rule.arguments:
+        value = examples.get(_example_key(path, arg))
+        if not value:
+            return None
+        url = url.replace("{" + arg + "}", value)
+    if collection:
+        url += "?limit=2"
+    try:
+        resp = app.test_client().get(url)
+    except Exception:  # noqa: BLE001 - an example is optional
+        return None
+    if resp.status_code != 200 or resp.mimetype != mimetype:
+        return None
+    return resp.get_json() if mimetype.endswith("json") else resp.get_data(as_text=True)
+
+
+TITLE = "Bulletin Content API"
+
 
 def build_spec(app: Flask) -> dict:
     plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    base = app.config.get("PUBLIC_BASE_URL") or ""
+    contact = {"name": "Bulletin Content API maintainers"} | ({"url": f"{base}/docs"} if base else {})
     spec = APISpec(
-        title="Bulletin Content API",
+        title=TITLE,
         version="1",
         openapi_version=OPENAPI_VERSION,
         plugins=[plugin],
         info={
             "description": "Read-only API of a weekly analytical bulletin on Belarus: issues → sections → articles, "
             "each article tagged with a trend (worse / unchanged / better). Responses carry weak ETags, "
-            "Last-Modified and Cache-Control; collections paginate with opaque cursors (RFC 8288 Link header).",
+            "Last-Modified and Cache-Control; collections paginate with opaque cursors (RFC 8288 Link header). "
+            "No authentication: every operation is public.",
+            "contact": contact,
             "license": {"name": "Proprietary content; code MIT", "identifier": "MIT"},
         },
-        servers=[{"url": app.config.get("PUBLIC_BASE_URL") or "/"}],
+        servers=[{"url": base or "/"}],
+        tags=TAGS,
+        security=[],
     )
     plugin.converter.add_attribute_function(_field2property)
+    for name, schema in COMPONENTS.items():
+        spec.components.schema(name, schema)
     spec.components.schema("Problem", schema=ProblemSchema)
     for name, header in HEADERS.items():
-        spec.components.header(name, header)
+        spec.components.header(name, header | ({"required": True} if name in REQUIRED_HEADERS else {}))
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for status, text in ERRORS.items():
         headers = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}} if status in ("429", "503") else {}
@@ -246,34 +396,34 @@ def build_spec(app: Flask) -> dict:
             params.append(param)
         mimetype = getattr(view, "mimetype", "application/json")
         response_schema = getattr(view, "response_schema", None)
-        content_schema = response_schema if response_schema is not None else {"type": "object"}
-        if mimetype != "application/json" and response_schema is None:
+        if path == "/v1/openapi.json":
+            content_schema = {"$ref": "#/components/schemas/OpenApiDocument"}
+        elif response_schema is not None:
+            content_schema = response_schema
+        else:
             content_schema = JSON_FEED if mimetype.endswith("+json") else {"type": "string"}
         is_collection = "limit" in args.fields
-        ok_headers = {
-            h: {"$ref": f"#/components/headers/{h}"}
-            for h in ("ETag", "Last-Modified", "Cache-Control", "Vary", "Content-Language")
-        }
-        if is_collection:
-            ok_headers["Link"] = {"$ref": "#/components/headers/Link"}
-        for h in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"):
+        ok_headers = {h: {"$ref": f"#/components/headers/{h}"} for h in ALWAYS}
+        # The Link header as each view sends it: collections (the envelope's links), the change feed (next), an
+        # article asked for by an alias slug (canonical), the feeds (their paging links, also in the document).
+        link = getattr(view, "link_header", "Link" if is_collection and mimetype == "application/json" else None)
+        if link:
+            ok_headers["Link"] = {"$ref": f"#/components/headers/{link}"}
+        for h in RATE_LIMIT:
             ok_headers[h] = {"$ref": f"#/components/headers/{h}"}
-        example = (
-            _response_example(app, path, rule, examples, is_collection) if mimetype == "application/json" else None
-        )
+        example = _operation_example(app, path, rule, examples, is_collection, mimetype)
+        content = {"schema": content_schema} | ({"example": example} if example is not None else {})
         responses = {
-            "200": {"description": "OK", "headers": ok_headers, "content": {mimetype: {"schema": content_schema}}},
+            "200": {"description": "OK", "headers": ok_headers, "content": {mimetype: content}},
             "304": {
                 "description": "Not modified (If-None-Match / If-Modified-Since matched).",
-                "headers": {h: ok_headers[h] for h in ("ETag", "Cache-Control")},
+                "headers": {h: {"$ref": f"#/components/headers/{h}"} for h in ("ETag", "Cache-Control")},
             },
             "400": {"$ref": "#/components/responses/E400"},
             "405": {"$ref": "#/components/responses/E405"},
             "429": {"$ref": "#/components/responses/E429"},
             "503": {"$ref": "#/components/responses/E503"},
         }
-        if example is not None:
-            responses["200"]["content"][mimetype]["example"] = example
         if rule.arguments or "latest" in path:
             responses["404"] = {"$ref": "#/components/responses/E404"}
         if getattr(view, "gone", False) or path.startswith("/v1/changes"):
@@ -282,7 +432,7 @@ def build_spec(app: Flask) -> dict:
         params.append({"name": "If-Modified-Since", "in": "header", "required": False, "schema": {"type": "string"}})
         doc = (view.__doc__ or "").strip()
         segment = path.split("/")[2] if path.count("/") >= 2 else "meta"
-        tag = "meta" if "." in segment else segment
+        tag = "feeds" if segment.startswith("feed.") else "meta" if "." in segment else segment
         rules = []
         if "cursor" in args.fields and "page" in args.fields:
             rules.append("`cursor` and `page` are mutually exclusive")
@@ -293,7 +443,7 @@ def build_spec(app: Flask) -> dict:
         if "issue" in args.fields or "issue_id" in rule.arguments:
             rules.append("an issue id names the Monday that starts the week")
         operation = {
-            "operationId": rule.endpoint.replace(".", "_"),
+            "operationId": operation_id(rule.endpoint, is_collection, mimetype),
             "summary": doc.splitlines()[0] if doc else rule.endpoint,
             "description": (
                 doc + ("\n\nConstraints across parameters (400 otherwise): " + "; ".join(rules) + "." if rules else "")
@@ -319,7 +469,11 @@ def register(app: Flask) -> None:
 
     @cached_endpoint(ItemArgs())
     def openapi_json(session, args, now, lang):
-        """The OpenAPI 3.1 description of this API."""
+        """The OpenAPI 3.1 description of this API.
+
+        Generated from the routes and the schemas that parse requests and shape responses; the linters and
+        client generators of the test suite read this very document.
+        """
         import orjson
 
         return orjson.dumps(openapi_document())

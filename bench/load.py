@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.ingest.loader import load_archive  # noqa: E402
+from bench.provenance import provenance  # noqa: E402
 from bench.run import THREAD_ID_LUA, ensure_wrk, parse_wrk  # noqa: E402
 from tests.live import Gunicorn, get, rss_kib  # noqa: E402
 
@@ -168,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     doc = {
         "when": stamp,
+        "provenance": provenance(),
         "machine": {"nproc": os.cpu_count(), "cpu": cpu, "loadavg": os.getloadavg()},
         "settings": vars(args),
         "phases": phases,

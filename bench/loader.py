@@ -6,6 +6,10 @@ SQLite store by a child process, so that each load's peak RSS is its own: the ch
 `os.wait4` (not RUSAGE_CHILDREN, which keeps the maximum over every child so far). The child also reports its
 RSS after imports and before the load, and the wall time of `load_archive` itself. Prints a table and writes
 `.bench/loader.json`; the target is a peak at the largest size within 1.5x of the peak at the one before.
+
+Two large-file cases follow, each a one-article archive loaded the same way: a 50 MB document (refused by the
+archive file size limit before it is read: the peak RSS must stay near the RSS before the load) and a document just
+under the limit (loaded: its peak RSS growth is given as a multiple of the file's size). `--sizes ""` runs only them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench.provenance import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".bench"
@@ -44,6 +50,68 @@ print(json.dumps({"seconds": elapsed, "rss_before_kb": before, "files_read": rep
 """
 
 
+LARGE_CHILD = """
+import json, sys, time
+from api.ingest.loader import load_archive
+from api.ingest.report import LoadFailed
+
+def status_kb(field):
+    with open("/proc/self/status") as fh:
+        return int(next(line for line in fh if line.startswith(field + ":")).split()[1])
+
+before = status_kb("VmRSS")
+started = time.perf_counter()
+try:
+    report = load_archive(sys.argv[1], sys.argv[2])
+except LoadFailed as exc:
+    report = exc.report
+elapsed = time.perf_counter() - started
+# VmHWM: the peak RSS of this program since its exec (ru_maxrss can carry the peak of a large forking parent)
+print(json.dumps({"seconds": elapsed, "rss_before_kb": before, "own_peak_kb": status_kb("VmHWM"),
+                  "files_read": report.files_read, "articles_loaded": report.articles_loaded,
+                  "rejected": report.rejected}))
+"""
+
+
+def large_archive(name: str, size: int) -> Path:
+    """A one-document archive whose document is `size` bytes of 1 000-character paragraphs (cached)."""
+    path = CACHE / "archives" / name
+    doc = path / "large.md"
+    if doc.exists() and doc.stat().st_size == size:
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    head = (
+        "---\nslug: a-very-large-document\ntitle: A very large document\nlang: en\n"
+        "published_at: 2022-02-21T09:00:00Z\nlead: A lead.\n---\n"
+    )
+    paragraph = ("word " * 199 + "end.\n\n").encode()
+    with open(doc, "wb") as fh:
+        fh.write(head.encode())
+        left = size - len(head)
+        while left > len(paragraph):
+            fh.write(paragraph)
+            left -= len(paragraph)
+        fh.write(b"x" * (left - 1) + b"\n")
+    return path
+
+
+def large_files() -> list[dict]:
+    from api.ingest.walk import MAX_FILE_BYTES
+
+    rows = []
+    for name, size, expect_loaded in (("large-50mb", 50 * 1024 * 1024, 0), ("large-limit", MAX_FILE_BYTES - 1024, 1)):
+        path = large_archive(name, size)
+        print(f"loading {name} ({size} bytes) ...", file=sys.stderr, flush=True)
+        result = measure(path, LARGE_CHILD)
+        if result["articles_loaded"] != expect_loaded:
+            raise SystemExit(f"the load of {path} did not go as expected: {result}")
+        result["peak_rss_kb"] = result.pop("own_peak_kb")
+        grown_kb = result["peak_rss_kb"] - result["rss_before_kb"]
+        result.update(case=name, file_bytes=size, grown_kb=grown_kb, multiple_of_file=grown_kb * 1024 / size)
+        rows.append(result)
+    return rows
+
+
 def archive(size: int) -> tuple[Path, dict]:
     """The cached archive of `size` articles (generated on first use) and its manifest."""
     from bench.generate import MANIFEST, generate
@@ -59,22 +127,26 @@ def archive(size: int) -> tuple[Path, dict]:
     return path, json.loads(manifest.read_text())
 
 
-def measure(path: Path) -> dict:
+def measure(path: Path, code: str = CHILD) -> dict:
     """Load `path` into a fresh SQLite store in a child process; its timing and peak RSS."""
     with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"
         started = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(path), url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", code, str(path), url], cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
-        out = child.stdout.read()
+        with child.stdout:
+            out = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
         if child.returncode != 0:
             raise SystemExit(f"the load of {path} failed (exit {child.returncode})")
         result = json.loads(out.strip().splitlines()[-1])
-        result.update(peak_rss_kb=usage.ru_maxrss, process_seconds=wall, store_bytes=Path(url[10:]).stat().st_size)
+        store = Path(url[10:])
+        result.update(
+            peak_rss_kb=usage.ru_maxrss, process_seconds=wall, store_bytes=store.stat().st_size if store.exists() else 0
+        )
         return result
 
 
@@ -83,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated article counts")
     parser.add_argument("--out", default=str(CACHE / "loader.json"))
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rows = []
     for size in sizes:
         path, manifest = archive(size)
@@ -112,15 +184,28 @@ def main(argv: list[str] | None = None) -> int:
             f"\npeak RSS at {rows[-1]['articles']} / at {rows[-2]['articles']}: {ratio:.2f}x "
             f"({'within' if verdict['ok'] else 'OVER'} the {LIMIT}x target)"
         )
+    large = large_files()
+    print(
+        f"\n{'large file':>12} {'bytes':>10} {'loaded':>7} {'load s':>7} {'RSS before MB':>14} {'peak RSS MB':>12} {'growth':>8}"
+    )
+    for r in large:
+        print(
+            f"{r['case']:>12} {r['file_bytes']:>10} {r['articles_loaded']:>7} {r['seconds']:>7.2f} "
+            f"{r['rss_before_kb'] / 1024:>14.1f} {r['peak_rss_kb'] / 1024:>12.1f} {r['multiple_of_file']:>7.1f}x"
+        )
+        for line in r["rejected"]:
+            print(f"  {line}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
                 "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "provenance": provenance(),
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()},
                 "rows": rows,
                 "memory": verdict,
+                "large_files": large,
             },
             indent=2,
         )

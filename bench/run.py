@@ -42,6 +42,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.provenance import provenance
 from tests.live import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -449,6 +450,7 @@ def nginx_config(shipped: str, listen: int, upstream: int, cache_dir: Path) -> s
         (r"(proxy_cache_path\s+)\S+", rf"\g<1>{cache_dir}"),
         (r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{upstream}"),
         (r"(listen\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{listen}"),
+        (r"(access_log\s+)\S+ bulletin_json", "\\g<1>off"),  # the bench measures; it keeps no access log
     ]
     out = shipped
     for pattern, repl in subs:
@@ -650,6 +652,7 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     nginx_rows: list[dict] = []
     cache_check: dict = {}
     memory: dict = {}
+    metrics_cost: dict = {}
     try:
         started = time.perf_counter()
         for _ in range(args.workers * 8):
@@ -705,6 +708,11 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
                     f"(reference {row['adjacent_reference_rps']:.0f})")  # fmt: skip
         timings["scenarios_s"] = round(time.perf_counter() - started, 1)
 
+        if args.metrics_cost:
+            started = time.perf_counter()
+            metrics_cost = run_metrics_cost(bench, server, plan, tmp, env, args)
+            timings["metrics_cost_s"] = round(time.perf_counter() - started, 1)
+
         if nginx and not args.no_nginx:
             started = time.perf_counter()
             nginx_rows, cache_check = run_nginx(nginx, bench, server, plan, tmp, env, args)
@@ -732,8 +740,43 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
         "nginx": nginx_rows,
         "nginx_cache_check": cache_check,
         "memory": memory,
+        "metrics_cost": metrics_cost,
         "timings": timings,
     }
+
+
+def run_metrics_cost(bench: Bench, server: Server, plan: Plan, tmp: Path, env: dict, args) -> dict:
+    """The warm hot path (the issue item) with metrics on (the bench's server) against a second gunicorn with
+    METRICS_ENABLED=0: `--metrics-rounds` adjacent pairs of wrk runs; the figure is the median of the pairs' ratios."""
+    path = f"/v1/issues/{plan.issue_ids[0]}"
+    off = Server({**env, "METRICS_ENABLED": "0"}, args.workers, tmp / "gunicorn-metrics-off.log")
+    try:
+        if fetch(off.base + "/metrics")[0] != 404 or fetch(server.base + "/metrics")[0] != 200:
+            sys.exit("metrics cost: /metrics should answer on the metrics-on server only")
+        for base in (server.base, off.base):
+            bench.wrk_run(base + path, duration=1)  # every worker's hot path holds the item
+        on_rps, off_rps = [], []
+        for i in range(args.metrics_rounds):  # adjacent pairs, the order swapped every round (the machine drifts)
+            for base, into in ((server.base, on_rps), (off.base, off_rps))[:: 1 if i % 2 == 0 else -1]:
+                into.append(bench.wrk_run(base + path)["rps"])
+        counted = fetch(server.base + "/metrics")[2].decode()
+        if 'route="/v1/issues/<issue_id>"' not in counted:
+            sys.exit("metrics cost: the metrics-on server did not count the requests")
+    finally:
+        off.stop()
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    pairs = [round(a / b, 3) for a, b in zip(on_rps, off_rps, strict=True) if b]
+    result = {"path": path, "on_rps": on_rps, "off_rps": off_rps, "on_median_rps": median(on_rps),
+              "off_median_rps": median(off_rps), "pair_ratios": pairs,
+              "ratio": round(median(pairs), 3) if pairs else None}  # fmt: skip
+    say(f"  metrics cost, warm hot path {path}: on {result['on_median_rps']:.0f} req/s, off "
+        f"{result['off_median_rps']:.0f} req/s, median on/off ratio of adjacent runs {result['ratio']}")  # fmt: skip
+    return result
 
 
 def run_nginx(binary: str, bench: Bench, server: Server, plan: Plan, tmp: Path, env: dict, args) -> tuple:
@@ -919,6 +962,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-nginx", action="store_true", help="skip the nginx scenarios")
     ap.add_argument("--scenarios", help="run only these scenario keys, e.g. first,deepest (default: all)")
     ap.add_argument("--reference-bytes", type=int, default=10240, help="body size of the reference view (10 KB)")
+    ap.add_argument("--metrics-cost", action="store_true",
+                    help="also run the warm hot path with metrics on vs off (a second gunicorn), ratio of medians")  # fmt: skip
+    ap.add_argument("--metrics-rounds", type=int, default=3, help="adjacent on/off wrk run pairs of --metrics-cost")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
@@ -934,6 +980,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         doc = {
             "when": stamp,
+            "provenance": provenance(),
             "machine": machine(),
             "settings": {
                 k: getattr(args, k)
@@ -948,6 +995,7 @@ def main(argv: list[str] | None = None) -> int:
                     "memory_seconds",
                     "scenarios",
                     "reference_bytes",
+                    "metrics_cost",
                 )
             },  # fmt: skip
             **run,
@@ -963,6 +1011,10 @@ def main(argv: list[str] | None = None) -> int:
             c = run["nginx_cache_check"]
             print(f"\nnginx proxy_cache: Cache-Control honoured: {c['honours_cache_control']}; "
                   f"stale-if-error honoured: {c['honours_stale_if_error']}")  # fmt: skip
+        if run["metrics_cost"]:
+            c = run["metrics_cost"]
+            print(f"\nmetrics cost, warm hot path {c['path']}: on {c['on_median_rps']:.0f} req/s, off "
+                  f"{c['off_median_rps']:.0f} req/s (medians); adjacent on/off runs {c['pair_ratios']}: median ratio {c['ratio']}")  # fmt: skip
         if run["memory"]:
             m = run["memory"]
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(

@@ -7,6 +7,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from schemas.fields import CsvList, Date, DateTime, IssueId, StrictInt, Text
 
 LANGUAGES = ("en", "ru", "be")
+
+
+def ignored_param(name: str) -> bool:
+    """Parameters a client may add without asking for anything: campaign tags (`utm_source`, `utm_medium`, …) and
+    the `_` cache-buster of JavaScript clients. They are dropped before validation, links and cache keys."""
+    return name == "_" or name.startswith("utm_")
+
+
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Must be a slug: lowercase letters, digits and hyphens.")
 
 
@@ -65,6 +73,15 @@ class ArticleFilterArgs(PageArgs):
         _check_range(data)
         if data.get("sort") == "relevance" and data.get("q") is None:
             raise ValidationError("sort=relevance needs a search text q.", "sort")
+
+
+class FeedArgs(ArticleFilterArgs):
+    """The feeds: the article filters; feeds are chronological, so `sort` is newest or oldest (no relevance)."""
+
+    sort = fields.String(
+        validate=validate.OneOf(("newest", "oldest")),
+        metadata={"description": "newest (default) or oldest first; with q too (a feed is chronological)."},
+    )
 
 
 def _check_range(data: dict) -> None:

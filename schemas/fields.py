@@ -7,6 +7,8 @@ import re
 
 from marshmallow import ValidationError, fields, missing
 
+from api.store.models import UNKNOWN_TIME
+
 _DIGITS = re.compile(r"[0-9]{1,9}")  # no signs, spaces, underscores or non-ASCII digits; no 2^70
 _ISO_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 #: NUL, invalid UTF-8 (U+FFFD after decoding), C0 controls, DEL and the noncharacters U+FFFE/U+FFFF.
@@ -129,3 +131,15 @@ class IssueId(fields.Field):
         if day.weekday() != 0:
             raise ValidationError("An issue id is the Monday that starts the issue week.")
         return day
+
+
+class KnownTime(fields.DateTime):
+    """An article's publication or update time, null when the archive does not know it (stored as UNKNOWN_TIME)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", allow_none=True, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or value == UNKNOWN_TIME:
+            return None
+        return super()._serialize(value, attr, obj, **kwargs)

@@ -1,11 +1,28 @@
-"""Response schemas: how issues, articles, sections and trend tags look on the wire."""
+"""Response schemas: how issues, articles, sections and trend tags look on the wire.
+
+They also type the OpenAPI document (api/openapi.py): `required=True` on a field means it is in every dump (it
+changes nothing when dumping), and a computed field carries the JSON Schema of its value (`computed`). Article
+fields other than `slug` stay optional: `fields=…` (a sparse fieldset) may leave any of them out.
+"""
 
 from __future__ import annotations
+
+import copy
 
 from marshmallow import Schema, fields, missing
 from marshmallow.experimental.context import Context
 
+from schemas.fields import KnownTime
+from schemas.weeks import week_title
+
 _NO_CONTEXT = {"lang": "en", "base": "", "format": None}
+
+LANGUAGES = ("en", "ru", "be")
+LANG = {"type": "string", "enum": list(LANGUAGES)}
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+#: A trend tag's direction (the vocabulary's −1 / 0 / +1) as it is written on the wire, everywhere.
+DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
+DIRECTION_DOC = "worse, unchanged or better (the same three words on trend tags, latest trends and the timeline)."
 
 
 def ctx() -> dict:
@@ -43,57 +60,69 @@ def issue_id(day) -> str:
     return day.isoformat()
 
 
+def direction(value: int) -> str:
+    """A trend tag's direction on the wire: the name of its sign."""
+    return DIRECTIONS[(value > 0) - (value < 0)]
+
+
+def computed(func, schema: dict, *, required: bool = True, allow_none: bool = False, **metadata) -> fields.Function:
+    """A field computed at dump time, with the JSON Schema of its value (a Function field has no type of its own)."""
+    return fields.Function(func, required=required, allow_none=allow_none, metadata={**schema, **metadata})
+
+
+def fallback_field(func, names: tuple[str, ...], more: str = "") -> fields.Function:
+    schema = {"type": "object", "properties": dict.fromkeys(names, LANG), "additionalProperties": False}
+    return computed(func, schema, required=False, description=(FALLBACK_DOC + " " + more).strip())
+
+
+def url_field(func, description: str | None = None) -> fields.Function:
+    return computed(func, {"type": "string"}, **({"description": description} if description else {}))
+
+
+def text(**kwargs) -> fields.String:
+    return fields.String(required=True, **kwargs)
+
+
+def integer(**kwargs) -> fields.Integer:
+    return fields.Integer(required=True, **kwargs)
+
+
+def nested(schema, **kwargs) -> fields.Nested:
+    return fields.Nested(schema, required=True, **kwargs)
+
+
 class SectionRefSchema(Schema):
-    slug = fields.String(required=True)
-    name = fields.Function(lambda s: localized(s.names), metadata={"description": "Name in the response language."})
-    url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
-    fallback = fields.Function(
-        lambda s: fallback(name=localized_with(s.names)[1]), metadata={"description": FALLBACK_DOC}
-    )
+    slug = text()
+    name = computed(lambda s: localized(s.names), {"type": "string"}, description="Name in the response language.")
+    url = url_field(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
+    fallback = fallback_field(lambda s: fallback(name=localized_with(s.names)[1]), ("name",))
 
 
 class TrendRefSchema(Schema):
-    slug = fields.String(required=True)
-    label = fields.Function(lambda t: localized(t.labels), metadata={"description": "Label in the response language."})
-    direction = fields.Integer(metadata={"description": "−1 worse, 0 unchanged, +1 better."})
-    fallback = fields.Function(
-        lambda t: fallback(label=localized_with(t.labels)[1]), metadata={"description": FALLBACK_DOC}
-    )
+    slug = text()
+    label = computed(lambda t: localized(t.labels), {"type": "string"}, description="Label in the response language.")
+    direction = computed(lambda t: direction(t.direction), {"type": "string", "enum": list(DIRECTIONS.values())},
+                         description=DIRECTION_DOC)  # fmt: skip
+    fallback = fallback_field(lambda t: fallback(label=localized_with(t.labels)[1]), ("label",))
+
+
+ISSUE_ID = {"type": "string", "pattern": DAY, "example": "2022-02-14"}
+WEEK_TITLE_DOC = (
+    "The week as the edition in the response language prints it: `February 14 – February 20, 2022`, "
+    "`14 – 20 февраля 2022`, `14 – 20 лютага 2022`."
+)
 
 
 class IssueRefSchema(Schema):
-    id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
-    iso_week = fields.String(metadata={"example": "2022-W07"})
-    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
-    url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
-
-
-class ArticleSummarySchema(Schema):
-    slug = fields.String(required=True, metadata={"description": "Always present, whatever `fields` asks for."})
-    title = fields.String()
-    lead = fields.String()
-    lang = fields.String(metadata={"example": "en"})
-    section = fields.Nested(SectionRefSchema, allow_none=True)
-    trend = fields.Nested(TrendRefSchema, allow_none=True)
-    issue = fields.Function(
-        lambda a: issue_id(a.issue_start) if a.issue_start else None, allow_none=True,
-        metadata={"description": "Id of the issue (None for articles whose week could not be recovered)."},
-    )  # fmt: skip
-    position = fields.Integer()
-    published_at = fields.DateTime(format="iso")
-    updated_at = fields.DateTime(format="iso")
-    truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
-    url = fields.Function(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}")
-    fallback = fields.Function(
-        lambda a: fallback(title=a.lang, lead=a.lang),
-        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    id = computed(lambda i: issue_id(i.start), ISSUE_ID, description="The Monday that starts the issue week.")
+    iso_week = text(metadata={"example": "2022-W07"})
+    title = computed(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        {"type": "string", "example": "February 14 – February 20, 2022"},
+        description=WEEK_TITLE_DOC,
     )
-    snippet = fields.String(
-        metadata={
-            "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
-            "words in <mark>…</mark>."
-        }
-    )
+    url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
 
 
 def _body(article) -> dict:
@@ -107,105 +136,178 @@ BODY_DOC = (
     "The body in the `format` asked for, as {format: value}: `html` (default; sanitised HTML), `text` (plain text, "
     "paragraphs separated by blank lines) or `blocks` (structured paragraphs and lists for native rendering)."
 )
+#: One key, the format asked for; blocks are described by the Block components of the document.
+BODY = {
+    "type": "object",
+    "properties": {
+        "html": {"type": "string"},
+        "text": {"type": "string"},
+        "blocks": {"type": "array", "items": {"$ref": "#/components/schemas/Block"}},
+    },
+    "minProperties": 1,
+    "maxProperties": 1,
+    "additionalProperties": False,
+}
+IMAGE = {
+    "type": "object",
+    "properties": {"caption": {"type": ["string", "null"]}, "credit": {"type": ["string", "null"]}},
+    "required": ["caption", "credit"],
+    "additionalProperties": False,
+}
+ARTICLE_FALLBACK = "An article is in one language: its `lang`; see `translations`."
+
+
+class ArticleSummarySchema(Schema):
+    """An article as lists show it; `fields=…` may keep any subset, so every field but `slug` is optional."""
+
+    slug = text(metadata={"description": "Always present, whatever `fields` asks for."})
+    title = fields.String()
+    lead = fields.String()
+    lang = fields.String(metadata={**LANG, "example": "en"})
+    section = fields.Nested(SectionRefSchema, allow_none=True)
+    trend = fields.Nested(TrendRefSchema, allow_none=True)
+    issue = computed(
+        lambda a: issue_id(a.issue_start) if a.issue_start else None, ISSUE_ID, required=False, allow_none=True,
+        description="Id of the issue (null for articles whose week could not be recovered).",
+    )  # fmt: skip
+    position = fields.Integer()
+    published_at = KnownTime(
+        metadata={
+            "description": "When the article was published; null when the archive does not say (a capture "
+            "with no week and no stamp of its own). Such articles sort as the oldest: last when newest come first."
+        }
+    )
+    updated_at = KnownTime()
+    truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
+    url = computed(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}", {"type": "string"}, required=False)
+    fallback = fallback_field(lambda a: fallback(title=a.lang, lead=a.lang), ("title", "lead"), ARTICLE_FALLBACK)
+    snippet = fields.String(
+        metadata={
+            "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
+            "words in <mark>…</mark>."
+        }
+    )
 
 
 class ArticleListItemSchema(ArticleSummarySchema):
     """An article of a list; `body` only when asked for (`format=…` or `fields=…,body`), to keep pages light."""
 
-    body = fields.Function(_body, metadata={"description": "Only with `format` or `fields=…,body`. " + BODY_DOC})
+    body = computed(_body, BODY, required=False, description="Only with `format` or `fields=…,body`. " + BODY_DOC)
 
 
 class ArticleSchema(ArticleSummarySchema):
     class Meta:
         exclude = ("snippet",)
 
-    fallback = fields.Function(
-        lambda a: fallback(title=a.lang, lead=a.lang, body=a.lang),
-        metadata={"description": FALLBACK_DOC + " An article is in one language: its `lang`; see `translations`."},
+    fallback = fallback_field(
+        lambda a: fallback(title=a.lang, lead=a.lang, body=a.lang), ("title", "lead", "body"), ARTICLE_FALLBACK
     )
-
-    body = fields.Function(_body, metadata={"description": BODY_DOC})
+    body = computed(_body, BODY, required=False, description=BODY_DOC)
     authors = fields.List(fields.String())
-    image = fields.Function(
+    image = computed(
         lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
-        allow_none=True,
-    )
+        IMAGE, required=False, allow_none=True,
+    )  # fmt: skip
     canonical_url = fields.String(allow_none=True)
-    aliases = fields.Function(lambda a: sorted(al.slug for al in a.aliases))
+    aliases = computed(lambda a: sorted(al.slug for al in a.aliases), {"type": "array", "items": {"type": "string"}},
+                       required=False, description="Other slugs that answer with this article.")  # fmt: skip
     translation_key = fields.String(allow_none=True)
 
 
+def complete(schema: type[Schema], name: str, optional: tuple[str, ...] = ()) -> type[Schema]:
+    """`schema` where every field but `optional` is required: the shape of a dump no `fields=…` trims."""
+    exclude = set(getattr(getattr(schema, "Meta", None), "exclude", ()))
+    declared = {}
+    for key, field in schema._declared_fields.items():
+        if key not in exclude:
+            declared[key] = copy.copy(field)
+            declared[key].required = key not in optional
+    return Schema.from_dict(declared, name=name)
+
+
+#: The article of a change-feed upsert: every field, always (the feed takes no `fields`).
+ArticleFullSchema = complete(ArticleSchema, "ArticleFull", optional=("fallback",))
+
+
+class LatestTrendSchema(Schema):
+    issue = text(metadata={"pattern": DAY, "example": "2022-02-28"})
+    direction = text(
+        metadata={"enum": list(DIRECTIONS.values()), "description": "The sign of net_index: " + DIRECTION_DOC}
+    )
+    net_index = fields.Float(
+        required=True, metadata={"description": "(better − worse) / total of that issue's stories in the section."}
+    )
+
+
 class SectionSchema(SectionRefSchema):
-    names = fields.Dict(keys=fields.String(), values=fields.String())
-    position = fields.Integer()
-    article_count = fields.Integer(metadata={"description": "Public articles in this section."})
-    articles_url = fields.Function(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}/articles")
-    latest_trend = fields.Nested(
-        "LatestTrendSchema", allow_none=True,
+    names = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                        metadata={"description": "Language → name."})  # fmt: skip
+    position = integer()
+    article_count = integer(metadata={"description": "Public articles in this section."})
+    articles_url = url_field(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}/articles")
+    latest_trend = nested(
+        LatestTrendSchema, allow_none=True,
         metadata={"description": "Direction of the section in the latest issue it appears in (null: no public article)."},
     )  # fmt: skip
-    streak = fields.Integer(
+    streak = integer(
         metadata={
             "description": "How many of the section's most recent issues kept that direction (0: no public article)."
         }
     )
 
 
-class LatestTrendSchema(Schema):
-    issue = fields.String(metadata={"example": "2022-02-28"})
-    direction = fields.String(metadata={"description": "worse, unchanged or better: the sign of net_index."})
-    net_index = fields.Float(
-        metadata={"description": "(better − worse) / total of that issue's stories in the section."}
-    )
-
-
 class TrendSchema(TrendRefSchema):
-    labels = fields.Dict(keys=fields.String(), values=fields.String())
-    article_count = fields.Integer(metadata={"description": "Public articles with this trend."})
-    articles_url = fields.Function(lambda t: f"{ctx()['base']}/v1/trends/{t.slug}/articles")
+    labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                         metadata={"description": "Language → label."})  # fmt: skip
+    article_count = integer(metadata={"description": "Public articles with this trend."})
+    articles_url = url_field(lambda t: f"{ctx()['base']}/v1/trends/{t.slug}/articles")
 
 
 class IssueSummarySchema(IssueRefSchema):
-    start = fields.Date()
-    end = fields.Date()
-    languages = fields.List(fields.String())
-    article_count = fields.Integer()
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    languages = fields.List(fields.String(metadata=LANG), required=True)
+    article_count = integer()
 
 
 class IssueSectionSchema(Schema):
-    section = fields.Nested(SectionRefSchema, allow_none=True)
-    articles = fields.List(fields.Nested(ArticleSummarySchema))
+    section = nested(SectionRefSchema, allow_none=True, metadata={"description": "null: articles without a section."})
+    articles = fields.List(fields.Nested(ArticleSummarySchema), required=True)
 
 
 class IssueSchema(IssueSummarySchema):
     sections = fields.List(
-        fields.Nested(IssueSectionSchema), metadata={"description": "Articles grouped by section, in editorial order."}
-    )
-    previous = fields.Nested(IssueRefSchema, allow_none=True)
-    next = fields.Nested(IssueRefSchema, allow_none=True)
+        fields.Nested(IssueSectionSchema), required=True,
+        metadata={"description": "Articles grouped by section, in editorial order."},
+    )  # fmt: skip
+    previous = nested(IssueRefSchema, allow_none=True)
+    next = nested(IssueRefSchema, allow_none=True)
 
 
 class PageMetaSchema(Schema):
-    limit = fields.Integer()
-    total = fields.Integer()
-    page = fields.Integer(allow_none=True)
-    generation = fields.String()
+    limit = integer()
+    total = integer(metadata={"description": "Items of the whole collection (every page)."})
+    page = integer(allow_none=True, metadata={"description": "The page number asked for (null: cursor paging)."})
+    generation = text(metadata={"description": "The store generation this page was read from."})
+
+
+NULLABLE_LINK = {"description": "null on the last (next) or first (prev) page."}
 
 
 class PageLinksSchema(Schema):
-    self = fields.String()
-    first = fields.String()
-    next = fields.String(allow_none=True)
-    prev = fields.String(allow_none=True)
+    self = text()
+    first = text()
+    next = text(allow_none=True, metadata=NULLABLE_LINK)
+    prev = text(allow_none=True, metadata=NULLABLE_LINK)
 
 
 def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
     """A paginated collection of `item_schema`: data / meta / links."""
     return Schema.from_dict(
         {
-            "data": fields.List(fields.Nested(item_schema)),
-            "meta": fields.Nested(PageMetaSchema),
-            "links": fields.Nested(PageLinksSchema),
+            "data": fields.List(fields.Nested(item_schema), required=True),
+            "meta": nested(PageMetaSchema),
+            "links": nested(PageLinksSchema),
         },
         name=name,
     )
@@ -228,23 +330,30 @@ SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
 
 
-def item(schema: type[Schema], name: str, links: str | None = None) -> type[Schema]:
-    """A single resource: {"data": …}, with `links` (name → URL) where the resource has some."""
-    shape = {"data": fields.Nested(schema)}
+class FeedLinksSchema(Schema):
+    """The feeds of a resource's articles."""
+
+    feed = text(metadata={"description": "Atom feed."})
+    feed_json = text(metadata={"description": "JSON Feed."})
+
+
+def item(schema: type[Schema], name: str, links: type[Schema] | None = None) -> type[Schema]:
+    """A single resource: {"data": …}, with `links` where the resource has some."""
+    shape = {"data": nested(schema)}
     if links:
-        shape["links"] = fields.Dict(keys=fields.String(), values=fields.String(), metadata={"description": links})
+        shape["links"] = nested(links)
     return Schema.from_dict(shape, name=name)
 
 
 class TranslationSchema(Schema):
-    slug = fields.String()
-    title = fields.String()
-    url = fields.String()
+    slug = text()
+    title = text()
+    url = text()
 
 
 class ArticleDetailSchema(ArticleSchema):
     translations = fields.Dict(
-        keys=fields.String(),
+        keys=fields.String(metadata=LANG),
         values=fields.Nested(TranslationSchema),
         metadata={"description": "Language → the same article in that language."},
     )
@@ -256,69 +365,148 @@ class ArticleDetailSchema(ArticleSchema):
 ArticleItemSchema = Schema.from_dict(
     {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
 )
-FEED_LINKS = "`feed` (Atom) and `feed_json` (JSON Feed) of this resource's articles."
-IssueItemSchema = item(IssueSchema, "IssueItem", links=FEED_LINKS)
-SectionItemSchema = item(SectionSchema, "SectionItem", links=FEED_LINKS)
+IssueItemSchema = item(IssueSchema, "IssueItem", links=FeedLinksSchema)
+SectionItemSchema = item(SectionSchema, "SectionItem", links=FeedLinksSchema)
 TrendItemSchema = item(TrendSchema, "TrendItem")
+
+ROOT_LINKS = ("issues", "latest_issue", "articles", "sections", "trends", "feed_atom", "feed_rss", "feed_json",
+              "changes", "openapi", "docs")  # fmt: skip
+RootLinksSchema = Schema.from_dict({name: text() for name in ROOT_LINKS}, name="RootLinks")
 
 
 class RootSchema(Schema):
-    name = fields.String()
-    version = fields.String()
-    links = fields.Dict(keys=fields.String(), values=fields.String())
+    name = text()
+    version = text()
+    links = nested(RootLinksSchema)
+
+
+class InvalidParamSchema(Schema):
+    name = text(metadata={"description": "The query parameter (or header) at fault."})
+    reason = text()
 
 
 class ProblemSchema(Schema):
     """RFC 9457 problem details, the body of every error."""
 
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String(required=True)
-    invalid_params = fields.List(fields.Dict(), metadata={"description": "[{name, reason}] for each bad parameter."})
+    type = text()
+    title = text()
+    status = integer()
+    detail = text()
+    invalid_params = fields.List(
+        fields.Nested(InvalidParamSchema), metadata={"description": "Each bad parameter and why (400 only)."}
+    )
 
 
 class TimelineCountsSchema(Schema):
-    worse = fields.Integer()
-    unchanged = fields.Integer()
-    better = fields.Integer()
+    worse = integer()
+    unchanged = integer()
+    better = integer()
 
 
 class TimelineIssueSchema(Schema):
     """The issue of a timeline cell (a reference without the ISO week)."""
 
-    id = fields.Function(lambda i: issue_id(i.start), metadata={"example": "2022-02-14"})
-    title = fields.String(metadata={"example": "February 14 – February 20, 2022"})
-    url = fields.Function(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    id = computed(lambda i: issue_id(i.start), ISSUE_ID)
+    title = computed(
+        lambda i: week_title(i.start, ctx()["lang"])[0],
+        {"type": "string", "example": "February 14 – February 20, 2022"},
+        description=WEEK_TITLE_DOC,
+    )
+    url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
 
 
 class TimelineCellSchema(Schema):
     """One (issue, section) point of the trend timeline."""
 
-    issue = fields.Nested(TimelineIssueSchema)
-    section = fields.Nested(SectionRefSchema)
-    counts = fields.Nested(
+    issue = nested(TimelineIssueSchema)
+    section = nested(SectionRefSchema)
+    counts = nested(
         TimelineCountsSchema,
         metadata={
             "description": "Public stories per trend direction: a story (an article and its translations) counts "
             "once, whatever the response language."
         },
     )
-    total = fields.Integer(metadata={"description": "Public stories, including those without a trend tag."})
-    net_index = fields.Float(metadata={"description": "(better − worse) / total, rounded to 3 decimals."})
-    direction = fields.String(metadata={"description": "Sign of net_index: worse, unchanged or better."})
-    articles_url = fields.String(
+    total = integer(metadata={"description": "Public stories, including those without a trend tag."})
+    net_index = fields.Float(
+        required=True, metadata={"description": "(better − worse) / total, rounded to 3 decimals."}
+    )
+    direction = text(metadata={"enum": list(DIRECTIONS.values()), "description": "Sign of net_index: " + DIRECTION_DOC})
+    articles_url = text(
         metadata={"description": "The articles of this cell, every language version of each story counted."}
     )
 
 
 class TimelineMetaSchema(Schema):
-    issues = fields.List(fields.String(), metadata={"description": "Issue ids charted, oldest first."})
-    sections = fields.List(fields.String(), metadata={"description": "Section slugs charted, in display order."})
-    generation = fields.String()
+    issues = fields.List(fields.String(), required=True, metadata={"description": "Issue ids charted, oldest first."})
+    sections = fields.List(
+        fields.String(), required=True, metadata={"description": "Section slugs charted, in display order."}
+    )
+    generation = text()
+
+
+SelfLinkSchema = Schema.from_dict({"self": text()}, name="SelfLink")
 
 
 class TimelineSchema(Schema):
-    data = fields.List(fields.Nested(TimelineCellSchema))
-    meta = fields.Nested(TimelineMetaSchema)
-    links = fields.Dict(keys=fields.String(), values=fields.String())
+    data = fields.List(fields.Nested(TimelineCellSchema), required=True)
+    meta = nested(TimelineMetaSchema)
+    links = nested(SelfLinkSchema)
+
+
+# --------------------------------------------------------------------------- the change feed
+
+
+class OneOf(fields.Field):
+    """A value that is one of several schemas, told apart by a discriminating property (documentation only:
+    the change feed builds its items itself)."""
+
+    def __init__(self, mapping: dict[str, type[Schema]], property_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.mapping, self.property_name = mapping, property_name
+
+
+class ChangeUpsertSchema(Schema):
+    """An article created or changed (or moved into the feed's filtered view): the whole article as it is now."""
+
+    type = text(metadata={"enum": ["upsert"]})
+    at = fields.DateTime(format="iso", required=True, metadata={"description": "When the change became visible."})
+    article = nested(ArticleFullSchema)
+
+
+class TombstoneSchema(Schema):
+    id = text(metadata={"description": "The article's API URL, which now answers 404 (or 410)."})
+    slug = text()
+    section = text(allow_none=True, metadata={"description": "The section it was in (null: none)."})
+    lang = text(metadata=LANG)
+    removed_at = fields.DateTime(format="iso", required=True)
+
+
+class ChangeDeleteSchema(Schema):
+    """An article removed (retracted, made a draft again, deleted, or moved out of the feed's filtered view)."""
+
+    type = text(metadata={"enum": ["delete"]})
+    at = fields.DateTime(format="iso", required=True, metadata={"description": "When the change became visible."})
+    tombstone = nested(TombstoneSchema)
+
+
+class ChangeMetaSchema(Schema):
+    has_more = fields.Boolean(required=True, metadata={"description": "More changes follow right away: call `next`."})
+    next = text(
+        allow_none=True,
+        metadata={"description": "The token to send as `since` next time (null: no change visible yet)."},
+    )
+
+
+class ChangeFeedSchema(Schema):
+    data = fields.List(
+        OneOf({"upsert": ChangeUpsertSchema, "delete": ChangeDeleteSchema}, "type"),
+        required=True,
+        metadata={"description": "Changes, oldest first."},
+    )
+    meta = nested(ChangeMetaSchema)
+    links = nested(
+        Schema.from_dict({"next": text(metadata={"description": "This view's URL with since=meta.next."})},
+                         name="ChangeLinks")
+    )  # fmt: skip

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from api import clock
 from api.app import create_app
 from api.ingest.loader import load_archive
+from bench.provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "data" / "archive"
@@ -162,4 +163,6 @@ def record_figures(suite: str, **figures) -> None:
     path = ARTIFACTS / f"{suite}.json"
     known = json.loads(path.read_text()) if path.exists() else {}
     known.update(figures)
+    runs = known.setdefault("_provenance", {})
+    runs.update({name: provenance() for name in figures})
     path.write_text(json.dumps(known, indent=2, sort_keys=True))

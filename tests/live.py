@@ -269,3 +269,127 @@ class Load:
     def between(self, start: float, end: float) -> list[Sample]:
         with self._lock:
             return [s for s in self.samples if s.start >= start and s.start < end]
+
+
+# --- Prometheus -----------------------------------------------------------------------------------------------
+
+
+class Prometheus:
+    """Debian's `prometheus` on a free loopback port, scraping `targets` every second, its TSDB in a temp dir."""
+
+    def __init__(self, targets: list[str], interval: str = "1s") -> None:
+        self.binary = shutil.which("prometheus")
+        if not self.binary:
+            raise RuntimeError("prometheus not found (make test installs Debian's package)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="prometheus-"))
+        config = self.dir / "prometheus.yml"
+        config.write_text(
+            f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n"
+            "scrape_configs:\n"
+            "  - job_name: bulletin\n"
+            "    metrics_path: /metrics\n"
+            f"    static_configs: [{{targets: [{', '.join(repr(t) for t in targets)}]}}]\n"
+        )
+        cmd = [self.binary, f"--config.file={config}", f"--storage.tsdb.path={self.dir / 'data'}",
+               f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]  # fmt: skip
+        self._log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if get(self.port, "/-/ready", timeout=1)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"prometheus did not start:\n{(self.dir / 'prometheus.log').read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def query(self, promql: str) -> list[dict]:
+        """The instant vector of `promql` (HTTP API /api/v1/query): [{"metric": {...}, "value": float}]."""
+        import json
+        from urllib.parse import quote
+
+        status, _, body = get(self.port, f"/api/v1/query?query={quote(promql)}")
+        answer = json.loads(body)
+        if status != 200 or answer.get("status") != "success":
+            raise AssertionError(f"{promql}: {status} {answer}")
+        return [{"metric": r["metric"], "value": float(r["value"][1])} for r in answer["data"]["result"]]
+
+    def scalar(self, promql: str) -> float | None:
+        result = self.query(promql)
+        return result[0]["value"] if result else None
+
+    def wait_for(self, promql: str, predicate, timeout: float = 15.0):
+        """Poll `promql` until predicate(result) holds (scrapes are 1 s apart); the last result otherwise fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql)
+            if predicate(result):
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{promql}: still {result} after {timeout} s")
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+        self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- nginx ----------------------------------------------------------------------------------------------------
+
+
+class Nginx:
+    """The shipped deploy/nginx.conf in front of `upstream` (a loopback port): own prefix, pid, logs, cache."""
+
+    def __init__(self, upstream: int) -> None:
+        import re
+
+        self.binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        if not self.binary:
+            raise RuntimeError("nginx not found (make test installs Debian's nginx-light)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="nginx-"))
+        for d in ("logs", "tmp", "cache"):
+            (self.dir / d).mkdir()
+        self.access_log = self.dir / "logs" / "access.log"
+        shipped = (ROOT / "deploy" / "nginx.conf").read_text()
+        subs = [
+            (r"(proxy_cache_path\s+)\S+", rf"\g<1>{self.dir / 'cache'}"),
+            (r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{upstream}"),
+            (r"(listen\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{self.port}"),
+            (r"(access_log\s+)\S+", rf"\g<1>{self.access_log}"),
+        ]
+        for pattern, repl in subs:
+            shipped, n = re.subn(pattern, repl, shipped, count=1)
+            if n != 1:
+                raise RuntimeError(f"deploy/nginx.conf no longer has the directive {pattern!r}")
+        (self.dir / "bulletin.conf").write_text(shipped)
+        temp = "\n".join(f"    {n}_temp_path {self.dir / 'tmp' / n};" for n in ("client_body", "proxy", "fastcgi",
+                                                                                  "uwsgi", "scgi"))  # fmt: skip
+        user = "user root;\n" if os.geteuid() == 0 else ""  # workers as www-data could not enter the 0700 dirs
+        (self.dir / "nginx.conf").write_text(
+            f"{user}worker_processes 1;\npid {self.dir / 'nginx.pid'};\nerror_log {self.dir / 'logs' / 'error.log'} warn;\n"
+            f"events {{ worker_connections 256; }}\nhttp {{\n{temp}\n    include {self.dir / 'bulletin.conf'};\n}}\n"
+        )
+        cmd = [self.binary, "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-g", "daemon off;"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_port(self.port, 10)
+        except TimeoutError:
+            error = (self.dir / "logs" / "error.log").read_text()[-3000:]
+            self.stop()
+            raise RuntimeError(f"nginx did not start:\n{error}") from None
+
+    def log_lines(self) -> list[dict]:
+        import json
+
+        text = self.access_log.read_text() if self.access_log.exists() else ""
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -28,7 +28,7 @@ def test_issue_seed_week_served_with_its_article(client):
     summary = security["articles"][0]
     assert summary["slug"] == SEED_SLUG
     assert summary["title"] == "Minsk sends conflicting signals about the expanding Russian military presence"
-    assert summary["trend"] == {"slug": "worse", "label": "The situation got worse", "direction": -1}
+    assert summary["trend"] == {"slug": "worse", "label": "The situation got worse", "direction": "worse"}
     assert issue["previous"]["id"] == "2022-02-07"
     assert issue["next"]["id"] == "2022-02-21"
 

@@ -9,7 +9,7 @@ def test_simple_get_from_any_origin(client):
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in resp.headers
     exposed = {h.strip() for h in resp.headers["Access-Control-Expose-Headers"].split(",")}
-    assert {"ETag", "Link", "Last-Modified", "Retry-After", "RateLimit-Remaining"} <= exposed
+    assert {"ETag", "Link", "Last-Modified", "Retry-After", "RateLimit-Remaining", "X-Request-Id"} <= exposed
     assert "Origin" in resp.headers["Vary"]
     # a conditional request from the browser still works cross-origin
     again = client.get(

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from api.ingest.loader import load_archive
+from bench.provenance import provenance
 from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
 from tests.live import Gunicorn, Load, PrivatePostgres, PrivateRedis, get, pg_bindir
 
@@ -73,7 +74,7 @@ def _write_stats():
     yield
     out = Path(__file__).resolve().parents[1] / "test-artifacts"
     out.mkdir(exist_ok=True)
-    (out / "faults.json").write_text(json.dumps(STATS, indent=2))
+    (out / "faults.json").write_text(json.dumps({**STATS, "_provenance": provenance()}, indent=2))
 
 
 # --- SQLite: file removed / corrupted, reloads, worker killed -------------------------------------------------

@@ -43,7 +43,7 @@ HEADER_SETS = [
 
 
 def _answer(resp) -> tuple:
-    headers = sorted((k, v) for k, v in resp.headers.items() if k != "Date")
+    headers = sorted((k, v) for k, v in resp.headers.items() if k not in ("Date", "X-Request-Id"))  # per request
     return resp.status_code, headers, resp.get_data()
 
 

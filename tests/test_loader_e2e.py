@@ -33,7 +33,7 @@ DUPLICATE_URLS = (
     "http://old.situation-belarus.example.net/en/security/lukashenka-reshuffles-the-security-council",
     "http://old.situation-belarus.example.net/en/issue/march-13-march-19-2017/lukashenka-reshuffles-the-security-council",
 )
-BULK = ("bulk_import_a.txt", "bulk_import_b.txt", "bulk_import_c.txt")
+BULK = tuple(f"bulk_import_{key}.txt" for key in "abcdefghi")
 ENDPOINTS = (
     "/v1/issues",
     "/v1/issues/2023-07-31",
@@ -197,13 +197,19 @@ def test_loader_weeks_in_every_printed_form_become_issues(fixtures_loaded):
 
 
 def test_loader_never_builds_an_issue_from_a_bulk_import_stamp(fixtures_loaded):
-    # Three articles share "November 16, 2020 11:42" to the minute: an import stamp, not a publication week.
+    # Nine articles stamped between 11:42 and 13:35 on one day, when the rest of the archive has a stamp or two a
+    # week: an import, not nine publications. No issue, no publication date, each listed in the report.
     report = fixtures_loaded["report"]
-    assert report.bulk_import_stamps == ["2020-11-16 11:42"]
+    assert report.bulk_import_stamps == [
+        "2020-11-16 11:42", "2020-11-16 11:58", "2020-11-16 12:05", "2020-11-16 12:21", "2020-11-16 12:33",
+        "2020-11-16 12:47", "2020-11-16 13:02", "2020-11-16 13:18", "2020-11-16 13:35",
+    ]  # fmt: skip
+    assert report.bulk_imported == sorted(EXPECTED[name]["slug"] for name in BULK)
     for name in BULK:
         data = article(fixtures_loaded, EXPECTED[name]["slug"])
         assert (data["issue"], data["section"]["slug"]) == (None, EXPECTED[name]["section"])
         assert EXPECTED[name]["slug"] in report.without_issue
+        assert (data["published_at"], data["updated_at"]) == (None, None)  # the import's stamp is no publication
     assert fixtures_loaded["client"].get("/v1/issues/2020-11-09").status_code == 404
 
 
@@ -296,8 +302,8 @@ def test_loader_flags_truncated_captures(fixtures_loaded):
 
 def test_loader_report_counts_the_fixture_archive(fixtures_loaded):
     report = fixtures_loaded["report"]
-    files = 28  # 27 fixtures + the seed
-    assert (report.files_read, report.articles_loaded, report.public_articles) == (files, 19, 19)
+    files = 34  # 33 fixtures + the seed
+    assert (report.files_read, report.articles_loaded, report.public_articles) == (files, 25, 25)
     assert files == report.articles_loaded + report.merged_duplicates + 4  # loaded + merged + skipped
     assert (report.rejected, report.swapped) == ([], True)
 
@@ -334,7 +340,7 @@ def test_loader_cli_report_json_is_machine_readable(backend, tmp_path):
         code, stdout, stderr = _cli(settings, str(fixture_archive(tmp_path)), "--report", "json")
         assert code == 0, stderr
         report = json.loads(stdout)
-        assert (report["files_read"], report["articles_loaded"], report["merged_duplicates"]) == (28, 19, 5)
+        assert (report["files_read"], report["articles_loaded"], report["merged_duplicates"]) == (34, 25, 5)
         assert {reason: len(paths) for reason, paths in report["skipped"].items()} == {
             "event announcement": 1,
             "home page": 1,
@@ -344,7 +350,7 @@ def test_loader_cli_report_json_is_machine_readable(backend, tmp_path):
         assert report["rejected"] == [] and report["truncated"] == [
             "schools-begin-the-year-with-a-shortage-of-teachers"
         ]
-        assert len(report["without_issue"]) == 6
+        assert len(report["without_issue"]) == 12
         assert report["issues_per_year"] == {"2014": 1, "2017": 3, "2022": 3, "2023": 4, "2025": 1}
         assert "parsing" not in stderr  # no progress bar off a terminal
     finally:
@@ -358,11 +364,11 @@ def test_loader_cli_shows_a_progress_bar_on_a_terminal_only(backend, tmp_path):
         code, stdout, stderr = _cli(settings, str(archive), tty=True)
         assert code == 0, stderr
         assert "parsing" in stderr and "100%" in stderr
-        for line in ("files read: 28", "articles loaded: 19 (19 public now)", "merged duplicates: 5", "truncated: 1"):
+        for line in ("files read: 34", "articles loaded: 25 (25 public now)", "merged duplicates: 5", "truncated: 1"):
             assert line in stdout
         assert "issues per year: 2014: 1, 2017: 3, 2022: 3, 2023: 4, 2025: 1" in stdout
         code, stdout, stderr = _cli(settings, str(archive))
-        assert code == 0 and "parsing" not in stderr and "files read: 28" in stdout
+        assert code == 0 and "parsing" not in stderr and "files read: 34" in stdout
     finally:
         drop_store(settings)
 

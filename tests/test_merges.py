@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from hypothesis import strategies as st
 from api.ingest.merge import Index
 from api.ingest.records import ArticleRecord
 from api.ingest.report import LoadFailed
-from tests.conftest import make_app
-from tests.test_loader_e2e import drop_store, load, new_store
+from api.store.models import Article
+from tests.conftest import ARCHIVE, make_app
+from tests.test_loader_e2e import drop_store, fixture_archive, load, new_store, public_headers, rows
 
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 PAST, FUTURE, LATER = NOW - dt.timedelta(days=3), NOW + dt.timedelta(days=3), NOW + dt.timedelta(days=30)
@@ -300,3 +302,30 @@ def test_two_articles_of_one_language_under_one_slug_still_fail_the_load(store, 
     _doc(archive, "c.md", "one-slug-ru", lang="ru", title="Другая статья")
     with pytest.raises(LoadFailed, match="share the slug 'one-slug-ru'"):
         load(store, archive)
+
+
+def test_the_same_files_under_other_names_and_folders_load_to_the_same_store(backend, tmp_path, frozen_clock):
+    # Every fixture capture and the sample documents, then the same files renamed at random into other folders:
+    # the same rows (but where each article came from), the same generation, the same public ETags.
+    frozen_clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+    original = fixture_archive(tmp_path / "one")
+    shutil.copytree(ARCHIVE, original, dirs_exist_ok=True)
+    renamed = tmp_path / "two" / "captures"  # the same archive name: the store records it
+    rng = random.Random(7)
+    for path in sorted(p for p in original.rglob("*") if p.is_file()):
+        target = renamed / f"{rng.randrange(16**4):04x}" / f"{rng.randrange(16**8):08x}{path.suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    source_path = list(Article.__table__.columns.keys()).index("source_path")
+    seen = []
+    for name, archive in (("a", original), ("b", renamed)):
+        settings = new_store(backend, tmp_path / name)
+        try:
+            report = load(settings, archive)
+            found = rows(settings)
+            found["article"] = [r[:source_path] + r[source_path + 1 :] for r in found["article"]]
+            seen.append((report.generation, report.articles_loaded, found, public_headers(settings)))
+        finally:
+            drop_store(settings)
+    assert seen[0][1] > 30
+    assert seen[0] == seen[1]

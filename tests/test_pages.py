@@ -21,10 +21,12 @@ def test_docs_page_uses_local_assets(client):
     _strict_csp(resp)
     html = resp.get_data(as_text=True)
     assert "<script>" not in html and "http" not in re.sub(r'href="/v1/openapi.json"', "", html)
-    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+    for src in re.findall(r'(?:src|href|data-css|data-bundle)="(/assets/[^"]+)"', html):
         with client.get(src) as asset:
             assert asset.status_code == 200 and len(asset.data) > 100, src
-    with client.get("/static/vendor/swagger-ui/LICENSE") as lic:
+    from api.assets import asset_url
+
+    with client.get(asset_url("vendor/swagger-ui/LICENSE")) as lic:
         assert lic.status_code == 200 and b"Apache" in lic.data
 
 
@@ -46,6 +48,8 @@ def test_reader_shows_latest_issue_without_javascript(client):
 
 def test_reader_assets_served(client):
     html = client.get("/").get_data(as_text=True)
-    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
+    found = re.findall(r'(?:src|href)="(/assets/[^"]+)"', html)
+    assert len(found) == 3  # icon, style sheet, script
+    for src in found:
         with client.get(src) as asset:
             assert asset.status_code == 200, src

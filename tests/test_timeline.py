@@ -11,7 +11,6 @@ from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, CANARIES, copy_archive, make_app, walk
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
-NAMES = {-1: "worse", 0: "unchanged", 1: "better"}
 
 
 def _all_articles(client, query: str) -> list[dict]:
@@ -41,7 +40,7 @@ def _expected(client, query: str) -> list[dict]:
         cell = cells[(article["issue"], article["section"]["slug"])]
         cell["total"] += 1
         if article["trend"]:
-            cell["counts"][NAMES[article["trend"]["direction"]]] += 1
+            cell["counts"][article["trend"]["direction"]] += 1
     out = []
     for (issue, section), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], positions[kv[0][1]])):
         net = round((cell["counts"]["better"] - cell["counts"]["worse"]) / cell["total"], 3)

@@ -38,7 +38,7 @@ ARCHIVE = ROOT / "data" / "archive"
 BASE_URL = "http://127.0.0.1:8000"
 # Any fixed instant after the sample's last publication and before its embargo end.
 FROZEN_AT = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-WIDTH = 110
+WIDTH = 88  # what the theme shows of a code line without scrolling
 MARKER = re.compile(r"^<!-- example: (?P<spec>.+?) -->\n(?P<block>```[^\n]*\n(?:(?!```).*\n)*?```)\n", re.M)
 CUT = "…"
 # Values that change with the code or the archive itself rather than with what an example shows: the store's
@@ -134,7 +134,7 @@ def sample_client() -> Iterator:
     """A test client of the app over the sample archive, loaded with the clock frozen."""
     from api import clock
     from api.app import create_app
-    from api.ingest.loader import load_archive
+    from api.ingest import load_archive
 
     with tempfile.TemporaryDirectory(prefix="bulletin-examples-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'store.sqlite'}"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
 
-from api.ingest.records import ArchiveError, ArticleRecord
+from api.ingest.records import MAX_POSITION, SLUG_RE, ArchiveError, ArticleRecord, in_date_range, is_web_url
 from api.ingest.text import markdown_to_blocks
 from api.ingest.vocabulary import Vocabulary
 
@@ -18,9 +18,39 @@ OPTIONAL = (
 )  # fmt: skip
 LANGUAGES = ("en", "ru", "be")
 STATUSES = ("published", "draft", "retracted")
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Front matter is a dozen short keys; a bound on its size bounds the work of parsing it.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+SCALAR_KEYS = ("slug", "title", "lang", "lead", "translation_key", "section", "trend", "status", "image_caption",
+               "image_credit", "canonical_url")  # fmt: skip
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+def _marked(construct, what: str):
+    """A scalar constructor whose impossible values (`2022-02-30`, year 0, an int of 5000 digits) raise a YAML
+    error at the value's line instead of a bare ValueError."""
+
+    def checked(loader, node):
+        try:
+            return construct(loader, node)
+        except (ValueError, OverflowError) as exc:
+            shown = node.value if len(node.value) <= 40 else f"{node.value[:40]}…"
+            raise ConstructorError(None, None, f"{shown!r} is not a valid {what} ({exc})", node.start_mark) from None
+
+    return checked
+
+
+def _strict(base: type) -> type:
+    loader = type(f"Strict{base.__name__}", (base,), {})
+    for tag, construct, what in (
+        ("tag:yaml.org,2002:int", SafeConstructor.construct_yaml_int, "integer"),
+        ("tag:yaml.org,2002:float", SafeConstructor.construct_yaml_float, "number"),
+        ("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_timestamp, "date"),
+    ):
+        loader.add_constructor(tag, _marked(construct, what))
+    return loader
+
+
+_FAST_LOADER = _strict(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+_SLOW_LOADER = _strict(yaml.SafeLoader)
 
 
 def _load_yaml(front: str):
@@ -29,7 +59,7 @@ def _load_yaml(front: str):
     try:
         return yaml.load(front, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
-        return yaml.safe_load(front)
+        return yaml.load(front, Loader=_SLOW_LOADER)  # noqa: S506 - a safe loader
 
 
 def _key_line(front: str, key: str) -> int:
@@ -52,6 +82,8 @@ def _datetime(value, path: str, line: int, key: str) -> dt.datetime:
         raise ArchiveError(path, line, f"{key} is not an RFC 3339 timestamp: {value!r}")
     if parsed.tzinfo is None:
         raise ArchiveError(path, line, f"{key} has no time zone: {value!r}")
+    if not in_date_range(parsed):  # checked before the shift to UTC, which overflows at the ends of the calendar
+        raise ArchiveError(path, line, f"{key} is out of range: {parsed.isoformat()!r}")
     return parsed.astimezone(dt.UTC)
 
 
@@ -63,6 +95,8 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
     if end < 0:
         raise ArchiveError(path, 1, "front matter is not closed by a '---' line")
     front, body = text[4:end], text[end + 5 :]
+    if len(front) > MAX_FRONT_MATTER_BYTES:
+        raise ArchiveError(path, 2, f"front matter is over {MAX_FRONT_MATTER_BYTES} characters (refused)")
     try:
         meta = _load_yaml(front)
     except yaml.YAMLError as exc:
@@ -70,6 +104,8 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
         raise ArchiveError(
             path, (mark.line + 2) if mark else 1, f"invalid YAML: {getattr(exc, 'problem', exc)}"
         ) from None
+    except RecursionError:
+        raise ArchiveError(path, 2, "front matter is nested too deep (refused)") from None
     if not isinstance(meta, dict):
         raise ArchiveError(path, 2, "front matter must be a mapping of keys to values")
 
@@ -81,10 +117,13 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
             raise ArchiveError(path, 1, f"front matter lacks required key '{key}'")
     for key in meta:
         if key not in REQUIRED and key not in OPTIONAL:
-            raise ArchiveError(path, line(key), f"unknown front-matter key '{key}'")
+            raise ArchiveError(path, line(str(key)), f"unknown front-matter key {str(key)[:80]!r}")
+    for key in SCALAR_KEYS:
+        if isinstance(meta.get(key), (list, dict, set)):
+            raise ArchiveError(path, line(key), f"{key} must be a single value, not a list or mapping")
     slug = str(meta["slug"])
     if not SLUG_RE.match(slug) or len(slug) > 200:
-        raise ArchiveError(path, line("slug"), f"slug must be lowercase ASCII words joined by hyphens: {slug!r}")
+        raise ArchiveError(path, line("slug"), f"slug must be lowercase ASCII words joined by hyphens: {slug[:80]!r}")
     lang = meta["lang"]
     if lang not in LANGUAGES:
         raise ArchiveError(path, line("lang"), f"lang must be one of {', '.join(LANGUAGES)}: {lang!r}")
@@ -112,13 +151,31 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
                 raise ArchiveError(path, line("issue"), f"issue must be a date (YYYY-MM-DD): {week!r}") from None
         if not isinstance(week, dt.date) or isinstance(week, dt.datetime) or week.weekday() != 0:
             raise ArchiveError(path, line("issue"), f"issue must be the Monday that starts the week: {week!r}")
+        if not in_date_range(week):
+            raise ArchiveError(path, line("issue"), f"issue is out of range: {week.isoformat()}")
     position = meta.get("position")
-    if position is not None and (not isinstance(position, int) or isinstance(position, bool) or position < 1):
-        raise ArchiveError(path, line("position"), f"position must be a positive integer: {position!r}")
+    if position is not None and (
+        not isinstance(position, int) or isinstance(position, bool) or not 1 <= position <= MAX_POSITION
+    ):
+        shown = position if not isinstance(position, int) or position < 10**12 else f"{str(position)[:12]}…"
+        raise ArchiveError(path, line("position"), f"position must be an integer from 1 to {MAX_POSITION}: {shown!r}")
     authors = meta.get("authors") or []
     if not isinstance(authors, list) or not all(isinstance(a, str) for a in authors):
         raise ArchiveError(path, line("authors"), "authors must be a list of names")
+    aliases = meta.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise ArchiveError(path, line("aliases"), "aliases must be a list of slugs")
+    for alias in aliases:
+        if not SLUG_RE.match(alias) or len(alias) > 200:
+            raise ArchiveError(
+                path, line("aliases"), f"alias must be lowercase ASCII words joined by hyphens: {alias[:80]!r}"
+            )
 
+    canonical = meta.get("canonical_url")
+    if canonical is not None and not is_web_url(str(canonical)):
+        raise ArchiveError(
+            path, line("canonical_url"), f"canonical_url must be an http(s) URL: {str(canonical)[:80]!r}"
+        )
     published = _datetime(meta["published_at"], path, line("published_at"), "published_at")
     updated = (
         _datetime(meta["updated_at"], path, line("updated_at"), "updated_at") if meta.get("updated_at") else published
@@ -154,7 +211,7 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
         embargo_until=embargo,
         position=position,
         canonical_url=meta.get("canonical_url"),
-        aliases=list(meta.get("aliases") or []),
+        aliases=list(aliases),
         sample=bool(meta.get("sample", False)),
         body_html=body_html,
     )

@@ -12,29 +12,42 @@ from api import clock
 from api.ingest.captures import parse_capture
 from api.ingest.documents import parse_document
 from api.ingest.merge import Index
-from api.ingest.records import ArchiveError, ArticleRecord, Skip
+from api.ingest.records import ArchiveError, ArticleRecord, Skip, checked, control_characters, without_controls
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.vocabulary import Vocabulary
-from api.ingest.walk import archive_files
+from api.ingest.walk import ARCHIVE_SUFFIXES, archive_files, check_name, read_archive_file, relative_name
 from api.ingest.writer import Target, build_and_swap
 
 SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
 
 
-def parse_file(path: Path, root: Path, vocab: Vocabulary) -> ArticleRecord | Skip:
-    """Parse one file of the archive by its kind (editorial document or page capture)."""
-    rel = str(path.relative_to(root.parent)) if root.parent != path else str(path)
+def parse_file(path: Path, root: Path, vocab: Vocabulary, cleaned: list[str] | None = None) -> ArticleRecord | Skip:
+    """Parse one file of the archive by its kind (editorial document or page capture).
+
+    Only regular files inside the archive, within the size limit, are read (`walk.read_archive_file`); a UTF-8
+    byte-order mark is dropped, CRLF and CR line ends read as LF, and control characters are removed (counted in
+    `cleaned`), so that no feed or XML document ever meets one.
+    """
+    rel = relative_name(path, root)
+    check_name(rel)
+    if path.is_symlink() and path.is_dir():  # its files would be silently left out: say so
+        raise ArchiveError(rel, None, "a symbolic link to a directory (not followed; refused)")
+    if path.suffix not in ARCHIVE_SUFFIXES:  # decided by name, before anything is opened
+        return Skip(rel, f"not an archive file ({path.suffix or 'no extension'})")
+    raw = read_archive_file(path, root)
     try:
-        raw = path.read_bytes()
         content = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ArchiveError(rel, line, "not valid UTF-8") from None
-    if path.suffix == ".md":
-        return parse_document(rel, content, vocab)
-    if path.suffix == ".txt":
-        return parse_capture(rel, content, vocab)
-    return Skip(rel, f"not an archive file ({path.suffix or 'no extension'})")
+    content = content.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if removed := control_characters(content):
+        content = without_controls(content)
+        if cleaned is not None:
+            cleaned.append(f"{rel}: {removed} control character(s) removed")
+    parse = parse_document if path.suffix == ".md" else parse_capture
+    result = parse(rel, content, vocab)
+    return result if isinstance(result, Skip) else checked(result)
 
 
 def load_archive(
@@ -63,7 +76,7 @@ def load_archive(
             if report.rejected and not skip_invalid:
                 raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
             index.group()
-            report.bulk_import_stamps = index.bulk_stamps()
+            report.bulk_import_stamps = index.bulk_stamps(vocab.site.bulk_import)
             now = clock.now()
             index.plan(set(report.bulk_import_stamps), now)
             report.hidden_copies, report.renamed_slugs = index.hidden_copies, index.renamed
@@ -103,9 +116,13 @@ def _index_archive(index: Index, root: Path, vocab: Vocabulary, report: LoadRepo
     for file in archive_files(root):
         report.files_read += 1
         try:
-            result = parse_file(file, root, vocab)
+            result = parse_file(file, root, vocab, report.cleaned)
         except ArchiveError as exc:
             report.rejected.append(str(exc))
+        except Exception as exc:  # a file no parser rule foresaw still fails as a reason, not a traceback
+            reason = f"cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})"
+            name = relative_name(file, root).encode("utf-8", "backslashreplace").decode()
+            report.rejected.append(str(ArchiveError(name, None, reason)))
         else:
             if isinstance(result, Skip):
                 report.skipped.setdefault(result.reason, []).append(result.path)

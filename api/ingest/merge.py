@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from api.ingest.captures import bulk_import_stamps
 from api.ingest.documents import LANGUAGES
-from api.ingest.records import ArticleRecord
+from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.text import slugify
+from api.ingest.vocabulary import BulkImportRule
 from api.store import visibility
 
 BATCH = 500
-BULK_STAMP_MIN = 3  # this many canonical-view stamps equal to the minute mark a bulk import, not a week
 
 
 def _url_slug(url: str) -> str | None:
@@ -173,15 +174,13 @@ class Index:
                 break
         self.db.execute("CREATE INDEX capture_grp ON capture (grp, idx)")
 
-    def bulk_stamps(self) -> list[str]:
-        """Canonical-view stamps shared to the minute by several *articles* (groups, not captures)."""
+    def bulk_stamps(self, rule: BulkImportRule | None = None) -> list[str]:
+        """Canonical-view stamps of a bulk import (captures.bulk_import_stamps), one stamp per *article* (group):
+        the copies of one article stamped alike are one stamp, not a burst."""
         rows = self.db.execute(
-            "SELECT replace(substr(timestamp, 1, 16), 'T', ' ') AS stamp FROM capture "
-            "WHERE week_source = 'timestamp' AND timestamp IS NOT NULL "
-            "GROUP BY stamp HAVING count(DISTINCT grp) >= ? ORDER BY stamp",
-            (BULK_STAMP_MIN,),
+            "SELECT min(timestamp) FROM capture WHERE week_source = 'timestamp' AND timestamp IS NOT NULL GROUP BY grp"
         )
-        return [stamp for (stamp,) in rows]
+        return bulk_import_stamps((dt.datetime.fromisoformat(stamp) for (stamp,) in rows), rule)
 
     def plan(self, bulk: set[str], now: dt.datetime) -> None:
         """One row per article: its winning copy, what its duplicates may lend it, its id and editorial position.
@@ -224,7 +223,8 @@ class Index:
                             lent[name] = facts[name]
                 stamp = lent["timestamp"] and lent["timestamp"][:16].replace("T", " ")
                 if lent["week_source"] == "timestamp" and stamp in bulk:
-                    lent["week_start"] = lent["week_source"] = None  # a bulk-import stamp says nothing about the week
+                    # A bulk-import stamp says nothing about the week, nor about when the article was published.
+                    lent["week_start"], lent["week_source"] = None, BULK_IMPORTED
                 self._lenders.extend((idx, grp) for idx in lenders)
                 yield (grp, best[1], len(members), best[9], best[10], best[11], best[4], *lent.values(), best[12])
 

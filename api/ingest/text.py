@@ -148,7 +148,8 @@ def _inline_text(token) -> str:
 
 def markdown_to_blocks(source: str) -> tuple[str, list[dict]]:
     """Render Markdown to (sanitised HTML, structured blocks) in one parse."""
-    tokens = _md.parse(source)
+    env: dict = {}
+    tokens = _md.parse(source, env)
     blocks: list[dict] = []
     current_list: dict | None = None
     in_item = False
@@ -171,4 +172,4 @@ def markdown_to_blocks(source: str) -> tuple[str, list[dict]]:
                 current_list["items"].append(text)
             else:
                 blocks.append({"type": "paragraph", "text": text})
-    return sanitize_html(_md.render(source)), blocks
+    return sanitize_html(_md.renderer.render(tokens, _md.options, env)), blocks  # one parse serves both

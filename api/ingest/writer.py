@@ -17,14 +17,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import clock
+from api.ingest.captures import publication_time
 from api.ingest.merge import BATCH, Index, in_batches
-from api.ingest.records import ArticleRecord
+from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.text import blocks_to_html, blocks_to_text
 from api.ingest.vocabulary import Vocabulary
 from api.store import search, visibility
 from api.store.db import is_sqlite, sqlite_path
-from api.store.models import Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
+from api.store.models import UNKNOWN_TIME, Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
 from api.store.visibility import public_articles
 
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
@@ -39,13 +40,10 @@ def issue_title(start: dt.date) -> str:
 
 
 def _published_at(rec: ArticleRecord) -> dt.datetime:
-    if rec.published_at:
-        return rec.published_at
-    if rec.timestamp:
-        return rec.timestamp
-    if rec.week_start:  # the bulletin goes out the Monday after its week
-        return dt.datetime.combine(rec.week_start + dt.timedelta(days=7), dt.time(9), dt.UTC)
-    return rec.fetched_at or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    """The publication time to store: the one the archive gives (captures.publication_time), else UNKNOWN_TIME,
+    which sorts before every known time and is served as null; never the capture's fetch time."""
+    known = publication_time(rec, bulk=rec.week_source == BULK_IMPORTED)
+    return known or UNKNOWN_TIME
 
 
 def article_row(rec: ArticleRecord, article_id: int, position: int) -> dict:
@@ -280,6 +278,10 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) 
                     report.truncated.append(rec.slug)
                 if rec.week_start is None:
                     report.without_issue.append(rec.slug)
+                if rec.week_source == BULK_IMPORTED:
+                    report.bulk_imported.append(rec.slug)
+                if rec.section and rec.section in vocab.provisional:
+                    report.new_sections.setdefault(rec.section, []).append(rec.slug)
                 yield row
 
         def alias_rows() -> Iterator[dict]:

@@ -154,3 +154,6 @@ def get_article(session, args, now, lang, slug):
     data["requested_slug"] = slug if via_alias else article.slug
     headers = {"Link": f'<{ctx()["base"]}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
     return shape(session, {"data": data}, [article], args, now), headers
+
+
+get_article.link_header = "Link-Canonical"  # the OpenAPI document's name for this Link header

@@ -23,7 +23,7 @@ from api.store.models import Article, Change
 from schemas.args import SLUG, BaseArgs
 from schemas.compiled import dumper
 from schemas.fields import StrictInt, Text
-from schemas.output import ArticleSchema
+from schemas.output import ArticleSchema, ChangeFeedSchema
 
 bp = Blueprint("changes", __name__)
 
@@ -57,7 +57,7 @@ def _in_view(article: Article, args: dict) -> bool:
 
 
 @bp.get("/v1/changes")
-@cached_endpoint(ChangeArgs())
+@cached_endpoint(ChangeArgs(), ChangeFeedSchema)
 def changes(session, args, now, lang):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
     visible = visibility.has_become_visible(Change.visible_at, now)
@@ -110,4 +110,8 @@ def changes(session, args, now, lang):
     token = encode_token(*position) if position else None
     query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
     nxt = f"{base_url()}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
-    return {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}
+    body = {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}
+    return body, {"Link": f'<{nxt}>; rel="next"'}
+
+
+changes.link_header = "Link-Next"  # the OpenAPI document's name for this Link header

@@ -9,6 +9,7 @@ JSON Feed is plain JSON built from the same entries.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import orjson
 from feedgen.feed import FeedGenerator
@@ -20,9 +21,11 @@ from api.http import base_url, cached_endpoint, per_generation, url_with
 from api.pagination import fingerprint
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
+from api.site import reader_article_url, reader_list_url, reader_url, site_name
 from api.store import queries
-from api.store.models import Issue
-from schemas.args import ArticleFilterArgs
+from api.store.models import UNKNOWN_TIME, Issue
+from schemas.args import FeedArgs
+from schemas.weeks import week_title
 
 bp = Blueprint("feeds", __name__)
 
@@ -68,7 +71,7 @@ def _archive_links(session, args, now) -> tuple[dict, bool]:
 def _entries(session, args, now):
     filters = article_filters(args)
     stmt = queries.filter_articles(queries.public_articles(now), filters)
-    order = queries.ARTICLE_ORDERS["newest"]
+    order = queries.ARTICLE_ORDERS[args.get("sort") or "newest"]
     return requested_page(session, stmt, order, args, filters=_jsonable(filters), count=False)  # no total shown
 
 
@@ -85,34 +88,101 @@ def _article_url(a) -> str:
     return f"{base_url()}/v1/articles/{a.slug}"
 
 
-def _feed_language(args, page) -> str | None:
-    """The feed's language: the `lang` filter, else the one language of its entries; none when they are mixed."""
-    if args.get("lang"):
-        return args["lang"]
-    langs = {a.lang for a in page.items}
-    return langs.pop() if len(langs) == 1 else None
+def _feed_language(args, lang: str) -> str:
+    """The feed's language: the `lang` filter, else the response language its labels and categories are in
+    (entries carry their own language: xml:lang in Atom, dc:language in RSS, `language` in JSON Feed)."""
+    return args.get("lang") or lang
 
 
-def _updated(page, now) -> dt.datetime:
-    times = [a.updated_at or a.published_at for a in page.items]
-    return max(times) if times else g.generation.last_modified(now)
+def _known(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time, or None when it is UNKNOWN_TIME (nothing in the archive says when)."""
+    return None if value is None or value == UNKNOWN_TIME else value
 
 
-def _xml_feed(session, args, now, kind: str) -> bytes:
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _categories(session, a, lang: str) -> list[tuple[str, str, str]]:
+    """(term, scheme, label) of the article's section, trend tag and issue week, labelled in `lang`."""
+    terms = queries.terms(session, g.generation.id)
+    found = []
+    if a.section_slug:
+        section = terms.sections.get(a.section_slug)
+        found.append((a.section_slug, f"{base_url()}/v1/sections", _named(section and section.names, lang)))
+    if a.trend_slug:
+        trend = terms.trends.get(a.trend_slug)
+        found.append((a.trend_slug, f"{base_url()}/v1/trends", _named(trend and trend.labels, lang)))
+    if a.issue_start:
+        found.append(
+            (f"issue-{a.issue_start.isoformat()}", f"{base_url()}/v1/issues", week_title(a.issue_start, lang)[0])
+        )
+    return [(term, scheme, label or term) for term, scheme, label in found]
+
+
+def _named(names: dict | None, lang: str) -> str:
+    names = names or {}
+    return next((names[c] for c in (lang, "en", *names) if names.get(c)), "")
+
+
+def _entry_updated(page, now) -> dict[str, dt.datetime]:
+    """Atom `updated` of each entry: the article's updated time, told apart within one document.
+
+    Articles of one issue are stored with one shared instant, and Atom readers (and the W3C validator) take two
+    entries with one `updated` for one change. Each entry's instant is its updated time plus a fraction of a
+    second derived from its slug (the same in every document), never earlier than the stored time.
+    """
+    seen: set[dt.datetime] = set()
+    found = {}
+    for a in page.items:
+        offset = int.from_bytes(hashlib.blake2b(a.slug.encode(), digest_size=4).digest(), "big") % 1_000_000
+        # Atom requires <updated>: an undated article (no week, no stamp) says when the store was built, not a
+        # fetch time dressed up as a publication.
+        known = _known(a.updated_at) or _known(a.published_at) or g.generation.last_modified(now)
+        instant = known + dt.timedelta(microseconds=offset)
+        while instant in seen:
+            instant += dt.timedelta(microseconds=1)
+        seen.add(instant)
+        found[a.slug] = instant
+    return found
+
+
+def _link_header(links: dict) -> dict:
+    """The paging links as an RFC 8288 Link header, as every collection sends them."""
+    rels = {"first": "first", "next": "next", "prev": "prev"}
+    value = ", ".join(f'<{links[k]}>; rel="{rel}"' for k, rel in rels.items() if links.get(k))
+    return {"Link": value} if value else {}
+
+
+def _entry_links(a) -> list[tuple[str, str, str]]:
+    """(href, rel, type) of an Atom entry: the reader page's article view (what a feed reader opens), the article
+    in the API, and the page it was first published on (`via`) when known."""
+    links = [(reader_article_url(a.slug), "alternate", "text/html"), (_article_url(a), "alternate", "application/json")]
+    if a.canonical_url:
+        links.append((a.canonical_url, "via", "text/html"))
+    return links
+
+
+ATOM = "http://www.w3.org/2005/Atom"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
+def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
     page = _entries(session, args, now)
     links = page_links(page)
+    language = _feed_language(args, lang)
     fg = FeedGenerator()
     fg.id(links["first"])
     fg.title(_title(args))
     fg.subtitle(current_app.config["FEED_ATTRIBUTION"])
     fg.rights(current_app.config["FEED_RIGHTS"])
-    language = _feed_language(args, page)
-    if language:
-        fg.language(language)
+    fg.language(language)
+    fg.author({"name": site_name(language)})  # RFC 4287 4.1.2: the feed's author stands for authorless entries
     if kind == "rss":
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
-    fg.updated(_updated(page, now))
-    fg.link(href=f"{base_url()}/v1/articles", rel="alternate")
+    updated = _entry_updated(page, now)
+    fg.updated(max(updated.values()) if updated else g.generation.last_modified(now))
+    fg.link(href=reader_list_url(article_filters(args)), rel="alternate", type="text/html")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
     archive, is_archive = _archive_links(session, args, now) if kind == "atom" else ({}, False)
     if kind == "atom":
@@ -122,12 +192,13 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
         for rel, href in archive.items():
             fg.link(href=href, rel=rel, type=MIMETYPES[kind])
     fg.generator("Bulletin Content API")
-    for a in reversed(page.items):  # feedgen prepends entries; keep newest first in output
+    for a in reversed(page.items):  # feedgen prepends entries; keep the page's order in output
         fe = fg.add_entry()
         fe.id(_article_url(a))
-        fe.guid(_article_url(a), permalink=True)
+        fe.guid(_article_url(a), permalink=False)  # an id; the page to read is <link>
         fe.title(a.title)
-        fe.link(href=a.canonical_url or _article_url(a), rel="alternate")
+        if kind == "rss":  # Atom's links are written below (feedgen drops an Atom link's rel and type)
+            fe.link(href=reader_article_url(a.slug), rel="alternate")
         if a.lead:
             fe.summary(a.lead)
         fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
@@ -136,44 +207,62 @@ def _xml_feed(session, args, now, kind: str) -> bytes:
                 fe.dc.dc_creator(name, replace=False)
             else:
                 fe.author({"name": name})
-        for term, scheme in ((a.section_slug, "section"), (a.trend_slug, "trend")):
-            if term:
-                fe.category(term=term, scheme=f"{base_url()}/v1/{scheme}s", label=term)
-        if a.issue_start:
-            fe.category(
-                term=f"issue-{a.issue_start.isoformat()}",
-                scheme=f"{base_url()}/v1/issues",
-                label=a.issue_start.isoformat(),
-            )
-        fe.published(a.published_at)
-        fe.updated(a.updated_at or a.published_at)
+        if kind == "rss":
+            fe.dc.dc_language(a.lang)
+        for term, scheme, label in _categories(session, a, language):
+            fe.category(term=term, scheme=scheme, label=label)
+        if _known(a.published_at):
+            fe.published(a.published_at)
+        fe.updated(updated[a.slug])
         fe.rights(current_app.config["FEED_RIGHTS"])
-    if kind != "atom":
-        return fg.rss_str(pretty=True)
-    if not is_archive:
-        return fg.atom_str(pretty=True)
-    root = etree.fromstring(fg.atom_str())
-    root.insert(0, etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH}))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    root = etree.fromstring(fg.rss_str() if kind == "rss" else fg.atom_str())
+    if kind == "rss":
+        channel = root.find("channel")
+        channel.find("link").text = reader_list_url(article_filters(args))  # the site (feedgen puts the feed there)
+        at = list(channel).index(channel.find(f"{{{ATOM}}}link")) + 1
+        for key, rel in (("first", "first"), ("next", "next"), ("prev", "previous")):
+            if links[key]:
+                link = etree.Element(f"{{{ATOM}}}link", href=links[key], rel=rel, type=MIMETYPES[kind])
+                channel.insert(at, link)
+                at += 1
+        for item, a in zip(channel.findall("item"), page.items, strict=True):
+            item.append(
+                etree.Element(f"{{{ATOM}}}link", href=_article_url(a), rel="alternate", type="application/json")
+            )
+    else:
+        for entry, a in zip(root.findall(f"{{{ATOM}}}entry"), page.items, strict=True):
+            entry.set(XML_LANG, a.lang)
+            at = list(entry).index(entry.find(f"{{{ATOM}}}title")) + 1
+            for href, rel, mimetype in _entry_links(a):
+                entry.insert(at, etree.Element(f"{{{ATOM}}}link", href=href, rel=rel, type=mimetype))
+                at += 1
+        if is_archive:
+            root.insert(0, etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH}))
+    body = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return body, _link_header(links)
 
 
-def _json_feed(session, args, now) -> bytes:
+def _json_feed(session, args, now, lang: str) -> tuple[bytes, dict]:
     page = _entries(session, args, now)
     links = page_links(page)
+    language = _feed_language(args, lang)
     items = []
     for a in page.items:
+        categories = _categories(session, a, language)
         item = {
             "id": _article_url(a),
-            "url": a.canonical_url or _article_url(a),
+            "url": reader_article_url(a.slug),
+            "external_url": a.canonical_url or None,
             "title": a.title,
             "content_html": a.body_html or "",
             "summary": a.lead or None,
-            "date_published": a.published_at.isoformat(),
-            "date_modified": (a.updated_at or a.published_at).isoformat(),
-            "authors": [{"name": n} for n in a.authors or []],
-            "tags": [t for t in (a.section_slug, a.trend_slug) if t],
+            "date_published": _iso(_known(a.published_at)),
+            "date_modified": _iso(_known(a.updated_at) or _known(a.published_at)),
+            "authors": [{"name": n} for n in a.authors or []] or None,
+            "tags": [label for _, _, label in categories] or None,
             "language": a.lang,
             "_bulletin": {
+                "api_url": _article_url(a),
                 "section": a.section_slug,
                 "trend": a.trend_slug,
                 "issue": a.issue_start.isoformat() if a.issue_start else None,
@@ -184,33 +273,38 @@ def _json_feed(session, args, now) -> bytes:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": _title(args),
-        "home_page_url": f"{base_url()}/v1/articles",
+        "home_page_url": reader_list_url(article_filters(args)),
         "feed_url": links["self"],
         "description": current_app.config["FEED_ATTRIBUTION"] + ". " + current_app.config["FEED_RIGHTS"],
-        "language": _feed_language(args, page),
+        "authors": [{"name": site_name(language), "url": reader_url()}],
+        "language": language,
         "items": items,
     }
     if links["next"]:
         feed["next_url"] = links["next"]
-    return orjson.dumps({k: v for k, v in feed.items() if v is not None})
+    return orjson.dumps(feed), _link_header(links)
 
 
 @bp.get("/v1/feed.atom")
-@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["atom"])
+@cached_endpoint(FeedArgs(), mimetype=MIMETYPES["atom"])
 def atom_feed(session, args, now, lang):
     """Atom 1.0 feed of public articles (article filters apply), paged per RFC 5005."""
-    return _xml_feed(session, args, now, "atom")
+    return _xml_feed(session, args, now, "atom", lang)
 
 
 @bp.get("/v1/feed.rss")
-@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["rss"])
+@cached_endpoint(FeedArgs(), mimetype=MIMETYPES["rss"])
 def rss_feed(session, args, now, lang):
-    """RSS 2.0 feed of public articles (article filters apply)."""
-    return _xml_feed(session, args, now, "rss")
+    """RSS 2.0 feed of public articles (article filters apply), paged by atom:link first/next/previous."""
+    return _xml_feed(session, args, now, "rss", lang)
 
 
 @bp.get("/v1/feed.json")
-@cached_endpoint(ArticleFilterArgs(), mimetype=MIMETYPES["json"])
+@cached_endpoint(FeedArgs(), mimetype=MIMETYPES["json"])
 def json_feed(session, args, now, lang):
-    """JSON Feed 1.1 of public articles (article filters apply)."""
-    return _json_feed(session, args, now)
+    """JSON Feed 1.1 of public articles (article filters apply), paged by `next_url`."""
+    return _json_feed(session, args, now, lang)
+
+
+for _feed in (atom_feed, rss_feed, json_feed):
+    _feed.link_header = "Link"  # the OpenAPI document's name for this Link header: first, next, prev as in the body

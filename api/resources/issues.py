@@ -8,14 +8,15 @@ from flask import Blueprint, g
 
 from api.errors import NotFound
 from api.http import cached_endpoint
-from api.resources.articles import pick
+from api.resources.articles import article_page, pick
 from api.resources.collection import collection
 from api.resources.feeds import feed_links
 from api.store import queries
-from schemas.args import IssueItemArgs, IssueListArgs
+from schemas.args import ArticleListArgs, IssueItemArgs, IssueListArgs
 from schemas.compiled import dumper
 from schemas.fields import parse_issue_id
 from schemas.output import (
+    ArticleListSchema,
     ArticleSummarySchema,
     IssueItemSchema,
     IssueListSchema,
@@ -30,7 +31,7 @@ bp = Blueprint("issues", __name__)
 def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
     """An issue with its articles as summaries, grouped by section in editorial order."""
     articles = queries.issue_articles(session, issue, now, queries.terms(session, g.generation.id), lang)
-    queries.annotate_issues(session, [issue], now)
+    queries.annotate_issues(session, [issue], now, lang)  # `lang` picks the articles listed and those counted
     data = dumper(IssueSummarySchema)(issue)
     summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
     data["sections"] = [
@@ -59,24 +60,24 @@ def list_issues(session, args, now, lang):
         args,
         IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
-        annotate=lambda items: queries.annotate_issues(session, items, now),
+        annotate=lambda items: queries.annotate_issues(session, items, now, args.get("lang")),
     )
 
 
 @bp.get("/v1/issues/latest")
 @cached_endpoint(IssueItemArgs(), IssueItemSchema)
 def latest_issue(session, args, now, lang):
-    """The newest public issue."""
-    issue = queries.latest_issue(session, now)
+    """The newest public issue; with `lang`, the newest that has an article in that language."""
+    issue = queries.latest_issue(session, now, args.get("lang"))
     if issue is None:
-        raise NotFound("No issue has been published yet.")
+        raise NotFound(
+            "No issue has been published yet."
+            + (f" (none with an article in '{args['lang']}')" if args.get("lang") else "")
+        )
     return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
 
 
-@bp.get("/v1/issues/<issue_id>")
-@cached_endpoint(IssueItemArgs(), IssueItemSchema)
-def get_issue(session, args, now, lang, issue_id):
-    """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
+def _issue_or_404(session, issue_id: str, now):
     start = parse_issue_id(issue_id)
     if start is None or start.weekday() != 0:
         raise NotFound(
@@ -86,4 +87,22 @@ def get_issue(session, args, now, lang, issue_id):
     issue = queries.get_issue(session, start, now)
     if issue is None:
         raise NotFound(f"No issue '{issue_id[:40]}'.")
+    return issue
+
+
+@bp.get("/v1/issues/<issue_id>")
+@cached_endpoint(IssueItemArgs(), IssueItemSchema)
+def get_issue(session, args, now, lang, issue_id):
+    """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
+    issue = _issue_or_404(session, issue_id, now)
     return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
+
+
+@bp.get("/v1/issues/<issue_id>/articles")
+@cached_endpoint(ArticleListArgs(), ArticleListSchema)
+def issue_articles(session, args, now, lang, issue_id):
+    """The issue's public articles, newest first, with every article filter (an `issue` filter naming another
+    issue matches nothing), paged like every article list."""
+    issue = _issue_or_404(session, issue_id, now)
+    chosen = args.get("issue")
+    return article_page(session, args, now, issue=[] if chosen and issue.start not in chosen else [issue.start])

@@ -14,7 +14,6 @@ bp = Blueprint("meta", __name__)
 
 
 @bp.get("/v1")
-@bp.get("/v1/")
 @cached_endpoint(ItemArgs(), RootSchema)
 def root(session, args, now, lang):
     """The API root: links to every collection, the feeds and the documentation."""

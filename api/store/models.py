@@ -25,6 +25,12 @@ class UTCDateTime(TypeDecorator):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+# Stored as published_at (and updated_at) when nothing in the archive says when an article was published (a
+# body-only capture, a bulk-import stamp): it sorts before every real time (last when newest come first) and the API
+# serves it as null.
+UNKNOWN_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 class Base(DeclarativeBase):
     pass
 

@@ -195,8 +195,9 @@ def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     return stmt
 
 
-def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime) -> None:
-    """Attach article_count and languages (of public articles) to each issue, in one query."""
+def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime, lang: str | None = None) -> None:
+    """Attach article_count and languages (of public articles) to each issue, in one query; with `lang`,
+    article_count counts the articles in that language only (languages still names them all)."""
     if not issues:
         return
     rows = session.execute(
@@ -206,9 +207,10 @@ def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime) -> 
     ).all()
     counts: dict = defaultdict(int)
     langs: dict = defaultdict(set)
-    for start, lang, n in rows:
-        counts[start] += n
-        langs[start].add(lang)
+    for start, language, n in rows:
+        if lang is None or language == lang:
+            counts[start] += n
+        langs[start].add(language)
     for issue in issues:
         issue.article_count = counts[issue.start]
         issue.languages = sorted(langs[issue.start])
@@ -218,8 +220,12 @@ def get_issue(session: Session, start: dt.date, now: dt.datetime) -> Issue | Non
     return session.scalar(public_issues(now).where(Issue.start == start))
 
 
-def latest_issue(session: Session, now: dt.datetime) -> Issue | None:
-    return session.scalar(public_issues(now).order_by(Issue.start.desc()).limit(1))
+def latest_issue(session: Session, now: dt.datetime, lang: str | None = None) -> Issue | None:
+    """The newest public issue; with `lang`, the newest holding a public article in that language."""
+    stmt = public_issues(now)
+    if lang:
+        stmt = stmt.where(has_public_article(now, {"lang": [lang]}))
+    return session.scalar(stmt.order_by(Issue.start.desc()).limit(1))
 
 
 def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue | None, Issue | None]:

@@ -4,13 +4,9 @@ const API = document.documentElement.dataset.api || "";
 const app = document.getElementById("app");
 const etags = new Map(); // url -> {etag, body}: explicit revalidation, as any API client should do
 
-const LABELS = {
-  en: { issues: "Issues", latest: "Latest issue", earlier: "Earlier issues", previous: "← Previous issue", next: "Next issue →", back: "← Back", more: "More", none: "No articles.", heat: "Trends by section and week", other: "Other", failed: "Could not load", translations: "Also in" },
-  ru: { issues: "Выпуски", latest: "Последний выпуск", earlier: "Предыдущие выпуски", previous: "← Предыдущий выпуск", next: "Следующий выпуск →", back: "← Назад", more: "Ещё", none: "Нет статей.", heat: "Тренды по разделам и неделям", other: "Другое", failed: "Не удалось загрузить", translations: "Также на" },
-  be: { issues: "Выпускі", latest: "Апошні выпуск", earlier: "Папярэднія выпускі", previous: "← Папярэдні выпуск", next: "Наступны выпуск →", back: "← Назад", more: "Яшчэ", none: "Няма артыкулаў.", heat: "Трэнды па раздзелах і тыднях", other: "Іншае", failed: "Не ўдалося загрузіць", translations: "Таксама на" },
-};
-let lang = localStorage.getItem("lang") || "en";
-const t = (k) => (LABELS[lang] || LABELS.en)[k];
+const LABELS = JSON.parse(document.documentElement.dataset.ui || "{}"); // the page's words, from the server
+let lang = localStorage.getItem("lang") || document.documentElement.lang || "en";
+const t = (k) => (LABELS[lang] || LABELS.en || {})[k] || k;
 
 async function api(path, params = {}) {
   const url = new URL(path, API || location.origin);
@@ -32,7 +28,7 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) {
     if (v == null) continue;
     if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else if (k.startsWith("data-") || k.startsWith("aria-")) node.setAttribute(k, v);
     else node[k] = v;
   }
   for (const c of children.flat()) if (c != null) node.append(c);
@@ -108,7 +104,12 @@ async function loadIssues() {
   more.onclick = async () => { page = await api(page.links.next); render(); };
   const panel = document.getElementById("issues-panel");
   panel.querySelector("h2").textContent = t("issues");
-  panel.hidden = false;
+}
+
+// The side panels appear once the issue is on screen, together: nothing already shown moves when they arrive.
+function showPanels() {
+  for (const id of ["issues-panel", "heatmap-panel"]) document.getElementById(id).hidden = false;
+  showScrollHint();
 }
 
 function markCurrentIssue(id) {
@@ -124,27 +125,54 @@ async function loadHeatmap() {
     timeline = await api("/v1/trends/timeline");
   } catch (err) {
     box.replaceChildren(el("p", { class: "error" }, `${t("failed")} /v1/trends/timeline (${err.message})`));
-    panel.hidden = false;
     return;
   }
   const cells = new Map(timeline.data.map((c) => [`${c.section.slug}|${c.issue.id}`, c]));
   const names = new Map(timeline.data.map((c) => [c.section.slug, c.section.name]));
   const titles = new Map(timeline.data.map((c) => [c.issue.id, c.issue.title]));
   const arrow = { worse: "▼", unchanged: "■", better: "▲" };
+  const day = new Intl.DateTimeFormat(lang, { day: "numeric", month: "short", timeZone: "UTC" });
+  const years = []; // [year, number of columns], oldest first
+  for (const id of timeline.meta.issues) {
+    const year = id.slice(0, 4);
+    if (years.length && years[years.length - 1][0] === year) years[years.length - 1][1] += 1;
+    else years.push([year, 1]);
+  }
   const table = el("table", { class: "heatmap" },
-    el("thead", {}, el("tr", {}, el("th"), timeline.meta.issues.map((id) => el("th", { scope: "col", title: titles.get(id) || id }, id.slice(5))))),
+    el("thead", {},
+      el("tr", { class: "years" }, el("td"), years.map(([year, n]) => el("th", { scope: "colgroup", colSpan: n, class: "year" }, year))),
+      el("tr", {}, el("td"), timeline.meta.issues.map((id) => el("th", { scope: "col", title: titles.get(id) || id, "data-issue": id },
+        day.format(new Date(`${id}T00:00:00Z`)))))),
     el("tbody", {}, timeline.meta.sections.map((slug) => el("tr", {},
       el("th", { scope: "row" }, names.get(slug) || slug),
       timeline.meta.issues.map((id) => {
         const c = cells.get(`${slug}|${id}`);
         if (!c) return el("td", { class: "cell-empty" });
         const href = `#/articles?${new URLSearchParams({ issue: c.issue.id, section: c.section.slug })}`;
-        const title = `${c.section.name}, ${c.issue.title}: ${c.counts.worse}▼ ${c.counts.unchanged}■ ${c.counts.better}▲ (${c.total})`;
+        const title = `${c.section.name}, ${c.issue.title}: ${t(c.direction)} (${c.counts.worse}▼ ${c.counts.unchanged}■ ${c.counts.better}▲, ${c.total})`;
         return el("td", { class: `cell cell-${c.direction}`, "data-section": slug, "data-issue": id, "data-direction": c.direction },
-          el("a", { href, title }, `${arrow[c.direction] || ""} ${c.total}`));
+          el("a", { href, title, "aria-label": title }, `${arrow[c.direction] || ""} ${c.total}`));
       })))));
   box.replaceChildren(table);
-  panel.hidden = false;
+}
+
+// The heat map scrolls sideways when it is wider than the screen (a phone): say so where it can be seen.
+function showScrollHint() {
+  const box = document.getElementById("heatmap");
+  document.getElementById("heat-hint").hidden = box.scrollWidth <= box.clientWidth + 1;
+}
+
+// The page's own words in the chosen language (the server wrote them in the negotiated one).
+function relabel() {
+  document.documentElement.lang = lang;
+  document.title = t("title");
+  document.getElementById("site-name").textContent = t("site");
+  document.getElementById("lang-label").textContent = t("language");
+  document.getElementById("heat-hint").textContent = t("scroll");
+  document.getElementById("legend-title").textContent = t("legend");
+  for (const item of document.querySelectorAll("#legend li")) {
+    item.lastChild.textContent = ` ${t(item.querySelector(".swatch").className.replace("swatch cell-", ""))}`;
+  }
 }
 
 async function route() {
@@ -166,12 +194,16 @@ async function start() {
   select.onchange = async () => {
     lang = select.value;
     localStorage.setItem("lang", lang);
-    document.documentElement.lang = lang;
+    relabel();
     await Promise.all([loadIssues(), loadHeatmap(), route()]);
+    showScrollHint();
   };
-  document.getElementById("controls").hidden = false;
+  document.getElementById("controls").classList.remove("pending");
   window.addEventListener("hashchange", route);
+  window.addEventListener("resize", showScrollHint);
+  if (lang !== document.documentElement.lang) relabel();
   await Promise.all([loadIssues().catch(() => {}), loadHeatmap(), route()]);
+  showPanels();
 }
 
 start();

@@ -1,0 +1,30 @@
+"""The bulletin's name and the reader page's URLs, shared by the pages and the feeds."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from api.http import base_url
+
+#: The site's name as each edition prints it.
+SITE_NAME = {"en": "Situation in Belarus", "ru": "Ситуация в Беларуси", "be": "Сітуацыя ў Беларусі"}
+
+
+def site_name(lang: str) -> str:
+    return SITE_NAME.get(lang, SITE_NAME["en"])
+
+
+def reader_url(fragment: str = "") -> str:
+    """The reader page (/), at the hash route `fragment` (e.g. `/article/<slug>`): a page a person can read."""
+    return f"{base_url()}/" + (f"#{fragment}" if fragment else "")
+
+
+def reader_article_url(slug: str) -> str:
+    return reader_url(f"/article/{slug}")
+
+
+def reader_list_url(filters: dict) -> str:
+    """The reader's article list for section / trend / issue filters, else the reader's front page."""
+    shown = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in sorted(filters.items())}
+    shown = {k: v for k, v in shown.items() if k in ("section", "trend", "issue") and v}
+    return reader_url(f"/articles?{urlencode(shown)}") if shown else reader_url()
