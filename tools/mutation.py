@@ -141,7 +141,10 @@ def report(fail_under: float | None = None) -> int:
         eq = [n for n in surv if n in equivalent]
         live = [n for n in surv if n not in equivalent]
         other = len(results) - killed - len(surv)
-        score = 100.0 * killed / (killed + len(live)) if killed + len(live) else 100.0
+        if killed + len(live) == 0:
+            rows.append(f"| {group} | {', '.join(modules)} | not run | | | {len(eq)} / {other} |")
+            continue
+        score = 100.0 * killed / (killed + len(live))
         total_killed += killed
         total_survived += len(live)
         rows.append(
