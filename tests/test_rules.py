@@ -102,7 +102,8 @@ class Doc:
             "image_credit": self.caption and f'"credit of {self.caption}"',
         }
         front.update({k: v for k, v in optional.items() if v})
-        body = " ".join(["Body", WORD, *(["filler"] * self.words)])
+        # one to three mentions of the search word: search ranks differ, and tie
+        body = " ".join(["Body", *([WORD] * (1 + self.n % 3)), *(["filler"] * self.words)])
         return "---\n" + "".join(f"{k}: {v}\n" for k, v in front.items()) + "---\n\n" + body + ".\n"
 
 
