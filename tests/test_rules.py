@@ -609,3 +609,34 @@ def test_negotiated_language_is_served_with_its_own_tag(client):
     for header, lang in (("ru;q=0.5, be;q=0.5", "ru"), ("be;q=0.5, ru;q=0.5", "be"), ("de, *;q=0.3", "en")):
         resp = client.get("/v1/sections", headers={"Accept-Language": header})
         assert resp.headers["Content-Language"] == lang
+
+
+# --------------------------------------------------------------------------------------------------- cursor errors
+
+
+def test_cursor_errors_are_problems_naming_the_cursor(client):
+    """Each way a cursor can be refused is a 400 problem with its own message and a reason under `cursor`/`page`."""
+    nxt = client.get("/v1/articles?limit=2").get_json()["links"]["next"]
+    cursor = nxt.split("cursor=")[1].split("&")[0]
+    cases = {
+        f"/v1/articles?limit=2&section=economy&cursor={cursor}": (
+            "This cursor belongs to another order or other filters.",
+            [{"name": "cursor", "reason": "mismatched cursor"}],
+        ),
+        f"/v1/articles?limit=2&sort=oldest&cursor={cursor}": (
+            "This cursor belongs to another order or other filters.",
+            [{"name": "cursor", "reason": "mismatched cursor"}],
+        ),
+        "/v1/articles?limit=2&cursor=bm90LWpzb24": (
+            "The cursor is not one this API issued.",
+            [{"name": "cursor", "reason": "invalid cursor"}],
+        ),
+        f"/v1/articles?limit=2&page=2&cursor={cursor}": (
+            "Use either cursor or page, not both.",
+            [{"name": "page", "reason": "cannot be combined with cursor"}],
+        ),
+    }
+    for url, (detail, params) in cases.items():
+        body = client.get(url).get_json()
+        assert (body["status"], body["detail"], body["invalid_params"]) == (400, detail, params), url
+    assert client.get(f"/v1/articles?limit=2&cursor={cursor}").status_code == 200
