@@ -4,37 +4,31 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, g
-from sqlalchemy import select
+from flask import Blueprint
 
-from api.http import cached_endpoint, url_with
+from api.http import cached_endpoint
 from api.store import queries
-from api.store.models import Issue, Section
 from schemas.args import TimelineArgs
 from schemas.compiled import dump_many
-from schemas.output import TimelineCellSchema, TimelineSchema, ctx
+from schemas.output import TimelineCellSchema, TimelineSchema
 
 bp = Blueprint("timeline", __name__)
 
 
 @bp.get("/v1/trends/timeline")
 @cached_endpoint(TimelineArgs(), TimelineSchema)
-def trend_timeline(session, args, now, lang):
+def trend_timeline(session, ctx):
     """Per (issue, section) with public stories: counts per direction, total, net index and direction.
 
     A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only.
     """
+    args, now = ctx.args, ctx.now
     filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
     cells = queries.trend_timeline(session, now, filters)
     starts = sorted({c["issue_start"] for c in cells})
-    issues = {i.start: i for i in session.scalars(select(Issue).where(Issue.start.in_(starts)))} if cells else {}
-    sections = {
-        s.slug: s
-        for s in session.scalars(
-            select(Section).where(Section.slug.in_({c["section_slug"] for c in cells})).order_by(Section.position, Section.slug)
-        )
-    } if cells else {}  # fmt: skip
-    base = ctx()["base"]
+    issues = {i.start: i for i in queries.issues_by_start(session, starts)}
+    sections = {s.slug: s for s in queries.sections_by_slug(session, {c["section_slug"] for c in cells})}
+    base = ctx.base
     for cell in cells:
         cell["issue"] = issues[cell["issue_start"]]
         cell["section"] = sections[cell["section_slug"]]
@@ -45,7 +39,7 @@ def trend_timeline(session, args, now, lang):
         "meta": {
             "issues": [s.isoformat() for s in starts],
             "sections": list(sections),
-            "generation": g.generation.id[:20],
+            "generation": ctx.generation.id[:20],
         },
-        "links": {"self": url_with()},
+        "links": {"self": ctx.url()},
     }
