@@ -70,6 +70,7 @@ class Doc:
     words: int = 3
     caption: str | None = None
     lang: str = "en"
+    mentions: int = 1  # of the search word in the body
 
     @property
     def slug(self) -> str:
@@ -102,8 +103,7 @@ class Doc:
             "image_credit": self.caption and f'"credit of {self.caption}"',
         }
         front.update({k: v for k, v in optional.items() if v})
-        # one to three mentions of the search word: search ranks differ, and tie
-        body = " ".join(["Body", *([WORD] * (1 + self.n % 3)), *(["filler"] * self.words)])
+        body = " ".join(["Body", *([WORD] * self.mentions), *(["filler"] * self.words)])
         return "---\n" + "".join(f"{k}: {v}\n" for k, v in front.items()) + "---\n\n" + body + ".\n"
 
 
@@ -129,6 +129,7 @@ def documents(draw, min_size=1, max_size=9) -> list[Doc]:
                 section=draw(st.sampled_from([None, *SECTIONS, *SECTIONS])),
                 trend=draw(st.sampled_from([None, *TRENDS, *TRENDS])),
                 aliases=[f"alias-{n}"] if draw(st.booleans()) else [],
+                mentions=1 + n % 3,  # search ranks differ, and tie
             )
         )
     return docs
