@@ -235,14 +235,44 @@ def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue 
     return prev, nxt
 
 
-def issue_articles(session: Session, issue: Issue, now: dt.datetime, terms: Terms, lang: str | None = None) -> list:
-    """The issue's public articles in editorial order (section order, then position in the section), as list
-    items (ArticleItem: plain rows of article_list(), no ORM objects)."""
+#: How many article summaries an issue item embeds: per section and in all (the rest are one link away).
+ISSUE_ARTICLES_PER_SECTION = 20
+ISSUE_ARTICLES_MAX = 100
+
+
+def issue_articles(
+    session: Session,
+    issue: Issue,
+    now: dt.datetime,
+    terms: Terms,
+    lang: str | None = None,
+    per_section: int = ISSUE_ARTICLES_PER_SECTION,
+    total: int = ISSUE_ARTICLES_MAX,
+) -> list:
+    """The issue's first public articles in editorial order (section order, then position in the section): at
+    most `per_section` of each section and `total` in all, as list items (ArticleItem: plain rows of
+    article_list(), no ORM objects). A week of any size costs one bounded read."""
     stmt, params, _ = article_list(now, {"issue": [issue.start], **({"lang": [lang]} if lang else {})})
-    stmt = stmt.outerjoin(Section, Section.slug == Article.section_slug).order_by(
-        Section.position.nulls_last(), Article.position, Article.slug
+    in_section = func.row_number().over(
+        partition_by=Article.section_slug, order_by=(Article.position, Article.slug)
     )
-    return [ArticleItem(row, terms) for row in session.connection().execute(stmt, params)]
+    ranked = stmt.add_columns(in_section.label("in_section")).subquery("ranked")
+    outer = (
+        select(*(ranked.c[c.key] for c in SUMMARY_COLUMNS))
+        .outerjoin(Section, Section.slug == ranked.c.section_slug)
+        .where(ranked.c.in_section <= per_section)
+        .order_by(Section.position.nulls_last(), ranked.c.position, ranked.c.slug)
+        .limit(total)
+    )
+    return [ArticleItem(row, terms) for row in session.connection().execute(outer, params)]
+
+
+def issue_section_counts(session: Session, issue: Issue, now: dt.datetime, lang: str | None = None) -> dict:
+    """Section slug (None: no section) → how many public articles of the issue it holds, in one grouped query."""
+    stmt = select(Article.section_slug, func.count()).where(is_public(now), Article.issue_start == issue.start)
+    if lang:
+        stmt = stmt.where(Article.lang == lang)
+    return dict(session.execute(stmt.group_by(Article.section_slug)).all())
 
 
 def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
