@@ -370,6 +370,8 @@ class ArticleDetailSchema(ArticleSchema):
 ArticleItemSchema = Schema.from_dict(
     {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
 )
+
+
 class IssueItemMetaSchema(Schema):
     """How much of the issue the item lists: its summaries are bounded, the rest are behind `links.articles`."""
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.store import queries
 from api.ingest.loader import load_archive
+from api.store import queries
 from bench.generate import Rates, generate
 from tests.conftest import make_app, walk
 
@@ -63,6 +63,5 @@ def test_the_issue_item_embeds_a_bounded_number_of_summaries_and_links_to_the_re
         # sections come in editorial order, and the whole-issue bound fills them in that order
         filled = [len(s["articles"]) for s in sections]
         wanted = [min(per_section, s["article_count"]) for s in sections]
-        cut = next((i for i, (f, w) in enumerate(zip(filled, wanted)) if f < w), len(sections))
+        cut = next((i for i, (f, w) in enumerate(zip(filled, wanted, strict=True)) if f < w), len(sections))
         assert filled[:cut] == wanted[:cut] and all(f == 0 for f in filled[cut + 1 :])
-

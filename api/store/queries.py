@@ -253,9 +253,7 @@ def issue_articles(
     most `per_section` of each section and `total` in all, as list items (ArticleItem: plain rows of
     article_list(), no ORM objects). A week of any size costs one bounded read."""
     stmt, params, _ = article_list(now, {"issue": [issue.start], **({"lang": [lang]} if lang else {})})
-    in_section = func.row_number().over(
-        partition_by=Article.section_slug, order_by=(Article.position, Article.slug)
-    )
+    in_section = func.row_number().over(partition_by=Article.section_slug, order_by=(Article.position, Article.slug))
     ranked = stmt.add_columns(in_section.label("in_section")).subquery("ranked")
     outer = (
         select(*(ranked.c[c.key] for c in SUMMARY_COLUMNS))
