@@ -467,6 +467,9 @@ class TimelineMetaSchema(Schema):
     sections = fields.List(
         fields.String(), required=True, metadata={"description": "Section slugs charted, in display order."}
     )
+    limit = integer(metadata={"description": "Issue weeks per page."})
+    total = integer(metadata={"description": "Issue weeks matching the filters, on every page."})
+    page = integer(allow_none=True, metadata={"description": "The page number asked for (null: cursor paging)."})
     generation = text()
 
 
@@ -476,7 +479,7 @@ SelfLinkSchema = Schema.from_dict({"self": text()}, name="SelfLink")
 class TimelineSchema(Schema):
     data = fields.List(fields.Nested(TimelineCellSchema), required=True)
     meta = nested(TimelineMetaSchema)
-    links = nested(SelfLinkSchema)
+    links = nested(PageLinksSchema)
 
 
 # --------------------------------------------------------------------------- the change feed

@@ -1,5 +1,6 @@
 """Bounded responses on generated archives bigger than the bounds: the issue item embeds at most
-ISSUE_ARTICLES_PER_SECTION summaries per section and ISSUE_ARTICLES_MAX in all, and links to the rest."""
+ISSUE_ARTICLES_PER_SECTION summaries per section and ISSUE_ARTICLES_MAX in all, and links to the rest; the timeline
+charts the latest TIMELINE_WINDOW issue weeks and pages back through the rest."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from api.ingest.loader import load_archive
 from api.store import queries
 from bench.generate import Rates, generate
+from schemas.args import TIMELINE_MAX, TIMELINE_WINDOW
 from tests.conftest import make_app, walk
 
 LOCAL = "http://localhost"
@@ -21,13 +23,30 @@ def big_weeks(tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def big_client(big_weeks, scratch_store):
-    report = load_archive(big_weeks, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+@pytest.fixture(scope="module")
+def many_weeks(tmp_path_factory):
+    """About 80 issue weeks of three articles: more than a timeline window."""
+    out = tmp_path_factory.mktemp("many-weeks") / "archive"
+    generate(out, 240, seed=12, rates=Rates(per_issue=3, draft=0.0, embargoed=0.0), per_dir=200)
+    return out
+
+
+def _served(archive, store):
+    report = load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"])
     assert report.rejected == []
-    app = make_app(scratch_store)
+    app = make_app(store)
     yield app.test_client()
     app.extensions["store"].dispose()
+
+
+@pytest.fixture
+def big_client(big_weeks, scratch_store):
+    yield from _served(big_weeks, scratch_store)
+
+
+@pytest.fixture
+def weeks_client(many_weeks, scratch_store):
+    yield from _served(many_weeks, scratch_store)
 
 
 def _path(url: str) -> str:
@@ -65,3 +84,28 @@ def test_the_issue_item_embeds_a_bounded_number_of_summaries_and_links_to_the_re
         wanted = [min(per_section, s["article_count"]) for s in sections]
         cut = next((i for i, (f, w) in enumerate(zip(filled, wanted, strict=True)) if f < w), len(sections))
         assert filled[:cut] == wanted[:cut] and all(f == 0 for f in filled[cut + 1 :])
+
+
+def test_the_timeline_charts_the_latest_window_and_pages_back_through_the_rest(weeks_client):
+    newest_first = [i["id"] for i in walk(weeks_client, "/v1/issues?limit=100")]
+    assert TIMELINE_WINDOW < len(newest_first) <= TIMELINE_MAX, "the archive must hold more weeks than a window"
+    first = weeks_client.get("/v1/trends/timeline").get_json()
+    assert first["meta"]["limit"] == TIMELINE_WINDOW and first["meta"]["total"] == len(newest_first)
+    assert first["meta"]["issues"] == sorted(newest_first[:TIMELINE_WINDOW])
+    assert first["links"]["prev"] is None and first["links"]["next"]
+    whole = weeks_client.get(f"/v1/trends/timeline?limit={TIMELINE_MAX}").get_json()
+    assert whole["links"]["next"] is None and whole["meta"]["issues"] == sorted(newest_first)
+
+    def key(cell):
+        return cell["issue"]["id"], cell["section"]["slug"]
+
+    pages, url = [], "/v1/trends/timeline?limit=30"
+    while url:
+        body = weeks_client.get(url).get_json()
+        assert len(body["meta"]["issues"]) <= 30
+        pages.append(body["data"])
+        url = body["links"]["next"] and _path(body["links"]["next"])
+    # newest weeks first, page by page; each page oldest first; together the whole history, once
+    paged = [c for page in reversed(pages) for c in page]
+    assert [key(c) for c in paged] == [key(c) for c in whole["data"]]
+    assert paged == whole["data"]

@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, g
 from sqlalchemy import select
 
-from api.http import cached_endpoint, url_with
+from api.http import cached_endpoint
+from api.resources.collection import page_links, requested_page
 from api.store import queries
-from api.store.models import Issue, Section
+from api.store.models import Section
 from schemas.args import TimelineArgs
 from schemas.compiled import dump_many
 from schemas.output import TimelineCellSchema, TimelineSchema, ctx
@@ -22,12 +23,20 @@ bp = Blueprint("timeline", __name__)
 def trend_timeline(session, args, now, lang):
     """Per (issue, section) with public stories: counts per direction, total, net index and direction.
 
-    A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only.
+    A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only. A page charts
+    `limit` issue weeks (the latest 52 by default, at most 260), oldest first; `links.next` leads to earlier weeks.
     """
     filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
-    cells = queries.trend_timeline(session, now, filters)
+    page = requested_page(
+        session,
+        queries.timeline_issues(now, filters),
+        queries.ISSUE_ORDERS["newest"],
+        args,
+        filters={k: ",".join(v) if isinstance(v, list) else str(v) for k, v in filters.items()},
+    )
+    issues = {i.start: i for i in page.items}
+    cells = queries.trend_timeline(session, now, {**filters, "issue": list(issues)}) if issues else []
     starts = sorted({c["issue_start"] for c in cells})
-    issues = {i.start: i for i in session.scalars(select(Issue).where(Issue.start.in_(starts)))} if cells else {}
     sections = {
         s.slug: s
         for s in session.scalars(
@@ -40,12 +49,17 @@ def trend_timeline(session, args, now, lang):
         cell["section"] = sections[cell["section_slug"]]
         query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
         cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
+    links = page_links(page)
+    link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
     return {
         "data": dump_many(TimelineCellSchema, cells),
         "meta": {
             "issues": [s.isoformat() for s in starts],
             "sections": list(sections),
+            "limit": args["limit"],
+            "total": page.total,
+            "page": page.page,
             "generation": g.generation.id[:20],
         },
-        "links": {"self": url_with()},
-    }
+        "links": links,
+    }, {"Link": link_header}

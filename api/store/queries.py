@@ -195,6 +195,17 @@ def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     return stmt
 
 
+def timeline_issues(now: dt.datetime, filters: dict) -> Select:
+    """The issues a timeline charts: those with a public article (in the `section` filter, if any) within `from_`
+    and `to` (issue weeks ending on or after, starting on or before)."""
+    stmt = select(Issue).where(has_public_article(now, {k: filters[k] for k in ("section",) if k in filters}))
+    if filters.get("from_"):
+        stmt = stmt.where(Issue.end >= filters["from_"])
+    if filters.get("to"):
+        stmt = stmt.where(Issue.start <= filters["to"])
+    return stmt
+
+
 def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime, lang: str | None = None) -> None:
     """Attach article_count and languages (of public articles) to each issue, in one query; with `lang`,
     article_count counts the articles in that language only (languages still names them all)."""
