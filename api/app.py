@@ -9,6 +9,8 @@ from api import errors, logs, metrics
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
+from api.problems import NotFound
+from api.signing import Signer, load_secret
 from api.store.db import Store
 
 
@@ -47,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     limiter = new_limiter()
     limiter.init_app(app)
 
+    app.extensions["signer"] = Signer(load_secret(app.config["SIGNING_SECRET"], app.config["SIGNING_SECRET_FILE"]))
     app.extensions["store"] = Store(
         app.config["DATABASE_URL"],
         schema=app.config["DATABASE_SCHEMA"],
@@ -76,7 +79,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask import request
 
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in request.path):
-            raise errors.NotFound("No such resource.")
+            raise NotFound("No such resource.")
 
     @app.before_request
     def _one_form_per_route():
@@ -115,11 +118,19 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.wsgi_app = metrics.observe(app, app.wsgi_app, hot="hot_path" in app.extensions)
 
     # Behind N trusted proxies (deploy/nginx.conf is one), the client is the N-th address from the right of
-    # X-Forwarded-For, and scheme/host come from X-Forwarded-Proto/-Host: the limiter then counts per real client
-    # and absolute links carry the public origin. Outermost, so the hot path keys on the corrected environ too.
+    # X-Forwarded-For and the scheme comes from X-Forwarded-Proto: the limiter then counts per real client.
+    # X-Forwarded-Host only when TRUST_FORWARDED_HOST says so: a proxy that passes a client's header on would
+    # otherwise let that client choose the links every other client is served. Outermost, so the hot path keys
+    # on the corrected environ too.
     hops = app.config["TRUSTED_PROXIES"]
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        forwarded_host = app.config["TRUST_FORWARDED_HOST"]
+        if not app.config["PUBLIC_BASE_URL"] and not forwarded_host:
+            raise ValueError(
+                "TRUSTED_PROXIES is set but PUBLIC_BASE_URL is not: behind a proxy, absolute links must come from "
+                "PUBLIC_BASE_URL (or, if the proxy sets X-Forwarded-Host itself, TRUST_FORWARDED_HOST=1)"
+            )
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops if forwarded_host else 0)
 
     from api.cli import archive_cli
 

@@ -44,14 +44,21 @@ class Config:
         self.GENERATION_CHECK_INTERVAL = float(env("GENERATION_CHECK_INTERVAL", "1.0"))
         #: Longest time one database query may run before the request gets a 503.
         self.QUERY_TIMEOUT_MS = _int("QUERY_TIMEOUT_MS", 3000)
-        #: Public origin used in absolute links (feeds, canonical URLs); empty means the request's own.
+        #: Public origin used in absolute links (feeds, canonical URLs); empty means the request's own (`make run`).
+        #: Required behind a proxy (TRUSTED_PROXIES > 0) unless TRUST_FORWARDED_HOST is on.
         self.PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", "").rstrip("/")
         #: Rate limiting (Flask-Limiter): off by default for the embedded set-up.
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", False)
         self.RATELIMIT_DEFAULT = env("RATELIMIT_DEFAULT", "300 per minute")
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
-        #: Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted (1 behind deploy/nginx.conf).
+        #: Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (1 behind deploy/nginx.conf).
         self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+        #: Also take the host of absolute links from those proxies' X-Forwarded-Host (off: PUBLIC_BASE_URL decides).
+        self.TRUST_FORWARDED_HOST = _bool("TRUST_FORWARDED_HOST", False)
+        #: Secret that keys ETags, cursors and change tokens; every instance serving the same clients needs the
+        #: same one. Empty: the contents of SIGNING_SECRET_FILE (created with a random secret if missing).
+        self.SIGNING_SECRET = env("SIGNING_SECRET", "")
+        self.SIGNING_SECRET_FILE = env("SIGNING_SECRET_FILE", str(ROOT / "data" / "signing.key"))
         #: Rights and attribution text carried by every feed.
         self.FEED_RIGHTS = env("FEED_RIGHTS", "© Situation in Belarus bulletin. Republication with attribution.")
         self.FEED_ATTRIBUTION = env("FEED_ATTRIBUTION", "Situation in Belarus — weekly analytical bulletin")

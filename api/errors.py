@@ -10,41 +10,10 @@ import orjson
 from flask import Flask, Response, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
-from api.store.db import StoreUnavailable
+from api.problems import PROBLEM_TYPES, BadRequest, Gone, NotFound, Problem, ServiceUnavailable  # noqa: F401 - as before
+from api.store.db import StoreRejected, StoreUnavailable
 
 log = logging.getLogger("api")
-
-PROBLEM_TYPES = "https://bulletin.example/problems/"
-
-
-class Problem(Exception):
-    """An error response: status, title and detail, plus per-parameter reasons for a 400."""
-
-    status = 500
-    title = "Internal Server Error"
-    type_slug = "internal"
-
-    def __init__(self, detail: str, invalid_params: dict[str, str] | None = None, headers: dict | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.invalid_params = invalid_params or {}
-        self.headers = headers or {}
-
-
-class BadRequest(Problem):
-    status, title, type_slug = 400, "Bad Request", "invalid-request"
-
-
-class NotFound(Problem):
-    status, title, type_slug = 404, "Not Found", "not-found"
-
-
-class Gone(Problem):
-    status, title, type_slug = 410, "Gone", "gone"
-
-
-class ServiceUnavailable(Problem):
-    status, title, type_slug = 503, "Service Unavailable", "unavailable"
 
 
 def problem_response(status: int, title: str, detail: str, type_slug: str, invalid: dict | None = None, headers=None):
@@ -109,6 +78,13 @@ def init_app(app: Flask) -> None:
             "unavailable", headers={"Retry-After": "5"},
         )  # fmt: skip
 
+    @app.errorhandler(StoreRejected)
+    def _rejected(exc: StoreRejected):
+        log.warning("the store refused a value of the request: %s", exc)  # one line, no traceback: not our fault
+        return problem_response(
+            400, "Bad Request", "A value in this request is outside what the API can look up.", "invalid-request"
+        )
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         # Routing 404/405, 429 from the limiter, 414/431 from werkzeug: same shape, no HTML page.
@@ -120,6 +96,21 @@ def init_app(app: Flask) -> None:
         headers = dict(exc.get_headers()) if exc.code in (405, 429) else {}
         headers.pop("Content-Type", None)
         return problem_response(exc.code or 500, exc.name, detail, _slug(exc.name), headers=headers)
+
+    @app.after_request
+    def _redirect_as_problem(resp):
+        # werkzeug's own redirects (a doubled slash merged: /v1//issues → 308 /v1/issues) carry an HTML page.
+        if 300 <= resp.status_code < 400 and resp.status_code != 304 and resp.mimetype == "text/html":
+            body = {
+                "type": PROBLEM_TYPES + "moved",
+                "title": "Permanent Redirect" if resp.status_code == 308 else "Redirect",
+                "status": resp.status_code,
+                "detail": f"This resource lives at {resp.headers.get('Location', '')}.",
+            }
+            resp.set_data(orjson.dumps(body))
+            resp.mimetype = "application/problem+json"
+            resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -1,11 +1,14 @@
 """The hot path: an in-process front cache that replays prepared responses of cached endpoints without Flask.
 
 The store changes only when the loader runs, so the complete answer to a GET (status, every header, the body
-in the negotiated encoding) is a pure function of the live generation's visible-content version (generation id
-+ embargo epoch) and of the request inputs the app reads: method, host and scheme, path, the raw query string,
-`Accept-Language` and `Accept-Encoding`. This WSGI middleware keys prepared responses on exactly those, so a hit
-is a stat (or poll) of the generation plus one dict lookup: no argument parsing, no cache round trip, no
-database, no serialisation, no ETag hashing. `If-None-Match` carrying the stored ETag is a 304 from the same
+in the negotiated encoding) is a pure function of the response-cache key (api.keys.cache_key: content version,
+base URL, path, validated arguments, language) and of the encoding. Entries are kept under that key and the
+encoding; the app tells this middleware which key a request had (http.Replayable), and the middleware remembers
+the raw request inputs that led to it (host and scheme, path, the raw query string, `Accept-Language`,
+`Accept-Encoding`, under the same content version): the same raw inputs always validate to the same arguments,
+so a hit is a stat (or poll) of the generation plus two dict lookups: no argument parsing, no cache round trip,
+no database, no serialisation, no ETag hashing. Requests whose validated arguments differ never share an entry,
+whatever their raw query strings look like. `If-None-Match` carrying the stored ETag is a 304 from the same
 entry. Anything it cannot answer exactly (a miss, `If-Modified-Since`, `If-None-Match: *`, a method other than
 GET/HEAD, a store that cannot be read) goes to the Flask app unchanged, which is the single source of truth:
 an entry is only ever a copy of a 200 that the app produced and marked as cacheable (`cached_endpoint`).
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 from werkzeug.http import remove_entity_headers
 
-from api import clock, http
+from api import clock, http, keys
 from api.store.db import Store, StoreUnavailable
 
 
@@ -64,7 +67,8 @@ class HotPath:
         # Cache-Control lifetimes are shortened near an embargo end; within `horizon` seconds (the longest lifetime)
         # of one, a replayed header could let a cache hold a page past the embargo, so the app recomputes it.
         self.horizon = dt.timedelta(seconds=horizon)
-        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()  # (response key, content encoding) → Entry
+        self._aliases: OrderedDict[tuple, tuple] = OrderedDict()  # raw request inputs → (response key, encoding)
         self._bytes = 0
         self._lock = threading.Lock()
         self.hits = self.misses = 0
@@ -81,8 +85,8 @@ class HotPath:
         except StoreUnavailable:
             return self.wsgi_app(environ, start_response)  # the app answers 503
         now = clock.now()
-        key = (
-            http.CODE_VERSION,  # as in the response cache key
+        raw = (
+            keys.CODE_VERSION,
             generation.key(now),
             environ["wsgi.url_scheme"],
             environ.get("HTTP_HOST", ""),
@@ -92,12 +96,13 @@ class HotPath:
             environ.get("HTTP_ACCEPT_LANGUAGE", ""),
             environ.get("HTTP_ACCEPT_ENCODING", ""),
         )
-        entry = self._entries.get(key)
+        key = self._aliases.get(raw)
+        entry = self._entries.get(key) if key is not None else None
         if entry is not None and (entry.valid_until is None or now < entry.valid_until):
             self.hits += 1
             # Notes for the request wrapper (api/metrics.py): who answered, for which route and generation.
             environ["bulletin.cache"] = "hot"
-            environ["bulletin.route"], environ["bulletin.generation"] = entry.route, key[1]
+            environ["bulletin.route"], environ["bulletin.generation"] = entry.route, raw[1]
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
@@ -110,9 +115,9 @@ class HotPath:
         environ["bulletin.hot_miss"] = True
         if method == "HEAD":
             return self.wsgi_app(environ, start_response)
-        return self._fill(key, generation, now, environ, start_response)
+        return self._fill(raw, generation, now, environ, start_response)
 
-    def _fill(self, key, generation, now, environ, start_response):
+    def _fill(self, raw, generation, now, environ, start_response):
         """Run the app; keep a copy of its answer when it is a replayable 200."""
         captured = {}
 
@@ -121,8 +126,8 @@ class HotPath:
             return start_response(status, headers, exc_info)
 
         app_iter = self.wsgi_app(environ, capture)
-        own = environ.get(http.REPLAYABLE)
-        if own is None or not captured.get("status", "").startswith("200"):
+        replayable = environ.get(http.REPLAYABLE)
+        if replayable is None or not captured.get("status", "").startswith("200"):
             return app_iter
         try:
             body = b"".join(app_iter)
@@ -136,16 +141,21 @@ class HotPath:
             next_change = generation.next_change(now)
             valid_until = None if next_change is None else next_change - self.horizon
             if valid_until is None or now < valid_until:
-                kept = _not_modified_headers(headers, own)
+                encoding = next((v for k, v in headers if k.lower() == "content-encoding"), None)
+                not_modified = _not_modified_headers(headers, replayable.own_headers)
                 route = environ.get("bulletin.route")
-                self._store(key, Entry(list(headers), body, kept, etag, valid_until, route))
+                entry = Entry(list(headers), body, not_modified, etag, valid_until, route)
+                self._store(raw, (replayable.key, encoding), entry)
         return [body]
 
-    def _store(self, key: tuple, entry: Entry) -> None:
+    def _store(self, raw: tuple, key: tuple, entry: Entry) -> None:
         size = entry.size()
         if size > self.max_bytes // 8:  # one entry never takes more than an eighth of the budget
             return
         with self._lock:
+            self._aliases[raw] = key
+            while len(self._aliases) > 4 * self.max_entries:
+                self._aliases.popitem(last=False)
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.size()

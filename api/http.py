@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
-from pathlib import Path
-from urllib.parse import urlencode
 
 import brotli
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
 from werkzeug.datastructures import MultiDict
 
 from api import clock, metrics
-from api.errors import BadRequest
+from api.context import RequestContext
 from api.extensions import cache
+from api.keys import cache_key
 from api.languages import negotiate
+from api.problems import BadRequest
 from schemas.args import ignored_param
 
 log = logging.getLogger("api.cache")
@@ -31,25 +30,17 @@ log = logging.getLogger("api.cache")
 MAX_QUERY_STRING = 2048
 COMPRESS_MIN_BYTES = 512
 VARY = "Accept-Encoding, Accept-Language, Origin"
-#: The WSGI environ key a cached endpoint sets on a 200 that the hot path (api/hot.py) may replay: the
-#: (lower-case) names of the view's own headers (Link, Content-Security-Policy…), which its 304 does not carry.
+#: The WSGI environ key a cached endpoint sets on a 200 that the hot path (api/hot.py) may replay: a Replayable.
 REPLAYABLE = "bulletin.replayable"
 
 
-def _code_version() -> str:
-    """A digest of the code that shapes responses: a deploy must not be served bodies cached by the previous one
-    (the store generation is a content digest, so it alone survives a code change in a shared Redis), nor a page
-    naming an asset by a hash that changed."""
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.blake2b(digest_size=6)
-    # api/static too: the pages name their assets by content hash, so a changed asset changes the pages
-    static = [p for p in root.glob("api/static/**/*") if p.is_file()]
-    for path in sorted([*root.glob("api/**/*.py"), *root.glob("schemas/**/*.py"), *static]):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class Replayable:
+    """What the hot path learns from a 200: its response-cache key and the (lower-case) names of the view's own
+    headers (Link, Content-Security-Policy…), which its 304 does not carry."""
 
-
-CODE_VERSION = _code_version()
+    key: str
+    own_headers: frozenset[str]
 
 
 class ResponseCache:
@@ -153,37 +144,15 @@ def negotiated_language(args: dict) -> str:
 
 
 def base_url() -> str:
-    """The absolute API root of this request (PUBLIC_BASE_URL, else scheme and host), worked out once per request."""
-    env = request.environ  # per request (an app context, and so `g`, may outlive one request)
-    found = env.get("bulletin.base_url")
-    if found is None:
-        found = env["bulletin.base_url"] = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
-    return found
+    """The absolute API root of this request: PUBLIC_BASE_URL, else its own scheme and host."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
 
 
-def url_with(**changes) -> str:
-    """This request's URL with some query parameters replaced (None removes one), parameters in sorted order.
-
-    The request's own parameters are encoded once per request (a collection links to itself, its first, next and
-    previous page); only the changed ones are encoded per call.
-    """
-    own = request.environ.get("bulletin.encoded_args")
-    if own is None:
-        own = request.environ["bulletin.encoded_args"] = {k: urlencode({k: v}) for k, v in query_args().items()}
-    pairs = dict(own)
-    for k, v in changes.items():
-        if v is None:
-            pairs.pop(k, None)
-        else:
-            pairs[k] = urlencode({k: str(v)})
-    query = "&".join(pairs[k] for k in sorted(pairs))
-    return f"{base_url()}{request.path}" + (f"?{query}" if query else "")
-
-
-def per_generation(name: str, compute: Callable):
-    """A value that depends on the visible content alone (a count, a facet): computed once per generation and
-    embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by every instance)."""
-    key = f"v|{CODE_VERSION}|{g.content_key}|{name}"
+def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
+    """A value that depends on the visible content and `parts` alone (a count, a facet): computed once per
+    generation and embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by
+    every instance)."""
+    key = cache_key(kind, content=ctx.content_key, **parts)
     value = response_cache.get(key)
     _note_lookup("value", value is not None)
     if value is None:
@@ -240,7 +209,7 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
     encoding = "br" if accept["br"] else "gzip" if accept["gzip"] else None
     if encoding is None:
         return entry.body, None
-    ckey = f"{key}|{encoding}"
+    ckey = cache_key("encoded", response=key, encoding=encoding)
     body = response_cache.get(ckey)
     _note_lookup("compressed", body is not None)
     if body is None:
@@ -250,10 +219,12 @@ def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
 
 
 def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, mimetype: str = "application/json"):
-    """Wrap a view `view(session, args, now, **path) -> data | (data, headers)` in the cached response path.
+    """Wrap a view `view(session, ctx, **path) -> data | (data, headers)` in the cached response path; `ctx` is the
+    request's api.context.RequestContext, built here once.
 
-    The cache key is store generation (with its embargo epoch) + base URL + path + normalised query +
-    negotiated language; the ETag derives from the key, so a 304 costs no cache or database work.
+    The cache key (api.keys.cache_key) covers the store generation with its embargo epoch, the base URL, the path,
+    the validated arguments and the negotiated language; the ETag is a MAC of the key under the server secret
+    (api.signing), so a 304 costs no cache or database work and only a tag this API issued for a 200 gets one.
     """
 
     def decorator(view: Callable):
@@ -263,11 +234,18 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             store = current_app.extensions["store"]
             generation = store.current()
             now = clock.now()
-            lang = negotiated_language(args)
-            query = "&".join(f"{k}={v}" for k, v in sorted(query_args().items()))
-            g.content_key = request.environ["bulletin.generation"] = generation.key(now)
-            key = f"r|{CODE_VERSION}|{g.content_key}|{base_url()}|{request.path}|{query}|{lang}"
-            etag = 'W/"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
+            signer = current_app.extensions["signer"]
+            ctx = RequestContext(
+                now=now, generation=generation, content_key=generation.key(now), lang=negotiated_language(args),
+                base=base_url(), path=request.path, args=args, query=dict(query_args().items()), signer=signer,
+            )  # fmt: skip
+            lang = ctx.lang
+            request.environ["bulletin.generation"] = ctx.content_key  # for the request wrapper (api/metrics.py)
+            key = cache_key(
+                "response", content=ctx.content_key, secret=signer.scope, base=ctx.base, path=ctx.path,
+                args=args, lang=lang,
+            )  # fmt: skip
+            etag = signer.etag(key)  # keyed: a client cannot make one up
             last_modified = generation.last_modified(now)
             next_change = generation.next_change(now)
             # Never let a cache hold a page past the moment an embargo ends.
@@ -290,12 +268,11 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             _note_lookup("response", entry is not None)
             request.environ["bulletin.cache"] = "none" if entry is None else "response"
             if entry is None:
-                g.generation = generation
                 with (
-                    Context({"lang": lang, "base": base_url(), "format": args.get("format")}),
+                    Context({"lang": lang, "base": ctx.base, "format": ctx.format}),
                     store.session(generation) as session,
                 ):
-                    result = view(session=session, args=args, now=now, lang=lang, **path)
+                    result = view(session=session, ctx=ctx, **path)
                 data, extra = result if isinstance(result, tuple) else (result, {})
                 body = data if isinstance(data, bytes) else orjson.dumps(data)
                 entry = Cached(body, extra, mimetype)
@@ -309,7 +286,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             if encoding:
                 resp.headers["Content-Encoding"] = encoding
             # The hot path (api/hot.py) may replay this exact answer; the view's own headers are not in a 304.
-            request.environ[REPLAYABLE] = frozenset(h.lower() for h in entry.headers)
+            request.environ[REPLAYABLE] = Replayable(key, frozenset(h.lower() for h in entry.headers))
             return resp
 
         wrapper.args_schema = args_schema  # the OpenAPI document is generated from these two

@@ -145,27 +145,18 @@ def _examples(app: Flask) -> dict[str, str]:
     """Path-parameter examples taken from the live store (the sample archive in development)."""
     found: dict[str, str] = {}
     try:
-        from sqlalchemy import select
-
         from api import clock
-        from api.store.models import Issue, Section, Trend
-        from api.store.queries import public_articles
+        from api.store import queries
 
         store = app.extensions["store"]
-        now = clock.now()
         with store.session(store.current()) as session:
-            art = session.execute(public_articles(now).limit(1)).scalars().first()
-            if art is not None:
-                found["/v1/articles/{slug}"] = art.slug
-            issue = session.execute(select(Issue).order_by(Issue.start.desc()).limit(1)).scalars().first()
-            if issue is not None:
-                found["issue_id"] = issue.start.isoformat()
-            section = session.execute(select(Section).order_by(Section.position).limit(1)).scalars().first()
-            if section is not None:
-                found["/v1/sections/{slug}"] = section.slug
-            trend = session.execute(select(Trend).limit(1)).scalars().first()
-            if trend is not None:
-                found["/v1/trends/{slug}"] = trend.slug
+            article, issue, section, trend = queries.examples(session, clock.now())
+        for key, value in (
+            ("/v1/articles/{slug}", article), ("issue_id", issue), ("/v1/sections/{slug}", section),
+            ("/v1/trends/{slug}", trend),
+        ):  # fmt: skip
+            if value is not None:
+                found[key] = value
     except Exception:  # noqa: BLE001 - examples are a nicety; the document must build without a store
         pass
     return found
@@ -469,7 +460,7 @@ def register(app: Flask) -> None:
     from api.http import cached_endpoint
 
     @cached_endpoint(ItemArgs())
-    def openapi_json(session, args, now, lang):
+    def openapi_json(session, ctx):
         """The OpenAPI 3.1 description of this API.
 
         Generated from the routes and the schemas that parse requests and shape responses; the linters and

@@ -16,7 +16,7 @@ from flask import Blueprint, Response
 from markupsafe import escape
 
 from api.assets import FAVICON, asset_url
-from api.http import cached_endpoint, negotiated_language
+from api.http import cached_endpoint
 from api.site import SITE_NAME
 from api.store import queries
 from schemas.args import ItemArgs
@@ -207,14 +207,14 @@ PAGE = """<!doctype html>
 
 @bp.get("/")
 @cached_endpoint(ItemArgs(), mimetype="text/html")
-def index(session, args, now, lang):
+def index(session, ctx):
     """The reader page, with the latest issue rendered for readers without JavaScript, in the response language."""
     from api.resources.issues import issue_body
 
-    lang = lang or negotiated_language(args)
+    lang = ctx.lang
     words = UI.get(lang, UI["en"])
-    issue = queries.latest_issue(session, now, args.get("lang"))
-    data = issue_body(session, issue, now, args.get("lang"))["data"] if issue is not None else None
+    issue = queries.latest_issue(session, ctx.now, ctx.args.get("lang"))
+    data = issue_body(session, ctx, issue)["data"] if issue is not None else None
     html = PAGE.format(
         lang=escape(lang),
         ui=escape(json.dumps(UI, ensure_ascii=False, separators=(",", ":"))),

@@ -2,31 +2,58 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import request
 from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.errors import BadRequest
-from api.http import per_generation
+from api.problems import BadRequest
+from api.signing import Signer
 
 MAX_PAGE_DEPTH = 10_000  # page × limit beyond this must use cursors (offset scans grow with depth)
 
+_INT_RANGE = range(-(2**63), 2**63)  # what a BIGINT column holds
+
+
+def _datetime(value: str) -> dt.datetime:
+    found = dt.datetime.fromisoformat(value)
+    if found.tzinfo is None:
+        raise ValueError("a cursor time carries its zone")
+    return found.astimezone(dt.UTC)  # OverflowError past the calendar's ends
+
+
+def _int(value) -> int:
+    if type(value) is not int or value not in _INT_RANGE:
+        raise ValueError("not a 64-bit integer")
+    return value
+
+
+def _float(value) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return float(value)
+
+
+def _str(value) -> str:
+    if type(value) is not str:
+        raise ValueError("not a string")
+    return value
+
+
 _DECODERS: dict[type, Callable[[Any], Any]] = {
-    dt.datetime: lambda v: dt.datetime.fromisoformat(v),
-    dt.date: lambda v: dt.date.fromisoformat(v),
-    int: int,
-    float: float,
-    str: str,
+    dt.datetime: _datetime,
+    dt.date: lambda v: dt.date.fromisoformat(_str(v)),
+    int: _int,
+    float: _float,
+    str: _str,
 }
+CURSOR = "cursor"  # the signing purpose of cursors (api.signing)
 
 
 @dataclass(frozen=True)
@@ -41,10 +68,15 @@ class Key:
 
 @dataclass(frozen=True)
 class Order:
-    """A stable order: the last key is unique, so keyset pagination never skips or repeats an item."""
+    """A stable order: the last key is unique, so keyset pagination never skips or repeats an item.
+
+    A positional order (search relevance) pages by position instead: its first key (a score) is never put in a
+    cursor, and its cursors hold only for the content version that issued them.
+    """
 
     name: str
     keys: tuple[Key, ...]
+    positional: bool = False
 
     def clauses(self, reverse: bool = False) -> list:
         return [(k.column.asc() if k.descending == reverse else k.column.desc()) for k in self.keys]
@@ -80,10 +112,6 @@ class Page:
     page: int | None
 
 
-def _encode(payload: dict) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(payload)).rstrip(b"=").decode()
-
-
 def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
@@ -93,31 +121,46 @@ def fingerprint(filters: dict) -> str:
     return hashlib.blake2b(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()
 
 
-def decode_cursor(cursor: str, order: Order, filters_fp: str) -> tuple[list, bool]:
-    """Decode an opaque cursor into (key values, backwards?); any tampering is a 400 naming `cursor`."""
+def decode_cursor(cursor: str, order: Order, filters_fp: str, signer: Signer, version: str | None = None):
+    """Decode an opaque cursor into (key values, backwards?), or (position, False) for a positional order; a cursor
+    this API did not sign, or signed for another order, other filters or (positional) another content version,
+    is a 400 naming `cursor`."""
+    raw = signer.unsign(CURSOR, cursor)
+    if raw is None:
+        raise BadRequest("The cursor is not one this API issued.", {"cursor": "invalid cursor"})
     try:
-        payload = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = orjson.loads(raw)
         if payload["o"] != order.name or payload["f"] != filters_fp:
             raise BadRequest("This cursor belongs to another order or other filters.", {"cursor": "mismatched cursor"})
-        raw = payload["k"]
-        if not isinstance(raw, list) or len(raw) != len(order.keys):
+        if order.positional:
+            if payload["v"] != version:
+                raise BadRequest(
+                    "This search cursor belongs to an earlier version of the archive; repeat the search.",
+                    {"cursor": "expired cursor"},
+                )
+            position = _int(payload["n"])
+            if position < 0:
+                raise ValueError("a position is never negative")
+            return position, False
+        values = payload["k"]
+        if not isinstance(values, list) or len(values) != len(order.keys):
             raise ValueError
-        values = [_DECODERS[k.type](v) for k, v in zip(order.keys, raw, strict=True)]
-        for key, value in zip(order.keys, values, strict=True):
-            if not isinstance(value, key.type) or (key.type is int and isinstance(value, bool)):
-                raise ValueError
-        return values, payload.get("d") == "p"
+        return [_DECODERS[k.type](v) for k, v in zip(order.keys, values, strict=True)], payload.get("d") == "p"
     except BadRequest:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise BadRequest("The cursor is not one this API issued.", {"cursor": "invalid cursor"}) from None
 
 
-def _cursor(order: Order, item: Any, filters_fp: str, backwards: bool) -> str:
+def _cursor(order: Order, item: Any, filters_fp: str, backwards: bool, signer: Signer) -> str:
     payload = {"o": order.name, "f": filters_fp, "k": [_json_value(v) for v in order.values(item)]}
     if backwards:
         payload["d"] = "p"
-    return _encode(payload)
+    return signer.sign(CURSOR, orjson.dumps(payload))
+
+
+def _position_cursor(order: Order, position: int, filters_fp: str, signer: Signer, version: str | None) -> str:
+    return signer.sign(CURSOR, orjson.dumps({"o": order.name, "f": filters_fp, "v": version, "n": position}))
 
 
 def _fetch(session: Session, stmt: Select, params: dict | None, row: Callable | None) -> list:
@@ -161,46 +204,61 @@ def paginate(
     order: Order,
     *,
     limit: int,
+    signer: Signer,
+    version: str | None = None,
     cursor: str | None = None,
     page: int | None = None,
     filters: dict | None = None,
     count: bool = True,
+    memo: Callable[[Callable[[], int]], int] | None = None,
     params: dict | None = None,
     prepared=None,
     row: Callable | None = None,
 ) -> Page:
     """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists.
 
+    Cursors are signed by `signer`; a positional order's cursors name the content `version` they hold for. The
+    total is computed unless `count` is false, through `memo(compute)` when given (the web layer keeps it once per
+    generation and filter set).
     `params` are the values of `stmt`'s bound parameters; `prepared` (hashable) names a statement built once
     per process, whose page statements are then kept too; `row` turns a plain row into an item.
     """
     fp = fingerprint({"order": order.name, **(filters or {})})
-    total = (
-        per_generation(
-            f"count|{request.path}|{fp}",
-            lambda: session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {}),
-        )
-        if count
-        else -1
-    )
+    total = -1
+    if count:
+
+        def compute() -> int:
+            return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {})
+
+        total = memo(compute) if memo is not None else compute()
     if cursor is not None and page is not None:
         raise BadRequest("Use either cursor or page, not both.", {"page": "cannot be combined with cursor"})
     values = {**(params or {}), "_limit": limit + 1}
+    if page is not None and page * limit > MAX_PAGE_DEPTH:
+        raise BadRequest(
+            f"Page numbers reach only {MAX_PAGE_DEPTH} items deep; follow the `next` cursor links beyond that.",
+            {"page": f"page × limit must be at most {MAX_PAGE_DEPTH}"},
+        )
+    if order.positional:
+        start = (page - 1) * limit if page is not None else 0
+        if cursor is not None:
+            start, _ = decode_cursor(cursor, order, fp, signer, version)
+        values["_offset"] = start
+        rows = _fetch(session, _page_statement(stmt, order, prepared, False, "offset"), values, row)
+        items = rows[:limit]
+        nxt = _position_cursor(order, start + limit, fp, signer, version) if len(rows) > limit else None
+        prev = _position_cursor(order, max(0, start - limit), fp, signer, version) if start > 0 else None
+        return Page(items, total, nxt, prev, page)
     if page is not None:
-        if page * limit > MAX_PAGE_DEPTH:
-            raise BadRequest(
-                f"Page numbers reach only {MAX_PAGE_DEPTH} items deep; follow the `next` cursor links beyond that.",
-                {"page": f"page × limit must be at most {MAX_PAGE_DEPTH}"},
-            )
         values["_offset"] = (page - 1) * limit
         rows = _fetch(session, _page_statement(stmt, order, prepared, False, "offset"), values, row)
         items = rows[:limit]
-        nxt = _cursor(order, items[-1], fp, False) if len(rows) > limit else None
-        prev = _cursor(order, items[0], fp, True) if page > 1 and items else None
+        nxt = _cursor(order, items[-1], fp, False, signer) if len(rows) > limit else None
+        prev = _cursor(order, items[0], fp, True, signer) if page > 1 and items else None
         return Page(items, total, nxt, prev, page)
     backwards = False
     if cursor is not None:
-        keys, backwards = decode_cursor(cursor, order, fp)
+        keys, backwards = decode_cursor(cursor, order, fp, signer)
         values.update({f"_k{i}": v for i, v in enumerate(keys)})
     mode = "seek" if cursor is not None else "first"
     rows = _fetch(session, _page_statement(stmt, order, prepared, backwards, mode), values, row)
@@ -208,9 +266,9 @@ def paginate(
     items = rows[:limit]
     if backwards:
         items.reverse()
-        nxt = _cursor(order, items[-1], fp, False) if items else None
-        prev = _cursor(order, items[0], fp, True) if more else None
+        nxt = _cursor(order, items[-1], fp, False, signer) if items else None
+        prev = _cursor(order, items[0], fp, True, signer) if more else None
     else:
-        nxt = _cursor(order, items[-1], fp, False) if more else None
-        prev = _cursor(order, items[0], fp, True) if cursor is not None and items else None
+        nxt = _cursor(order, items[-1], fp, False, signer) if more else None
+        prev = _cursor(order, items[0], fp, True, signer) if cursor is not None and items else None
     return Page(items, total, nxt, prev, None)

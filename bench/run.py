@@ -285,7 +285,7 @@ class Plan:
             if item is None:
                 return None
             fp = fingerprint({"order": order.name, **_jsonable(article_filters(args))})
-            return _cursor(order, item, fp, False)
+            return _cursor(order, item, fp, False, app.extensions["signer"])
 
         self.pivot = pivot({})
         self.cursor = cursor

@@ -104,6 +104,8 @@ class DateTime(fields.DateTime):
             return dt.datetime.fromisoformat(f"{day}T{time}{micro}{offset}").astimezone(dt.UTC)
         except ValueError:
             raise ValidationError("Not a valid timestamp.") from None
+        except OverflowError:  # 9999-12-31T23:59:59-00:01 is past the last representable UTC time
+            raise ValidationError("Outside the years 1 to 9999 once converted to UTC.") from None
 
 
 def parse_issue_id(value: str) -> dt.date | None:

@@ -271,6 +271,13 @@ class Load:
             return [s for s in self.samples if s.start >= start and s.start < end]
 
 
+# --- nginx ----------------------------------------------------------------------------------------------------
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None)
+
+
 # --- Prometheus -----------------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,11 @@ Every error is problem+json whose `status` equals the HTTP status; every respons
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -13,7 +17,7 @@ import pytest
 
 from api.http import MAX_QUERY_STRING
 from api.ingest.loader import load_archive
-from tests.conftest import ARCHIVE, record_figures
+from tests.conftest import ARCHIVE, make_app, record_figures
 from tests.live import Gunicorn, get
 
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"
@@ -52,6 +56,21 @@ HOSTILE_VALUES = [
     "inf",
     ",,,",
     "%",
+    # The edges of the calendar, with offsets that carry them past it once in UTC or once a week is subtracted.
+    "0001-01-01",
+    "0001-01-07",
+    "9999-12-31",
+    "0001-W01",
+    "9999-W52",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+00:01",
+    "0001-01-01T00:00:00+23:59",
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T23:59:59-00:01",
+    "9999-12-31T23:59:59.999999999-23:59",
+    "9999-12-31 23:59:59 00:01",
+    str(2**63),
+    "9" * 400,
 ]
 
 
@@ -103,7 +122,12 @@ def _backend_name(backend) -> str:
     return "sqlite" if backend["DATABASE_URL"].startswith("sqlite") else "postgres"
 
 
-def test_every_parameter_survives_hostile_values(client, app, backend):
+def _no_traceback_logged(caplog) -> None:
+    logged = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert logged == [], [r.getMessage() for r in logged]
+
+
+def test_every_parameter_survives_hostile_values(client, app, backend, caplog):
     tried = 0
     for rule, schema in endpoints(app):
         path = concrete(rule)
@@ -117,6 +141,7 @@ def test_every_parameter_survives_hostile_values(client, app, backend):
             check(response, {400})
             tried += 1
     assert tried > 100
+    _no_traceback_logged(caplog)
     record_figures("hostile", **{f"query_parameter_requests_{_backend_name(backend)}": tried})
 
 
@@ -172,3 +197,87 @@ def test_over_long_query_string_is_the_apps_400_through_gunicorn(gunicorn):
     pids = gunicorn.worker_pids()
     assert get(gunicorn.port, "/v1/issues")[0] == 200
     assert gunicorn.worker_pids() == pids
+
+
+def _sorts(schema) -> list[str | None]:
+    field = schema.fields.get("sort")
+    return [None] if field is None else [None, *next(v.choices for v in field.validators if hasattr(v, "choices"))]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+OVERSIZED = [1e308, -1e308, 2**70, -(2**70), 2**64, True, None, [], {}]
+FORGED_TIMES = ["2022-02-14T09:00:00", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "9999-99-99", ""]
+
+
+def _forgeries(payload: dict) -> list[dict]:
+    """Edits of an issued cursor payload: each key value (or position) made oversized, zone-less or wrongly typed."""
+    found = []
+    for i, _ in enumerate(payload.get("k", [])):
+        for value in [*OVERSIZED, *FORGED_TIMES, "x" * 300]:
+            found.append({**payload, "k": [*payload["k"][:i], value, *payload["k"][i + 1 :]]})
+    if "n" in payload:
+        found += [{**payload, "n": value} for value in [*OVERSIZED, -1, "1", 2**62]]
+    found += [{**payload, "k": []}, {**payload, "k": "x"}, {k: v for k, v in payload.items() if k != "o"}]
+    return found
+
+
+def test_forged_cursors_of_every_collection_and_sort(client, app, caplog):
+    """A cursor of every collection and sort, edited: unsigned (as a client can), it is a 400; signed with the
+    server's own secret (as if it had leaked), it is still a 200 or a 400, never a 5xx."""
+    signer = app.extensions["signer"]
+    tried = 0
+    for rule, schema in endpoints(app):
+        if "cursor" not in schema.fields:
+            continue
+        for sort in _sorts(schema):
+            query = "limit=1" + (f"&sort={sort}" if sort else "") + ("&q=military" if "q" in schema.fields else "")
+            path = concrete(rule)
+            body = client.get(f"{path}?{query}")
+            check(body, {200, 404} if rule.arguments else {200})
+            nxt = body.status_code == 200 and body.get_json() and (body.get_json().get("links") or {}).get("next")
+            if not nxt:
+                continue
+            cursor = re.search(r"cursor=([^&]+)", nxt)[1]
+            payload_b64, _, mac = cursor.partition(".")
+            payload = orjson.loads(base64.urlsafe_b64decode(payload_b64 + "=" * (-len(payload_b64) % 4)))
+            for forged in _forgeries(payload):
+                try:
+                    raw = orjson.dumps(forged)
+                except TypeError:  # past 64 bits: orjson refuses, the standard library writes it
+                    raw = json.dumps(forged).encode()
+                check(client.get(f"{path}?{query}&cursor={_b64(raw)}.{mac}"), {400})
+                check(client.get(f"{path}?{query}&cursor={_b64(raw)}"), {400})
+                check(client.get(f"{path}?{query}&cursor={signer.sign('cursor', raw)}"), {200, 400})
+                tried += 3
+            check(client.get(f"{path}?{query}&cursor={cursor[:-2]}AA"), {400})
+    assert tried > 200
+    _no_traceback_logged(caplog)
+
+
+def test_forged_change_tokens_are_400(client, app, caplog):
+    signer = app.extensions["signer"]
+    for raw in (b"v3:" + b"9" * 40 + b":a", b"v3:1e308:a", b"v3:-99999999999999999:a", b"v3:x:a", b"v3", b"\xff"):
+        check(client.get("/v1/changes?since=" + _b64(raw)), {400})
+        check(client.get("/v1/changes?since=" + signer.sign("changes", raw)), {400})
+    check(client.get("/v1/changes?since=" + signer.sign("changes", b"v3:253402300799999999:a")), {400})
+    _no_traceback_logged(caplog)
+
+
+def test_a_value_the_database_refuses_is_a_400_not_an_outage(loaded, monkeypatch, caplog):
+    """DataError (a value out of the column's range) is the request's fault: 400, one warning, no traceback; the
+    503 "store unavailable" stays for real store faults."""
+    from sqlalchemy.exc import DataError
+
+    from api.store import queries
+
+    def refuse(*args, **kwargs):
+        raise DataError("SELECT …", {}, ValueError("integer out of range"))
+
+    monkeypatch.setattr(queries, "latest_issue", refuse)
+    app = make_app(loaded, SIGNING_SECRET=uuid.uuid4().hex)  # a secret of its own: nothing cached answers for it
+    check(app.test_client().get("/v1/issues/latest"), {400})
+    app.extensions["store"].dispose()
+    _no_traceback_logged(caplog)

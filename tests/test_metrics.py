@@ -68,7 +68,7 @@ def test_every_response_carries_a_fresh_request_id(client):
 
 def test_incoming_request_id_only_from_a_trusted_proxy(loaded, new_app):
     untrusted = new_app(loaded).test_client()
-    trusted = new_app(loaded, TRUSTED_PROXIES=1).test_client()
+    trusted = new_app(loaded, TRUSTED_PROXIES=1, PUBLIC_BASE_URL="https://api.example").test_client()
     good = "3f2a9c0d5e6b47a8b9c0d1e2f3a4b5c6"
     assert untrusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] != good
     assert trusted.get("/v1/issues", headers={"X-Request-Id": good}).headers["X-Request-Id"] == good
@@ -122,7 +122,7 @@ def test_metrics_path_only_for_allowed_addresses(loaded, new_app):
     remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert remote.status_code == 404 and remote.mimetype == "application/problem+json"
     # Behind a trusted proxy the client is the forwarded address, not the proxy's loopback one.
-    proxied = new_app(loaded, TRUSTED_PROXIES=1).test_client()
+    proxied = new_app(loaded, TRUSTED_PROXIES=1, PUBLIC_BASE_URL="https://api.example").test_client()
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert proxied.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 200
     widened = new_app(loaded, METRICS_ALLOW="203.0.113.0/24").test_client()

@@ -71,10 +71,10 @@ def test_examples_come_from_the_archive(client):
 
 def test_new_code_is_not_served_old_cached_bodies(client, monkeypatch):
     """The generation is a content digest; the cache key also carries the code version, so a deploy revalidates."""
-    import api.http
+    import api.keys
 
     before = client.get("/v1/openapi.json").headers["ETag"]
-    monkeypatch.setattr(api.http, "CODE_VERSION", "another-build")
+    monkeypatch.setattr(api.keys, "CODE_VERSION", "another-build")
     after = client.get("/v1/openapi.json")
     assert after.status_code == 200 and after.headers["ETag"] != before
 

@@ -27,7 +27,7 @@ def add_expensive_view(app):
     """`/test/expensive`: a cached endpoint whose query runs for minutes unless the deadline cuts it."""
 
     @cached_endpoint(ItemArgs())
-    def expensive(session, args, now, lang):
+    def expensive(session, ctx):
         return {"count": session.execute(text(EXPENSIVE)).scalar()}
 
     app.add_url_rule("/test/expensive", "expensive", expensive)

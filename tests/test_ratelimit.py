@@ -74,7 +74,7 @@ def test_limit_is_per_client_and_probes_are_exempt(loaded):
 def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(loaded):
     proxy = {"REMOTE_ADDR": "127.0.0.1"}
     a, b = {"X-Forwarded-For": "198.51.100.7"}, {"X-Forwarded-For": "198.51.100.8"}
-    app = limited(loaded, "2 per minute", TRUSTED_PROXIES=1)
+    app = limited(loaded, "2 per minute", TRUSTED_PROXIES=1, TRUST_FORWARDED_HOST=True)
     client = app.test_client()
     assert [client.get(URL, headers=a, environ_base=proxy).status_code for _ in range(3)] == [200, 200, 429]
     assert client.get(URL, headers=b, environ_base=proxy).status_code == 200

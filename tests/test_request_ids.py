@@ -37,7 +37,7 @@ def proxied(tmp_path_factory):
         pytest.skip("nginx is not installed")
     path = tmp_path_factory.mktemp("ids") / "store.sqlite"
     load_archive(ARCHIVE, f"sqlite:///{path}")
-    server = Gunicorn({"DATABASE_URL": f"sqlite:///{path}", "TRUSTED_PROXIES": "1", "LOG_FORMAT": "json",
+    server = Gunicorn({"DATABASE_URL": f"sqlite:///{path}", "TRUSTED_PROXIES": "1", "PUBLIC_BASE_URL": "https://api.example", "LOG_FORMAT": "json",
                        "LOAD_REPORT_PATH": ""}, workers=2)  # fmt: skip
     try:
         nginx = Nginx(server.port)

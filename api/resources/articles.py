@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g
-from sqlalchemy import select
+from flask import Blueprint
 
-from api.errors import NotFound
 from api.http import cached_endpoint
+from api.problems import NotFound
 from api.resources.collection import collection
 from api.store import queries, search
-from api.store.models import Article, Issue, Section, Trend
+from api.store.models import Article
 from schemas.args import ArticleItemArgs, ArticleListArgs
 from schemas.compiled import dump_many, dumper
 from schemas.output import (
@@ -21,7 +20,6 @@ from schemas.output import (
     IssueSummarySchema,
     SectionSchema,
     TrendSchema,
-    ctx,
 )
 
 bp = Blueprint("articles", __name__)
@@ -37,20 +35,19 @@ def article_filters(args: dict) -> dict:
     return filters
 
 
-def article_page(session, args: dict, now, **fixed):
+def article_page(session, ctx, **fixed):
     """One page of public articles matching args plus fixed filters (a section's or trend's articles).
 
     With `q` the default order is relevance (rank, then slug), and every hit carries a `snippet`; with
     `format` (or `fields=…,body`) every article carries its body in that format (HTML by default).
     """
+    args, now = ctx.args, ctx.now
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     words = search.tokens(args.get("q"))
-    if sort == "relevance" and words:  # joining the ranked hits is the search filter itself
-        stmt, params, prepared = queries.article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
-        order, hits = queries.relevance_order(session.get_bind().dialect.name, args["q"])
-        stmt = stmt.join(hits, hits.c.id == Article.id).add_columns(hits.c.rank.label("search_rank"))
+    if sort == "relevance" and words:
+        stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
         prepared = None  # the hits subquery holds the words
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)
@@ -65,12 +62,12 @@ def article_page(session, args: dict, now, **fixed):
             if words:
                 article.snippet = found.get(article.id, "")
 
-    terms = queries.terms(session, g.generation.id)
+    terms = queries.terms(session, ctx.generation.id)
     body, headers = collection(
         session,
         stmt,
         order,
-        args,
+        ctx,
         ArticleListItemSchema if with_body else ArticleSummarySchema,
         filters=_jsonable(filters),
         annotate=annotate,
@@ -105,24 +102,18 @@ def included(session, articles: list, names: list[str], now) -> dict:
     """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
     out: dict = {}
     if "section" in names:
-        slugs = {a.section_slug for a in articles if a.section_slug}
-        found = session.scalars(select(Section).where(Section.slug.in_(slugs)))  # fresh objects: annotated below
-        sections = sorted(found, key=lambda s: (s.position, s.slug))  # Python's order, whatever the collation
+        sections = queries.sections_by_slug(session, {a.section_slug for a in articles if a.section_slug})
         if sections:
             queries.annotate_counts(session, sections, Article.section_slug, "slug", now)
             queries.annotate_streaks(session, sections, now)
         out["section"] = dump_many(SectionSchema, sections)
     if "trend" in names:
-        slugs = {a.trend_slug for a in articles if a.trend_slug}
-        trends = sorted(
-            session.scalars(select(Trend).where(Trend.slug.in_(slugs))), key=lambda t: (t.direction, t.slug)
-        )
+        trends = queries.trends_by_slug(session, {a.trend_slug for a in articles if a.trend_slug})
         if trends:
             queries.annotate_counts(session, trends, Article.trend_slug, "slug", now)
         out["trend"] = dump_many(TrendSchema, trends)
     if "issue" in names:
-        starts = sorted({a.issue_start for a in articles if a.issue_start}, reverse=True)
-        issues = list(session.scalars(select(Issue).where(Issue.start.in_(starts)).order_by(Issue.start.desc())))
+        issues = queries.issues_by_start(session, {a.issue_start for a in articles if a.issue_start})
         queries.annotate_issues(session, issues, now)
         out["issue"] = dump_many(IssueSummarySchema, issues)
     return out
@@ -134,25 +125,26 @@ def _jsonable(filters: dict) -> dict:
 
 @bp.get("/v1/articles")
 @cached_endpoint(ArticleListArgs(), ArticleListSchema)
-def list_articles(session, args, now, lang):
+def list_articles(session, ctx):
     """Public articles, newest first, filtered and paginated."""
-    return article_page(session, args, now)
+    return article_page(session, ctx)
 
 
 @bp.get("/v1/articles/<slug>")
 @cached_endpoint(ArticleItemArgs(), ArticleItemSchema)
-def get_article(session, args, now, lang, slug):
+def get_article(session, ctx, slug):
     """One public article by slug; an alias slug answers with the canonical article."""
+    args, now = ctx.args, ctx.now
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
     data = dumper(ArticleSchema)(article)
     data["translations"] = {
-        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx()['base']}/v1/articles/{t.slug}"}
+        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
         for t in queries.translations(session, article, now)
     }
     data["requested_slug"] = slug if via_alias else article.slug
-    headers = {"Link": f'<{ctx()["base"]}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
+    headers = {"Link": f'<{ctx.base}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
     return shape(session, {"data": data}, [article], args, now), headers
 
 

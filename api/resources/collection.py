@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import g
 from marshmallow import Schema
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from api.http import url_with
+from api.context import RequestContext
+from api.http import per_generation
 from api.pagination import Order, Page, paginate
 from schemas.compiled import dump_many
 
@@ -16,7 +16,7 @@ def collection(
     session: Session,
     stmt: Select,
     order: Order,
-    args: dict,
+    ctx: RequestContext,
     schema: type[Schema],
     filters: dict | None = None,
     annotate=None,
@@ -24,31 +24,44 @@ def collection(
 ) -> tuple[dict, dict]:
     """A page of `stmt` as the standard envelope, each item dumped by `schema` (compiled: schemas/compiled.py);
     `annotate(items)` may attach computed fields first; `query` passes `params`, `prepared` and `row` to paginate."""
-    page = requested_page(session, stmt, order, args, filters=filters, **query)
+    page = requested_page(session, stmt, order, ctx, filters=filters, **query)
     if annotate:
         annotate(page.items)
-    links = page_links(page)
+    links = page_links(ctx, page)
     body = {
         "data": dump_many(schema, page.items),
-        "meta": {"limit": args["limit"], "total": page.total, "page": page.page, "generation": g.generation.id[:20]},
+        "meta": {
+            "limit": ctx.args["limit"],
+            "total": page.total,
+            "page": page.page,
+            "generation": ctx.generation.id[:20],
+        },
         "links": links,
     }
     link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
     return body, {"Link": link_header}
 
 
-def requested_page(session: Session, stmt: Select, order: Order, args: dict, **query) -> Page:
-    """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate)."""
+def requested_page(session: Session, stmt: Select, order: Order, ctx: RequestContext, **query) -> Page:
+    """The page of `stmt` that the request's `limit`, `cursor` and `page` arguments ask for (see paginate); its
+    total is kept once per generation, path, order and filter set."""
+    filters = query.get("filters") or {}
+
+    def memo(compute):
+        return per_generation(ctx, "count", compute, path=ctx.path, order=order.name, filters=filters)
+
+    args = ctx.args
     return paginate(
-        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"), **query
-    )
+        session, stmt, order, limit=args["limit"], cursor=args.get("cursor"), page=args.get("page"),
+        signer=ctx.signer, version=ctx.content_key, memo=memo, **query,
+    )  # fmt: skip
 
 
-def page_links(page: Page) -> dict:
+def page_links(ctx: RequestContext, page: Page) -> dict:
     """This page's own URL and those of the first, next and previous pages (None where there is none)."""
     return {
-        "self": url_with(),
-        "first": url_with(cursor=None, page=None),
-        "next": url_with(cursor=page.next_cursor, page=None) if page.next_cursor else None,
-        "prev": url_with(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
+        "self": ctx.url(),
+        "first": ctx.url(cursor=None, page=None),
+        "next": ctx.url(cursor=page.next_cursor, page=None) if page.next_cursor else None,
+        "prev": ctx.url(cursor=page.prev_cursor, page=None) if page.prev_cursor else None,
     }

@@ -13,17 +13,16 @@ import hashlib
 
 import orjson
 from feedgen.feed import FeedGenerator
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app
 from lxml import etree
-from sqlalchemy import select
 
-from api.http import base_url, cached_endpoint, per_generation, url_with
+from api.http import cached_endpoint, per_generation
 from api.pagination import fingerprint
 from api.resources.articles import _jsonable, article_filters
 from api.resources.collection import page_links, requested_page
 from api.site import reader_article_url, reader_list_url, reader_url, site_name
 from api.store import queries
-from api.store.models import UNKNOWN_TIME, Issue
+from api.store.models import UNKNOWN_TIME
 from schemas.args import FeedArgs
 from schemas.weeks import week_title
 
@@ -33,46 +32,48 @@ MIMETYPES = {"atom": "application/atom+xml", "rss": "application/rss+xml", "json
 FH = "http://purl.org/syndication/history/1.0"  # RFC 5005 feed history
 
 
-def feed_links(**filters: str) -> dict:
+def feed_links(ctx, **filters: str) -> dict:
     """`links.feed` / `links.feed_json` of a resource: the feeds of its articles (one filter, e.g. section=…)."""
     query = "&".join(f"{k}={v}" for k, v in filters.items())
-    return {"feed": f"{base_url()}/v1/feed.atom?{query}", "feed_json": f"{base_url()}/v1/feed.json?{query}"}
+    return {"feed": f"{ctx.base}/v1/feed.atom?{query}", "feed_json": f"{ctx.base}/v1/feed.json?{query}"}
 
 
-def _archive_links(session, args, now) -> tuple[dict, bool]:
+def _archive_links(session, ctx) -> tuple[dict, bool]:
     """RFC 5005 archived feeds, one archive document per issue week (same filters plus `issue`).
 
     The subscription document (no `issue`, first page) points `prev-archive` at the newest week's
     document; a one-week document is an archive (`fh:archive`), linked to its neighbour weeks and to
     the subscription document (`current`). A week's content changes only when the archive is reloaded.
     """
+    args, now = ctx.args, ctx.now
     if args.get("cursor") or args.get("page"):
         return {}, False
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
     # The weeks with a matching public article, once per generation and filter set.
     weeks = per_generation(
+        ctx,
         f"weeks|{fingerprint(_jsonable(filters))}",
-        lambda: [w.isoformat() for w in session.scalars(
-            select(Issue.start).where(queries.has_public_article(now, filters)).order_by(Issue.start))],
+        lambda: [w.isoformat() for w in queries.archive_weeks(session, now, filters)],
     )  # fmt: skip
     issue = args.get("issue")
     if not issue:
-        return ({"prev-archive": url_with(issue=weeks[-1])} if weeks else {}), False
+        return ({"prev-archive": ctx.url(issue=weeks[-1])} if weeks else {}), False
     if len(issue) != 1 or issue[0].isoformat() not in weeks:
         return {}, False
     at = weeks.index(issue[0].isoformat())
-    current = url_with(issue=None)
-    links = {"current": current, "next-archive": url_with(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
+    current = ctx.url(issue=None)
+    links = {"current": current, "next-archive": ctx.url(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
     if at > 0:
-        links["prev-archive"] = url_with(issue=weeks[at - 1])
+        links["prev-archive"] = ctx.url(issue=weeks[at - 1])
     return links, True
 
 
-def _entries(session, args, now):
+def _entries(session, ctx):
+    args, now = ctx.args, ctx.now
     filters = article_filters(args)
     stmt = queries.filter_articles(queries.public_articles(now), filters)
     order = queries.ARTICLE_ORDERS[args.get("sort") or "newest"]
-    return requested_page(session, stmt, order, args, filters=_jsonable(filters), count=False)  # no total shown
+    return requested_page(session, stmt, order, ctx, filters=_jsonable(filters), count=False)  # no total shown
 
 
 def _title(args) -> str:
@@ -84,8 +85,8 @@ def _title(args) -> str:
     return f"{name} ({'; '.join(parts)})" if parts else name
 
 
-def _article_url(a) -> str:
-    return f"{base_url()}/v1/articles/{a.slug}"
+def _article_url(ctx, a) -> str:
+    return f"{ctx.base}/v1/articles/{a.slug}"
 
 
 def _feed_language(args, lang: str) -> str:
@@ -103,19 +104,19 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _categories(session, a, lang: str) -> list[tuple[str, str, str]]:
+def _categories(session, ctx, a, lang: str) -> list[tuple[str, str, str]]:
     """(term, scheme, label) of the article's section, trend tag and issue week, labelled in `lang`."""
-    terms = queries.terms(session, g.generation.id)
+    terms = queries.terms(session, ctx.generation.id)
     found = []
     if a.section_slug:
         section = terms.sections.get(a.section_slug)
-        found.append((a.section_slug, f"{base_url()}/v1/sections", _named(section and section.names, lang)))
+        found.append((a.section_slug, f"{ctx.base}/v1/sections", _named(section and section.names, lang)))
     if a.trend_slug:
         trend = terms.trends.get(a.trend_slug)
-        found.append((a.trend_slug, f"{base_url()}/v1/trends", _named(trend and trend.labels, lang)))
+        found.append((a.trend_slug, f"{ctx.base}/v1/trends", _named(trend and trend.labels, lang)))
     if a.issue_start:
         found.append(
-            (f"issue-{a.issue_start.isoformat()}", f"{base_url()}/v1/issues", week_title(a.issue_start, lang)[0])
+            (f"issue-{a.issue_start.isoformat()}", f"{ctx.base}/v1/issues", week_title(a.issue_start, lang)[0])
         )
     return [(term, scheme, label or term) for term, scheme, label in found]
 
@@ -125,7 +126,7 @@ def _named(names: dict | None, lang: str) -> str:
     return next((names[c] for c in (lang, "en", *names) if names.get(c)), "")
 
 
-def _entry_updated(page, now) -> dict[str, dt.datetime]:
+def _entry_updated(ctx, page) -> dict[str, dt.datetime]:
     """Atom `updated` of each entry: the article's updated time, told apart within one document.
 
     Articles of one issue are stored with one shared instant, and Atom readers (and the W3C validator) take two
@@ -138,7 +139,7 @@ def _entry_updated(page, now) -> dict[str, dt.datetime]:
         offset = int.from_bytes(hashlib.blake2b(a.slug.encode(), digest_size=4).digest(), "big") % 1_000_000
         # Atom requires <updated>: an undated article (no week, no stamp) says when the store was built, not a
         # fetch time dressed up as a publication.
-        known = _known(a.updated_at) or _known(a.published_at) or g.generation.last_modified(now)
+        known = _known(a.updated_at) or _known(a.published_at) or ctx.generation.last_modified(ctx.now)
         instant = known + dt.timedelta(microseconds=offset)
         while instant in seen:
             instant += dt.timedelta(microseconds=1)
@@ -154,10 +155,13 @@ def _link_header(links: dict) -> dict:
     return {"Link": value} if value else {}
 
 
-def _entry_links(a) -> list[tuple[str, str, str]]:
+def _entry_links(ctx, a) -> list[tuple[str, str, str]]:
     """(href, rel, type) of an Atom entry: the reader page's article view (what a feed reader opens), the article
     in the API, and the page it was first published on (`via`) when known."""
-    links = [(reader_article_url(a.slug), "alternate", "text/html"), (_article_url(a), "alternate", "application/json")]
+    links = [
+        (reader_article_url(a.slug), "alternate", "text/html"),
+        (_article_url(ctx, a), "alternate", "application/json"),
+    ]
     if a.canonical_url:
         links.append((a.canonical_url, "via", "text/html"))
     return links
@@ -167,9 +171,10 @@ ATOM = "http://www.w3.org/2005/Atom"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
-def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
-    page = _entries(session, args, now)
-    links = page_links(page)
+def _xml_feed(session, ctx, kind: str) -> tuple[bytes, dict]:
+    args, now, lang = ctx.args, ctx.now, ctx.lang
+    page = _entries(session, ctx)
+    links = page_links(ctx, page)
     language = _feed_language(args, lang)
     fg = FeedGenerator()
     fg.id(links["first"])
@@ -180,11 +185,11 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
     fg.author({"name": site_name(language)})  # RFC 4287 4.1.2: the feed's author stands for authorless entries
     if kind == "rss":
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
-    updated = _entry_updated(page, now)
-    fg.updated(max(updated.values()) if updated else g.generation.last_modified(now))
+    updated = _entry_updated(ctx, page)
+    fg.updated(max(updated.values()) if updated else ctx.generation.last_modified(now))
     fg.link(href=reader_list_url(article_filters(args)), rel="alternate", type="text/html")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
-    archive, is_archive = _archive_links(session, args, now) if kind == "atom" else ({}, False)
+    archive, is_archive = _archive_links(session, ctx) if kind == "atom" else ({}, False)
     if kind == "atom":
         for key, rel in (("first", "first"), ("next", "next"), ("prev", "previous")):  # RFC 5005 says previous
             if links[key]:
@@ -194,8 +199,8 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
     fg.generator("Bulletin Content API")
     for a in reversed(page.items):  # feedgen prepends entries; keep the page's order in output
         fe = fg.add_entry()
-        fe.id(_article_url(a))
-        fe.guid(_article_url(a), permalink=False)  # an id; the page to read is <link>
+        fe.id(_article_url(ctx, a))
+        fe.guid(_article_url(ctx, a), permalink=False)  # an id; the page to read is <link>
         fe.title(a.title)
         if kind == "rss":  # Atom's links are written below (feedgen drops an Atom link's rel and type)
             fe.link(href=reader_article_url(a.slug), rel="alternate")
@@ -209,7 +214,7 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
                 fe.author({"name": name})
         if kind == "rss":
             fe.dc.dc_language(a.lang)
-        for term, scheme, label in _categories(session, a, language):
+        for term, scheme, label in _categories(session, ctx, a, language):
             fe.category(term=term, scheme=scheme, label=label)
         if _known(a.published_at):
             fe.published(a.published_at)
@@ -227,13 +232,13 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
                 at += 1
         for item, a in zip(channel.findall("item"), page.items, strict=True):
             item.append(
-                etree.Element(f"{{{ATOM}}}link", href=_article_url(a), rel="alternate", type="application/json")
+                etree.Element(f"{{{ATOM}}}link", href=_article_url(ctx, a), rel="alternate", type="application/json")
             )
     else:
         for entry, a in zip(root.findall(f"{{{ATOM}}}entry"), page.items, strict=True):
             entry.set(XML_LANG, a.lang)
             at = list(entry).index(entry.find(f"{{{ATOM}}}title")) + 1
-            for href, rel, mimetype in _entry_links(a):
+            for href, rel, mimetype in _entry_links(ctx, a):
                 entry.insert(at, etree.Element(f"{{{ATOM}}}link", href=href, rel=rel, type=mimetype))
                 at += 1
         if is_archive:
@@ -242,15 +247,16 @@ def _xml_feed(session, args, now, kind: str, lang: str) -> tuple[bytes, dict]:
     return body, _link_header(links)
 
 
-def _json_feed(session, args, now, lang: str) -> tuple[bytes, dict]:
-    page = _entries(session, args, now)
-    links = page_links(page)
+def _json_feed(session, ctx) -> tuple[bytes, dict]:
+    args, lang = ctx.args, ctx.lang
+    page = _entries(session, ctx)
+    links = page_links(ctx, page)
     language = _feed_language(args, lang)
     items = []
     for a in page.items:
-        categories = _categories(session, a, language)
+        categories = _categories(session, ctx, a, language)
         item = {
-            "id": _article_url(a),
+            "id": _article_url(ctx, a),
             "url": reader_article_url(a.slug),
             "external_url": a.canonical_url or None,
             "title": a.title,
@@ -262,7 +268,7 @@ def _json_feed(session, args, now, lang: str) -> tuple[bytes, dict]:
             "tags": [label for _, _, label in categories] or None,
             "language": a.lang,
             "_bulletin": {
-                "api_url": _article_url(a),
+                "api_url": _article_url(ctx, a),
                 "section": a.section_slug,
                 "trend": a.trend_slug,
                 "issue": a.issue_start.isoformat() if a.issue_start else None,
@@ -287,23 +293,23 @@ def _json_feed(session, args, now, lang: str) -> tuple[bytes, dict]:
 
 @bp.get("/v1/feed.atom")
 @cached_endpoint(FeedArgs(), mimetype=MIMETYPES["atom"])
-def atom_feed(session, args, now, lang):
+def atom_feed(session, ctx):
     """Atom 1.0 feed of public articles (article filters apply), paged per RFC 5005."""
-    return _xml_feed(session, args, now, "atom", lang)
+    return _xml_feed(session, ctx, "atom")
 
 
 @bp.get("/v1/feed.rss")
 @cached_endpoint(FeedArgs(), mimetype=MIMETYPES["rss"])
-def rss_feed(session, args, now, lang):
+def rss_feed(session, ctx):
     """RSS 2.0 feed of public articles (article filters apply), paged by atom:link first/next/previous."""
-    return _xml_feed(session, args, now, "rss", lang)
+    return _xml_feed(session, ctx, "rss")
 
 
 @bp.get("/v1/feed.json")
 @cached_endpoint(FeedArgs(), mimetype=MIMETYPES["json"])
-def json_feed(session, args, now, lang):
+def json_feed(session, ctx):
     """JSON Feed 1.1 of public articles (article filters apply), paged by `next_url`."""
-    return _json_feed(session, args, now, lang)
+    return _json_feed(session, ctx)
 
 
 for _feed in (atom_feed, rss_feed, json_feed):

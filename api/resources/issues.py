@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint
 
-from api.errors import NotFound
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
+from api.problems import NotFound
 from api.resources.articles import article_page, pick
 from api.resources.collection import collection
 from api.resources.feeds import feed_links
@@ -27,11 +27,12 @@ from schemas.output import (
 bp = Blueprint("issues", __name__)
 
 
-def issue_body(session, issue, now, lang: str | None, names: list[str] | None = None) -> dict:
+def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
     """An issue with its first articles as summaries, grouped by section in editorial order: at most
     ISSUE_ARTICLES_PER_SECTION per section and ISSUE_ARTICLES_MAX in all, each section with its article count and
     the link to all of them (the issue's article list), so the body is bounded however big the week is."""
-    terms = queries.terms(session, g.generation.id)
+    now, lang = ctx.now, ctx.args.get("lang")
+    terms = queries.terms(session, ctx.generation.id)
     articles = queries.issue_articles(session, issue, now, terms, lang)
     counts = queries.issue_section_counts(session, issue, now, lang)
     queries.annotate_issues(session, [issue], now, lang)  # `lang` picks the articles listed and those counted
@@ -40,7 +41,7 @@ def issue_body(session, issue, now, lang: str | None, names: list[str] | None = 
     shown: dict = {}
     for a in articles:
         shown.setdefault(a.section_slug, []).append(a)
-    listed = f"{base_url()}/v1/issues/{issue_id(issue.start)}/articles"
+    listed = f"{ctx.base}/v1/issues/{issue_id(issue.start)}/articles"
     lang_query = f"lang={lang}" if lang else ""
 
     def section_key(slug):
@@ -70,21 +71,22 @@ def issue_body(session, issue, now, lang: str | None, names: list[str] | None = 
         "per_section_max": queries.ISSUE_ARTICLES_PER_SECTION,
         "max": queries.ISSUE_ARTICLES_MAX,
     }
-    links = {**feed_links(issue=issue.start.isoformat()), "articles": listed + (f"?{lang_query}" if lang else "")}
+    links = {**feed_links(ctx, issue=issue.start.isoformat()), "articles": listed + (f"?{lang_query}" if lang else "")}
     return {"data": data, "meta": meta, "links": links}
 
 
 @bp.get("/v1/issues")
 @cached_endpoint(IssueListArgs(), IssueListSchema)
-def list_issues(session, args, now, lang):
+def list_issues(session, ctx):
     """Public issues, newest first; `covers`, `from`, `to` and `year` filter them."""
+    args, now = ctx.args, ctx.now
     filters = {k: args[k] for k in ("covers", "from_", "to", "year") if args.get(k) is not None}
     order = queries.ISSUE_ORDERS[args.get("sort") or "newest"]
     return collection(
         session,
         queries.public_issues(now, filters),
         order,
-        args,
+        ctx,
         IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
         annotate=lambda items: queries.annotate_issues(session, items, now, args.get("lang")),
@@ -93,15 +95,16 @@ def list_issues(session, args, now, lang):
 
 @bp.get("/v1/issues/latest")
 @cached_endpoint(IssueItemArgs(), IssueItemSchema)
-def latest_issue(session, args, now, lang):
+def latest_issue(session, ctx):
     """The newest public issue; with `lang`, the newest that has an article in that language."""
-    issue = queries.latest_issue(session, now, args.get("lang"))
+    args = ctx.args
+    issue = queries.latest_issue(session, ctx.now, args.get("lang"))
     if issue is None:
         raise NotFound(
             "No issue has been published yet."
             + (f" (none with an article in '{args['lang']}')" if args.get("lang") else "")
         )
-    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
+    return issue_body(session, ctx, issue, args.get("fields_"))
 
 
 def _issue_or_404(session, issue_id: str, now):
@@ -119,17 +122,17 @@ def _issue_or_404(session, issue_id: str, now):
 
 @bp.get("/v1/issues/<issue_id>")
 @cached_endpoint(IssueItemArgs(), IssueItemSchema)
-def get_issue(session, args, now, lang, issue_id):
+def get_issue(session, ctx, issue_id):
     """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
-    issue = _issue_or_404(session, issue_id, now)
-    return issue_body(session, issue, now, args.get("lang"), args.get("fields_"))
+    issue = _issue_or_404(session, issue_id, ctx.now)
+    return issue_body(session, ctx, issue, ctx.args.get("fields_"))
 
 
 @bp.get("/v1/issues/<issue_id>/articles")
 @cached_endpoint(ArticleListArgs(), ArticleListSchema)
-def issue_articles(session, args, now, lang, issue_id):
+def issue_articles(session, ctx, issue_id):
     """The issue's public articles, newest first, with every article filter (an `issue` filter naming another
     issue matches nothing), paged like every article list."""
-    issue = _issue_or_404(session, issue_id, now)
-    chosen = args.get("issue")
-    return article_page(session, args, now, issue=[] if chosen and issue.start not in chosen else [issue.start])
+    issue = _issue_or_404(session, issue_id, ctx.now)
+    chosen = ctx.args.get("issue")
+    return article_page(session, ctx, issue=[] if chosen and issue.start not in chosen else [issue.start])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
-from api.http import base_url, cached_endpoint
+from api.http import cached_endpoint
+from api.store import queries
 from api.store.db import StoreUnavailable
 from schemas.args import ItemArgs
 from schemas.output import RootSchema
@@ -15,9 +15,9 @@ bp = Blueprint("meta", __name__)
 
 @bp.get("/v1")
 @cached_endpoint(ItemArgs(), RootSchema)
-def root(session, args, now, lang):
+def root(session, ctx):
     """The API root: links to every collection, the feeds and the documentation."""
-    base = base_url()
+    base = ctx.base
     return {
         "name": "Situation in Belarus — bulletin content API",
         "version": "1",
@@ -52,7 +52,7 @@ def readyz():
     try:
         generation = store.current()
         with store.session(generation) as session:
-            session.execute(text("SELECT 1"))
+            queries.ping(session)
     except StoreUnavailable as exc:
         resp = jsonify(status="unavailable", reason=str(exc))
         resp.status_code = 503

@@ -22,22 +22,22 @@ SECTIONS = Taxonomy(
 
 @bp.get("/v1/sections")
 @cached_endpoint(PageArgs(), SectionListSchema)
-def list_sections(session, args, now, lang):
+def list_sections(session, ctx):
     """Every section in display order, with its count of public articles, latest trend and streak."""
-    return SECTIONS.list(session, args, now)
+    return SECTIONS.list(session, ctx)
 
 
 @bp.get("/v1/sections/<slug>")
 @cached_endpoint(ItemArgs(), SectionItemSchema)
-def get_section(session, args, now, lang, slug):
+def get_section(session, ctx, slug):
     """One section with its count of public articles, its latest trend and how many issues that trend has lasted."""
-    item = SECTIONS.item(session, now, slug)
-    item["links"] = feed_links(section=item["data"]["slug"])
+    item = SECTIONS.item(session, ctx.now, slug)
+    item["links"] = feed_links(ctx, section=item["data"]["slug"])
     return item
 
 
 @bp.get("/v1/sections/<slug>/articles")
 @cached_endpoint(ArticleListArgs(), ArticleListSchema)
-def section_articles(session, args, now, lang, slug):
+def section_articles(session, ctx, slug):
     """The section's public articles, newest first, with every article filter."""
-    return SECTIONS.articles(session, args, now, slug)
+    return SECTIONS.articles(session, ctx, slug)

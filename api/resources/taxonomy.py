@@ -6,10 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from marshmallow import Schema
-from sqlalchemy import select
 
-from api.errors import NotFound
 from api.pagination import Order
+from api.problems import NotFound
 from api.resources.articles import article_page
 from api.resources.collection import collection
 from api.store import queries
@@ -38,20 +37,20 @@ class Taxonomy:
         for extra in self.annotations:
             extra(session, terms, now)
 
-    def list(self, session, args: dict, now):
+    def list(self, session, ctx):
         """Every term in use (a public article carries it) in display order, with its annotations."""
         return collection(
             session,
-            select(self.model).where(queries.in_use(self.column, self.model.slug, now)),
+            queries.terms_in_use(self.model, self.column, ctx.now),
             self.order,
-            args,
+            ctx,
             self.schema,
-            annotate=lambda terms: self.annotate(session, terms, now),
+            annotate=lambda terms: self.annotate(session, terms, ctx.now),
         )
 
     def get_or_404(self, session, slug: str, now):
         term = self.lookup(session, slug[: self.max_slug])
-        if term is None or not session.scalar(select(queries.in_use(self.column, term.slug, now))):
+        if term is None or not queries.term_in_use(session, self.column, term.slug, now):
             raise NotFound(f"No {self.noun} '{slug[: self.max_slug]}'.")
         return term
 
@@ -61,10 +60,10 @@ class Taxonomy:
         self.annotate(session, [term], now)
         return {"data": dumper(self.schema)(term)}
 
-    def articles(self, session, args: dict, now, slug: str):
+    def articles(self, session, ctx, slug: str):
         """The term's public articles with every article filter (a filter naming another term matches nothing)."""
-        term = self.get_or_404(session, slug, now)
-        chosen = args.get(self.filter_key)
+        term = self.get_or_404(session, slug, ctx.now)
+        chosen = ctx.args.get(self.filter_key)
         return article_page(
-            session, args, now, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}
+            session, ctx, **{self.filter_key: [] if chosen and term.slug not in chosen else [term.slug]}
         )

@@ -18,20 +18,20 @@ TRENDS = Taxonomy("trend tag", Trend, Article.trend_slug, "trend", queries.TREND
 
 @bp.get("/v1/trends")
 @cached_endpoint(PageArgs(), TrendListSchema)
-def list_trends(session, args, now, lang):
+def list_trends(session, ctx):
     """The trend vocabulary (worse → better), with counts of public articles."""
-    return TRENDS.list(session, args, now)
+    return TRENDS.list(session, ctx)
 
 
 @bp.get("/v1/trends/<slug>")
 @cached_endpoint(ItemArgs(), TrendItemSchema)
-def get_trend(session, args, now, lang, slug):
+def get_trend(session, ctx, slug):
     """One trend tag with its count of public articles."""
-    return TRENDS.item(session, now, slug)
+    return TRENDS.item(session, ctx.now, slug)
 
 
 @bp.get("/v1/trends/<slug>/articles")
 @cached_endpoint(ArticleListArgs(), ArticleListSchema)
-def trend_articles(session, args, now, lang, slug):
+def trend_articles(session, ctx, slug):
     """Public articles with this trend, newest first, with every article filter."""
-    return TRENDS.articles(session, args, now, slug)
+    return TRENDS.articles(session, ctx, slug)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.store.models import Article, StoreMeta
@@ -21,6 +21,10 @@ from api.store.models import Article, StoreMeta
 
 class StoreUnavailable(Exception):
     """The store cannot be read right now (missing, corrupt, database down): the API answers 503."""
+
+
+class StoreRejected(Exception):
+    """The database refused a value of the request (out of range, not representable): a client error, not an outage."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -189,12 +193,21 @@ class Store:
         try:
             with Session(generation.engine) as session:
                 yield session
+        except DataError as exc:
+            raise StoreRejected(exc.__class__.__name__) from exc
         except SQLAlchemyError as exc:
             if self.sqlite is False:
                 self._checked = 0.0  # re-check the generation (and the database) on the next request
             raise StoreUnavailable(exc.__class__.__name__) from exc
         finally:
             _deadline.started = None
+
+    def after_fork(self) -> None:
+        """In a forked worker: drop the pooled connections inherited from the parent without closing them (they
+        are the parent's), so this process opens its own."""
+        for engine in (self._current.engine if self._current else None, self._pg_engine):
+            if engine is not None:
+                engine.dispose(close=False)
 
     def dispose(self) -> None:
         if self._current is not None:

@@ -7,12 +7,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, bindparam, cast, false, func, literal, select
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
 from api.store import search
-from api.store.models import Alias, Article, Issue, Section, Trend
+from api.store.models import Alias, Article, Change, Issue, Section, Trend
 from api.store.visibility import is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
@@ -59,8 +59,8 @@ _LISTS = {"section", "trend", "issue", "lang"}
 def _filter_values(filters: dict) -> dict:
     """The values of the set filters (but `q`), as the conditions of _FILTERS take them."""
     values = {k: filters[k] for k in _FILTERS if filters.get(k) is not None}
-    if "from_" in values:
-        values["from_"] = values["from_"] - dt.timedelta(days=6)
+    if "from_" in values:  # the first day of the calendar has no six days before it
+        values["from_"] = max(dt.date.min + dt.timedelta(days=6), values["from_"]) - dt.timedelta(days=6)
     return values
 
 
@@ -145,13 +145,26 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
 
 
 def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
-    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join."""
+    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join.
+
+    Positional: its pages are positions in this order, so no cursor ever carries a score."""
     hits = search.ranked(dialect, search.tokens(q))
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
+        positional=True,
     )
     return order, hits
+
+
+def ranked_article_list(
+    session: Session, now: dt.datetime, filters: dict, with_body: bool
+) -> tuple[Select, dict, Order]:
+    """The public articles matching `filters` and every word of `filters["q"]`, joined to their search rank:
+    (statement, its parameters, the relevance order). Joining the ranked hits is the search filter itself."""
+    stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
+    order, hits = relevance_order(session.get_bind().dialect.name, filters["q"])
+    return stmt.join(hits, hits.c.id == Article.id), params, order
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
@@ -402,3 +415,85 @@ def annotate_streaks(session: Session, sections: list[Section], now: dt.datetime
             }
         )
         section.streak = streak
+
+
+# --------------------------------------------------------------------------- the change feed
+
+
+def first_change(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When the oldest retained change that has become visible by `now` happened."""
+    return session.scalar(select(func.min(Change.visible_at)).where(Change.visible_at <= now))
+
+
+def changes_after(
+    session: Session, now: dt.datetime, position: tuple | None, section: str | None, lang: str | None, limit: int
+) -> list[Change]:
+    """Visible changes after `position` (visible_at, slug), oldest first, at most `limit`.
+
+    A section or language view also takes the updates that moved an article out of it: they become its tombstones.
+    """
+    stmt = select(Change).where(Change.visible_at <= now)
+    if section:
+        stmt = stmt.where(or_(Change.section_slug == section, Change.previous_section_slug == section))
+    if lang:
+        stmt = stmt.where(or_(Change.lang == lang, Change.previous_lang == lang))
+    if position is not None:
+        at, slug = position
+        stmt = stmt.where(or_(Change.visible_at > at, and_(Change.visible_at == at, Change.slug > slug)))
+    return list(session.scalars(stmt.order_by(Change.visible_at, Change.slug, Change.seq).limit(limit)))
+
+
+def public_by_slug(session: Session, now: dt.datetime, slugs: list[str]) -> list[Article]:
+    """The public articles among `slugs`."""
+    return list(session.scalars(public_articles(now).where(Article.slug.in_(slugs)))) if slugs else []
+
+
+# --------------------------------------------------------------------------- terms and issues by key
+
+
+def sections_by_slug(session: Session, slugs) -> list[Section]:
+    """Fresh Section objects (callers annotate them) for `slugs`, in display order (position, then slug)."""
+    found = session.scalars(select(Section).where(Section.slug.in_(set(slugs)))) if slugs else []
+    return sorted(found, key=lambda s: (s.position, s.slug))  # Python's order, whatever the collation
+
+
+def trends_by_slug(session: Session, slugs) -> list[Trend]:
+    """Trend objects for `slugs`, worse to better (direction, then slug)."""
+    found = session.scalars(select(Trend).where(Trend.slug.in_(set(slugs)))) if slugs else []
+    return sorted(found, key=lambda t: (t.direction, t.slug))
+
+
+def issues_by_start(session: Session, starts) -> list[Issue]:
+    """Issue objects for these start days, newest first."""
+    if not starts:
+        return []
+    return list(session.scalars(select(Issue).where(Issue.start.in_(set(starts))).order_by(Issue.start.desc())))
+
+
+def terms_in_use(model, column, now: dt.datetime) -> Select:
+    """The sections or trend tags (`model`) that a public article carries in `column`."""
+    return select(model).where(in_use(column, model.slug, now))
+
+
+def term_in_use(session: Session, column, slug: str, now: dt.datetime) -> bool:
+    return bool(session.scalar(select(in_use(column, slug, now))))
+
+
+def archive_weeks(session: Session, now: dt.datetime, filters: dict) -> list[dt.date]:
+    """The start days of the issues holding a public article that matches `filters`, oldest first."""
+    return list(session.scalars(select(Issue.start).where(has_public_article(now, filters)).order_by(Issue.start)))
+
+
+def ping(session: Session) -> None:
+    """One round trip to the store (readiness)."""
+    session.execute(select(literal(1)))
+
+
+def examples(session: Session, now: dt.datetime) -> tuple[str | None, str | None, str | None, str | None]:
+    """A public article's slug, the newest issue's id, the first section's and a trend tag's slug (for the OpenAPI
+    document's examples); None where the store has none."""
+    article = session.scalar(public_articles(now).with_only_columns(Article.slug).limit(1))
+    issue = session.scalar(select(Issue.start).order_by(Issue.start.desc()).limit(1))
+    section = session.scalar(select(Section.slug).order_by(Section.position).limit(1))
+    trend = session.scalar(select(Trend.slug).limit(1))
+    return article, issue.isoformat() if issue else None, section, trend

@@ -1,8 +1,12 @@
 """Ranked full-text search over title, lead and body: SQLite FTS5 or PostgreSQL tsvector + GIN.
 
-The loader calls `build_index(conn)` once per generation, after the articles are inserted. The index holds
-every article (drafts and embargoed ones too, since an embargo ends without a reload); visibility is never
-decided here: queries join the index to `queries.public_articles(now)`.
+The loader calls `build_index(conn)` once per generation, after the articles are inserted. The index holds the
+published articles only: drafts and retracted ones never become public without a reload, so their words stay out
+of the index and of its statistics (document counts and lengths that every score depends on). Embargoed articles
+are in it, since an embargo ends without a reload; until then they count in those statistics (they can shift the
+order of public hits slightly) but never match a query result, a count or a snippet, and no score is ever served
+(relevance cursors are positions). Visibility is still decided by joining the index to
+`queries.public_articles(now)`.
 
 SQLite: an FTS5 table `article_fts` (its own copy of the text; tokenizer `porter unicode61 remove_diacritics 2`,
 so English words are stemmed and every script, Cyrillic included, is case- and accent-folded), ranked by
@@ -59,7 +63,7 @@ def build_index(conn: Connection) -> None:
         conn.exec_driver_sql(
             "INSERT INTO article_fts (rowid, title, lead, body) SELECT id, "
             + ", ".join(strip.format(c) for c in ("title", "lead", "body_text"))
-            + " FROM article"
+            + " FROM article WHERE status = 'published'"
         )
         conn.exec_driver_sql("INSERT INTO article_fts (article_fts) VALUES ('optimize')")
         return
@@ -73,7 +77,7 @@ def build_index(conn: Connection) -> None:
         "SELECT id, cfg, setweight(to_tsvector(cfg, title), 'A') || setweight(to_tsvector(cfg, lead), 'B') "
         "|| setweight(to_tsvector(cfg, body_text), 'C') FROM ("
         "SELECT *, (CASE WHEN lang = 'en' THEN 'english' ELSE 'russian' END)::regconfig AS cfg "
-        f"FROM {article}) AS a"
+        f"FROM {article} WHERE status = 'published') AS a"
     )
     conn.exec_driver_sql(f"CREATE INDEX article_search_document ON {search} USING gin (document)")
 
