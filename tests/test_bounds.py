@@ -5,6 +5,8 @@ charts the latest TIMELINE_WINDOW issue weeks and pages back through the rest.""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from api.ingest.loader import load_archive
 from api.store import queries
@@ -109,3 +111,24 @@ def test_the_timeline_charts_the_latest_window_and_pages_back_through_the_rest(w
     paged = [c for page in reversed(pages) for c in page]
     assert [key(c) for c in paged] == [key(c) for c in whole["data"]]
     assert paged == whole["data"]
+
+
+def test_a_cold_issue_item_costs_five_statements_whatever_its_size(big_client):
+    """Round trips per request: the issue, its bounded summaries, its counts (sections, total and languages in one
+    grouped query), the previous and the next issue; the generation poll and the per-generation vocabulary aside."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "store_meta" not in statement:
+            statements.append(statement)
+
+    issue = max(walk(big_client, "/v1/issues?limit=100"), key=lambda i: i["article_count"])
+    assert big_client.get(f"/v1/issues/{issue['id']}").status_code == 200  # sections and trends: once a generation
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        for fields in ("slug,title", "title,slug"):  # a new response-cache key each time: the whole path runs
+            statements.clear()
+            assert big_client.get(f"/v1/issues/{issue['id']}?fields={fields}").status_code == 200
+            assert len(statements) == 5, [" ".join(s.split())[:60] for s in statements]
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)

@@ -34,8 +34,8 @@ def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
     now, lang = ctx.now, ctx.args.get("lang")
     terms = queries.terms(session, ctx.generation.id)
     articles = queries.issue_articles(session, issue, now, terms, lang)
+    # `lang` picks the articles listed and those counted; the issue's counts come with the sections' (one query)
     counts = queries.issue_section_counts(session, issue, now, lang)
-    queries.annotate_issues(session, [issue], now, lang)  # `lang` picks the articles listed and those counted
     data = dumper(IssueSummarySchema)(issue)
     summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
     shown: dict = {}

@@ -290,11 +290,20 @@ def issue_articles(
 
 
 def issue_section_counts(session: Session, issue: Issue, now: dt.datetime, lang: str | None = None) -> dict:
-    """Section slug (None: no section) → how many public articles of the issue it holds, in one grouped query."""
-    stmt = select(Article.section_slug, func.count()).where(is_public(now), Article.issue_start == issue.start)
-    if lang:
-        stmt = stmt.where(Article.lang == lang)
-    return dict(session.execute(stmt.group_by(Article.section_slug)).all())
+    """Section slug (None: no section) → how many public articles of the issue it holds (in `lang`, if given), and
+    the issue's article_count and languages attached as annotate_issues() does: one grouped query for both."""
+    rows = session.execute(
+        select(Article.section_slug, Article.lang, func.count())
+        .where(is_public(now), Article.issue_start == issue.start)
+        .group_by(Article.section_slug, Article.lang)
+    ).all()
+    counts: dict = defaultdict(int)
+    for slug, language, n in rows:
+        if lang is None or language == lang:
+            counts[slug] += n
+    issue.article_count = sum(counts.values())
+    issue.languages = sorted({language for _, language, _ in rows})
+    return dict(counts)
 
 
 def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
