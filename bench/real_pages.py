@@ -119,7 +119,7 @@ def measure(directory: Path, expected: dict, sites: list[str], show_failures: bo
     for site, data in per_site.items():
         c = data["counts"]
         print(
-            f"{site}: {c['pages']} pages, {c['articles']} articles, {c['non-articles']} non-articles; "
+            f"{site}: {c['pages']} pages, {c.get('articles', 0)} articles, {c.get('non-articles', 0)} non-articles; "
             f"parser rejected {c.get('rejected', 0)}; loader: {c.get('loaded', 0)} articles loaded, "
             f"{c.get('load_rejected', 0)} rejected, {c.get('skipped', 0)} skipped, "
             f"{c.get('non_articles_published', 0)} non-articles published, "

@@ -7,7 +7,8 @@ a breadcrumb line, issue views without the repeated title, the newsletter in its
 `elections` and `economy-2` slugs; its sister projects on subdomains, the "about the monitoring" page with a stamp,
 the home page naming the sister projects, an event of the expert club. Newer site: the title printed again after
 the lead, a capture beginning at the lead, social chrome inside a body, captions with their description before
-the credit, the Belarus-West and Belarus-Russia sections printed, the Belarusian path `by/socyum-i-palityka`,
+the credit, the Belarus-West and Belarus-Russia sections printed, the Belarusian paths `by/socyum-i-palityka` and
+`be/gramadstva-i-partyi` (the latter over a Russian text),
 unknown sections printed or in the URL, captures cut right after a closing quote or at the tool's size limit, a
 listing page paged by query.
 """
@@ -148,6 +149,24 @@ EXPECTED: dict[str, dict] = {
         title="Прафсаюзы захавалі толькі назву",
         lang="be",
         truncated=False,
+        published=None,
+    ),
+    "pro_be_path_ru_text.txt": dict(
+        week_start=None,
+        section="society-and-politics",  # the Belarusian path be/gramadstva-i-partyi, whatever the text's language
+        trend=None,
+        title="Диаспора собирает средства на адвокатов, партии проводят онлайн-собрания",
+        lead="Инициативы за рубежом оплачивают юридическую помощь семьям политзаключённых. Партии переносят собрания "
+        "в онлайн и готовят новых координаторов.",
+        blocks=[
+            para(
+                "Сторонники перемен всё реже выходят на акции, но чаще участвуют в сборах. Демократические силы "
+                "пытаются договориться о едином подходе к предстоящей кампании."
+            ),
+            para("Координаторы надеются, что новые площадки помогут удержать внимание аудитории и вернуть интерес к"),
+        ],
+        lang="ru",  # a Russian text under the Belarusian path
+        truncated=True,  # stops mid-sentence, no closing chrome
         published=None,
     ),
     "pro_unknown_section_printed.txt": dict(
@@ -312,6 +331,15 @@ def test_non_article_is_skipped_for_its_reason(name, reason, vocab):
     assert parse(name, vocab) == Skip(name, reason)
 
 
+def test_a_url_slug_spelling_a_cyrillic_section_name_finds_its_section(vocab):
+    from api.ingest.text import slugify
+
+    for section in vocab.sections:
+        for lang in ("ru", "be"):
+            assert vocab.section(slugify(section.names[lang])) == section.slug, (section.slug, lang)
+    assert vocab.section("pravyashchaya-elita") == "ruling-elite" and vocab.section("ekanomika") == "economy"
+
+
 def test_provisional_sections_are_named_as_printed(vocab):
     parse("pro_unknown_section_printed.txt", vocab)
     parse("pro_unknown_slug_ru.txt", vocab)
@@ -392,7 +420,8 @@ def test_layouts_load_strictly_and_the_report_names_what_is_new(layouts_loaded):
     assert sorted(report.new_sections) == ["ekologiya", "weather-and-climate"]
     assert report.bulk_import_stamps == [] and report.bulk_imported == []
     assert sorted(report.truncated) == [
-        "chinovnikam-zapretili-vyezd", "regional-governors-answer-for-the-harvest",
+        "chinovnikam-zapretili-vyezd", "diaspora-sobiraet-sredstva-na-advokatov",
+        "regional-governors-answer-for-the-harvest",
         "reservists-called-up-for-a-second-time", "soyuznye-programmy-vypolneny-na-bumage",
     ]  # fmt: skip
 

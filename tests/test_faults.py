@@ -111,7 +111,8 @@ def test_sqlite_file_removed_or_corrupted_is_503_then_recovers_without_restart(s
     pids = server.worker_pids()
     backup = path.with_suffix(".backup")
     shutil.copy2(path, backup)
-    with Load(server.port, mixed, threads=3) as load:
+    clients = 3
+    with Load(server.port, mixed, threads=clients) as load:
         time.sleep(0.5)
         t_fault = time.monotonic()
         if fault == "removed":
@@ -210,7 +211,8 @@ def test_worker_sigkill_served_again_quickly(sqlite_service):
     server = sqlite_service["server"]
     pids = server.worker_pids()
     victim = min(pids)
-    with Load(server.port, mixed, threads=3) as load:
+    clients = 3
+    with Load(server.port, mixed, threads=clients) as load:
         time.sleep(0.5)
         t_kill = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -225,9 +227,11 @@ def test_worker_sigkill_served_again_quickly(sqlite_service):
     assert victim not in after and len(after) == server.workers
     answered = [s for s in load.samples if s.status is not None]
     assert all(s.status == 200 for s in answered)
-    # Only the request the killed worker was serving may be lost (its connection is reset).
+    # Only the requests the killed worker was serving may be lost (their connections are reset): a gthread worker
+    # serves several at once, at most one per client thread, and nothing sent after the kill is lost.
     lost = [s for s in load.samples if s.status is None]
-    assert len(lost) <= 1, [s.error for s in lost]
+    assert len(lost) <= clients, [s.error for s in lost]
+    assert all(s.start <= t_kill for s in lost), "a request sent after the kill was lost"
     _record("worker_sigkill", load.samples, served_again_within_s=round(served, 3),
             worker_replaced_within_s=round(replaced, 3), lost=len(lost))  # fmt: skip
 

@@ -252,7 +252,8 @@ def test_forged_cursors_of_every_collection_and_sort(client, app, caplog):
                 check(client.get(f"{path}?{query}&cursor={_b64(raw)}"), {400})
                 check(client.get(f"{path}?{query}&cursor={signer.sign('cursor', raw)}"), {200, 400})
                 tried += 3
-            check(client.get(f"{path}?{query}&cursor={cursor[:-2]}AA"), {400})
+            tampered = cursor[:-2] + ("AB" if cursor.endswith("AA") else "AA")  # a MAC may itself end in AA
+            check(client.get(f"{path}?{query}&cursor={tampered}"), {400})
     assert tried > 200
     _no_traceback_logged(caplog)
 

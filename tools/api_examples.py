@@ -143,8 +143,13 @@ def sample_client() -> Iterator:
             load_archive(ARCHIVE, url)
             app = create_app(
                 # A fixed signing secret: the guide's cursors and ETags must not depend on the machine's own.
-                {"DATABASE_URL": url, "CACHE_REDIS_URL": None, "PUBLIC_BASE_URL": BASE_URL, "RATELIMIT_ENABLED": False,
-                 "SIGNING_SECRET": "api-guide-examples"}  # fmt: skip
+                {
+                    "DATABASE_URL": url,
+                    "CACHE_REDIS_URL": None,
+                    "PUBLIC_BASE_URL": BASE_URL,
+                    "RATELIMIT_ENABLED": False,
+                    "SIGNING_SECRET": "api-guide-examples",
+                }  # fmt: skip
             )
             try:
                 yield app.test_client()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from api.ingest.text import slugify
+
 DATA = Path(__file__).resolve().parents[2] / "data"
 DEFAULT_PATH = DATA / "vocabulary.yaml"
 SITE_PATH = DATA / "site.yaml"
@@ -166,6 +168,8 @@ class Vocabulary:
         for s in data["sections"]:
             for name in [s["slug"], *s.get("aliases", []), *s["names"].values()]:
                 self._sections[_norm(name.replace("-", " "))] = s["slug"]
+            for name in [*s.get("aliases", []), *s["names"].values()]:  # a Cyrillic name, as the sites' paths spell it
+                self._sections.setdefault(_norm(slugify(name).replace("-", " ")), s["slug"])
         self.provisional: dict[str, str] = {}  # provisional section slug -> the name or URL slug it was made from
 
     @classmethod
