@@ -80,7 +80,8 @@ TAGS = [
     {"name": "meta", "description": "The API root and this document."},
 ]
 #: Operation ids that the naming rule (see operation_id) would not give.
-OPERATION_IDS = {"openapi.openapi_json": "getOpenApi"}
+# Kept as published when a resource became paged (generated clients call these names).
+OPERATION_IDS = {"openapi.openapi_json": "getOpenApi", "timeline.trend_timeline": "getTrendTimeline"}
 
 ERRORS = {
     "400": "Bad request: an unknown, repeated or malformed query parameter (see invalid_params).",

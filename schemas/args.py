@@ -150,8 +150,20 @@ class ArticleListArgs(ArticleFilterArgs):
     include = include_param()
 
 
-class TimelineArgs(BaseArgs):
-    """The trend timeline: which sections and issue weeks to chart (lang picks the labels; stories count once)."""
+TIMELINE_WINDOW, TIMELINE_MAX = 52, 260
+
+
+class TimelineArgs(PageArgs):
+    """The trend timeline: which sections and issue weeks to chart (lang picks the labels; stories count once).
+
+    Paged by issue week, newest weeks first: a page charts `limit` issues (52 by default, a year), oldest first.
+    """
+
+    limit = StrictInt(
+        load_default=TIMELINE_WINDOW,
+        validate=validate.Range(1, TIMELINE_MAX),
+        metadata={"description": f"Issue weeks per page (1–{TIMELINE_MAX}, default {TIMELINE_WINDOW}: the latest)."},
+    )
 
     section = CsvList(Text(validate=SLUG), metadata={"description": "Section slug(s), comma-separated."})
     from_ = Date(data_key="from", metadata={"description": "Issue weeks ending on or after this date (inclusive)."})

@@ -284,7 +284,12 @@ class IssueSummarySchema(IssueRefSchema):
 
 class IssueSectionSchema(Schema):
     section = nested(SectionRefSchema, allow_none=True, metadata={"description": "null: articles without a section."})
-    articles = fields.List(fields.Nested(ArticleSummarySchema), required=True)
+    articles = fields.List(
+        fields.Nested(ArticleSummarySchema), required=True,
+        metadata={"description": "The section's first articles in editorial order (at most 20; 100 in the whole issue)."},
+    )  # fmt: skip
+    article_count = integer(metadata={"description": "All the section's public articles in this issue."})
+    articles_url = text(metadata={"description": "All of them, paged: the issue's article list for this section."})
 
 
 class IssueSchema(IssueSummarySchema):
@@ -377,7 +382,26 @@ class ArticleDetailSchema(ArticleSchema):
 ArticleItemSchema = Schema.from_dict(
     {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
 )
-IssueItemSchema = item(IssueSchema, "IssueItem", links=FeedLinksSchema)
+
+
+class IssueItemMetaSchema(Schema):
+    """How much of the issue the item lists: its summaries are bounded, the rest are behind `links.articles`."""
+
+    articles_listed = integer(metadata={"description": "Article summaries embedded in `data.sections`."})
+    article_count = integer(metadata={"description": "All the issue's public articles (in `lang` if given)."})
+    truncated = fields.Boolean(required=True, metadata={"description": "true: some articles are not embedded."})
+    per_section_max = integer(metadata={"description": "At most this many summaries per section."})
+    max = integer(metadata={"description": "At most this many summaries in all."})
+
+
+class IssueItemLinksSchema(FeedLinksSchema):
+    articles = text(metadata={"description": "The issue's articles, all of them, paged."})
+
+
+IssueItemSchema = Schema.from_dict(
+    {"data": nested(IssueSchema), "meta": nested(IssueItemMetaSchema), "links": nested(IssueItemLinksSchema)},
+    name="IssueItem",
+)
 SectionItemSchema = item(SectionSchema, "SectionItem", links=FeedLinksSchema)
 TrendItemSchema = item(TrendSchema, "TrendItem")
 
@@ -455,6 +479,9 @@ class TimelineMetaSchema(Schema):
     sections = fields.List(
         fields.String(), required=True, metadata={"description": "Section slugs charted, in display order."}
     )
+    limit = integer(metadata={"description": "Issue weeks per page."})
+    total = integer(metadata={"description": "Issue weeks matching the filters, on every page."})
+    page = integer(allow_none=True, metadata={"description": "The page number asked for (null: cursor paging)."})
     generation = text()
 
 
@@ -464,7 +491,7 @@ SelfLinkSchema = Schema.from_dict({"self": text()}, name="SelfLink")
 class TimelineSchema(Schema):
     data = fields.List(fields.Nested(TimelineCellSchema), required=True)
     meta = nested(TimelineMetaSchema)
-    links = nested(SelfLinkSchema)
+    links = nested(PageLinksSchema)
 
 
 # --------------------------------------------------------------------------- the change feed

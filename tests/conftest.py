@@ -8,6 +8,7 @@ import shutil
 import socket
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -34,14 +35,35 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_service(name: str, host: str, port: int) -> None:
-    """Skip without the service, except in CI (REQUIRE_SERVICES=1), where a skipped backend is a failure."""
-    if _reachable(host, port):
-        return
-    message = f"{name} at {host}:{port} is not reachable"
+def _skip_unless_required(message: str) -> None:
+    """Skip, except in CI (REQUIRE_SERVICES=1), where a missing service or program is a failure."""
     if os.environ.get("REQUIRE_SERVICES"):
         pytest.fail(f"{message}, and REQUIRE_SERVICES=1 forbids skipping its suite")
     pytest.skip(message)
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip without the service, except in CI (REQUIRE_SERVICES=1), where a skipped backend is a failure."""
+    if not _reachable(host, port):
+        _skip_unless_required(f"{name} at {host}:{port} is not reachable")
+
+
+def require_program(name: str) -> str:
+    """The path of an installed program; without it, skip (or fail under REQUIRE_SERVICES=1)."""
+    path = shutil.which(name)
+    if path is None:
+        _skip_unless_required(f"{name} is not installed")
+    return path
+
+
+def service_address(url: str, default_port: int) -> tuple[str, int]:
+    """(host, port) a database or Redis URL points at."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+PG_ADDRESS = service_address(PG_URL, 5432)
+REDIS_ADDRESS = service_address(REDIS_URL, 6379)
 
 
 def new_pg_schema() -> str:
@@ -63,8 +85,8 @@ def backend(request, tmp_path_factory):
         path = tmp_path_factory.mktemp("store") / "store.sqlite"
         yield {"DATABASE_URL": f"sqlite:///{path}", "DATABASE_SCHEMA": "bulletin", "CACHE_REDIS_URL": None}
         return
-    require_service("PostgreSQL", "127.0.0.1", 5432)
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("PostgreSQL", *PG_ADDRESS)
+    require_service("Redis", *REDIS_ADDRESS)
     schema = new_pg_schema()
     yield {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": schema, "CACHE_REDIS_URL": REDIS_URL}
     drop_pg_schema(schema)

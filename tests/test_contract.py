@@ -89,7 +89,15 @@ def contract_schema(tmp_path_factory):
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_honours_the_contract(contract_schema, mode):
     operations = [result.ok() for result in contract_schema.get_all_operations()]
-    assert len(operations) >= 15
+    # every operation the spec declares is exercised but the spec document itself, which schemathesis was
+    # loaded from and leaves out
+    declared = {
+        (method.upper(), path)
+        for path, item in contract_schema.raw_schema["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+    }
+    assert {(op.method.upper(), op.path) for op in operations} == declared - {("GET", "/v1/openapi.json")}
     tried = 0
     for operation in operations:
 

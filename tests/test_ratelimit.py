@@ -4,14 +4,13 @@ shared Redis storage across instances, and a limiter storage that is down or fro
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import uuid
 
 import pytest
 import redis as redis_lib
 
-from tests.conftest import REDIS_URL, make_app, require_service
+from tests.conftest import REDIS_ADDRESS, REDIS_URL, make_app, require_program, require_service
 from tests.live import PrivateRedis
 
 URL = "/v1/issues"
@@ -92,7 +91,7 @@ def test_behind_a_trusted_proxy_the_limit_is_per_forwarded_client(loaded):
 
 @pytest.mark.redis
 def test_redis_storage_is_shared_by_instances(loaded):
-    require_service("Redis", "127.0.0.1", 6379)
+    require_service("Redis", *REDIS_ADDRESS)
     prefix = f"rltest-{uuid.uuid4().hex[:10]}"
     settings = {"RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix}
     one, two = limited(loaded, "3 per minute", **settings), limited(loaded, "3 per minute", **settings)
@@ -125,8 +124,7 @@ def test_storage_down_fails_open_and_logs_once(loaded, caplog):
 
 
 def test_storage_frozen_costs_a_short_timeout_not_a_stuck_worker(loaded):
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
+    require_program("redis-server")
     server = PrivateRedis()
     server.start()
     try:

@@ -185,7 +185,9 @@ def test_timeline_is_not_taken_for_a_trend_slug(client):
     ("query", "param"),
     [
         ("colour=red", "colour"),
-        ("limit=5", "limit"),
+        ("limit=261", "limit"),
+        ("limit=0", "limit"),
+        ("cursor=bogus", "cursor"),
         ("trend=worse", "trend"),
         ("section=Economy!", "section"),
         ("from=2022-02-20&to=2022-02-01", "from"),

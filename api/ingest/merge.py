@@ -23,6 +23,7 @@ from api.ingest.documents import LANGUAGES
 from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.text import slugify
 from api.ingest.vocabulary import BulkImportRule
+from api.store import visibility
 
 BATCH = 500
 
@@ -63,11 +64,7 @@ def content_digest(rec: ArticleRecord) -> str:
 
 def visible_from(status: str, embargo_until: str | None, now: dt.datetime) -> dt.datetime | None:
     """From when a copy is public (`now` at the earliest, since a load serves from now on); None: never."""
-    if status != "published":
-        return None
-    if embargo_until is None:
-        return now
-    return max(now, dt.datetime.fromisoformat(embargo_until))
+    return visibility.visible_from(status, embargo_until and dt.datetime.fromisoformat(embargo_until), now)
 
 
 def may_lend(lender: dt.datetime | None, winner: dt.datetime | None) -> bool:

@@ -23,7 +23,7 @@ from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.text import blocks_to_html, blocks_to_text, word_count
 from api.ingest.vocabulary import Vocabulary
-from api.store import search
+from api.store import search, visibility
 from api.store.db import is_sqlite, sqlite_path
 from api.store.models import UNKNOWN_TIME, Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
 from api.store.visibility import public_articles
@@ -405,7 +405,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     old = previous["articles"] if previous else {}
 
     def ever_public(r) -> bool:
-        return r.status == "published" and (r.embargo_until is None or r.embargo_until <= now)
+        return visibility.is_public_row(r, now)
 
     # An article withdrawn before it ever became visible is forgotten entirely, so not even its slug surfaces.
     unseen = [slug for slug, before in old.items() if before.status == "published" and not ever_public(before)]
@@ -439,7 +439,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
             published_now.add(row.slug)
             if before.content_hash == row.content_hash and before.status == "published":
                 continue
-        visible_at = max(now, row.embargo_until) if row.embargo_until else now
+        visible_at = visibility.visible_from(row.status, row.embargo_until, now)
         record(
             "upsert", row.slug, visible_at, row.section_slug, row.lang, row.content_hash,
             before.section_slug if before is not None and before.section_slug != row.section_slug else None,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 from flask import Blueprint
 
 from api.http import cached_endpoint
@@ -23,30 +21,58 @@ from schemas.output import (
     IssueRefSchema,
     IssueSummarySchema,
     SectionRefSchema,
+    issue_id,
 )
 
 bp = Blueprint("issues", __name__)
 
 
 def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
-    """An issue with its articles as summaries, grouped by section in editorial order."""
+    """An issue with its first articles as summaries, grouped by section in editorial order: at most
+    ISSUE_ARTICLES_PER_SECTION per section and ISSUE_ARTICLES_MAX in all, each section with its article count and
+    the link to all of them (the issue's article list), so the body is bounded however big the week is."""
     now, lang = ctx.now, ctx.args.get("lang")
     terms = queries.terms(session, ctx.generation.id)
     articles = queries.issue_articles(session, issue, now, terms, lang)
-    queries.annotate_issues(session, [issue], now, lang)  # `lang` picks the articles listed and those counted
+    # `lang` picks the articles listed and those counted; the issue's counts come with the sections' (one query)
+    counts = queries.issue_section_counts(session, issue, now, lang)
     data = dumper(IssueSummarySchema)(issue)
     summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
-    data["sections"] = [
-        {
-            "section": ref(section) if section else None,
-            "articles": [pick(summary(a), names) for a in group],
-        }
-        for section, group in itertools.groupby(articles, key=lambda a: a.section)
-    ]
+    shown: dict = {}
+    for a in articles:
+        shown.setdefault(a.section_slug, []).append(a)
+    listed = f"{ctx.base}/v1/issues/{issue_id(issue.start)}/articles"
+    lang_query = f"lang={lang}" if lang else ""
+
+    def section_key(slug):
+        term = terms.sections.get(slug) if slug is not None else None
+        return (term is None or term.position is None, term.position if term else 0, slug or "")
+
+    data["sections"] = []
+    for slug in sorted(counts, key=section_key):
+        section = terms.sections.get(slug) if slug is not None else None
+        query = "&".join(q for q in (f"section={slug}" if section else "", lang_query) if q)
+        data["sections"].append(
+            {
+                "section": ref(section) if section else None,
+                "articles": [pick(summary(a), names) for a in shown.get(slug, [])],
+                "article_count": counts[slug],
+                "articles_url": listed + (f"?{query}" if query else ""),
+            }
+        )
     prev, nxt = queries.neighbours(session, issue, now)
     data["previous"] = dumper(IssueRefSchema)(prev) if prev else None
     data["next"] = dumper(IssueRefSchema)(nxt) if nxt else None
-    return {"data": data, "links": feed_links(ctx, issue=issue.start.isoformat())}
+    total = sum(counts.values())
+    meta = {
+        "articles_listed": len(articles),
+        "article_count": total,
+        "truncated": len(articles) < total,
+        "per_section_max": queries.ISSUE_ARTICLES_PER_SECTION,
+        "max": queries.ISSUE_ARTICLES_MAX,
+    }
+    links = {**feed_links(ctx, issue=issue.start.isoformat()), "articles": listed + (f"?{lang_query}" if lang else "")}
+    return {"data": data, "meta": meta, "links": links}
 
 
 @bp.get("/v1/issues")

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import Blueprint
 
 from api.http import cached_endpoint
+from api.resources.collection import page_links, requested_page
 from api.store import queries
 from schemas.args import TimelineArgs
 from schemas.compiled import dump_many
@@ -20,13 +21,21 @@ bp = Blueprint("timeline", __name__)
 def trend_timeline(session, ctx):
     """Per (issue, section) with public stories: counts per direction, total, net index and direction.
 
-    A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only.
+    A story counts once whatever its languages; `lang` (like Accept-Language) picks the labels only. A page charts
+    `limit` issue weeks (the latest 52 by default, at most 260), oldest first; `links.next` leads to earlier weeks.
     """
     args, now = ctx.args, ctx.now
     filters = {k: args[k] for k in ("section", "from_", "to") if args.get(k) is not None}
-    cells = queries.trend_timeline(session, now, filters)
+    page = requested_page(
+        session,
+        queries.timeline_issues(now, filters),
+        queries.ISSUE_ORDERS["newest"],
+        ctx,
+        filters={k: ",".join(v) if isinstance(v, list) else str(v) for k, v in filters.items()},
+    )
+    issues = {i.start: i for i in page.items}
+    cells = queries.trend_timeline(session, now, {**filters, "issue": list(issues)}) if issues else []
     starts = sorted({c["issue_start"] for c in cells})
-    issues = {i.start: i for i in queries.issues_by_start(session, starts)}
     sections = {s.slug: s for s in queries.sections_by_slug(session, {c["section_slug"] for c in cells})}
     base = ctx.base
     for cell in cells:
@@ -34,12 +43,17 @@ def trend_timeline(session, ctx):
         cell["section"] = sections[cell["section_slug"]]
         query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
         cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
+    links = page_links(ctx, page)
+    link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
     return {
         "data": dump_many(TimelineCellSchema, cells),
         "meta": {
             "issues": [s.isoformat() for s in starts],
             "sections": list(sections),
+            "limit": args["limit"],
+            "total": page.total,
+            "page": page.page,
             "generation": ctx.generation.id[:20],
         },
-        "links": {"self": ctx.url()},
-    }
+        "links": links,
+    }, {"Link": link_header}

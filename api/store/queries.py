@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from api.pagination import Key, Order
 from api.store import search
 from api.store.models import Alias, Article, Change, Issue, Section, Trend
-from api.store.visibility import is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
+from api.store.visibility import has_become_visible, is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
     "newest": Order(
@@ -209,6 +209,17 @@ def public_issues(now: dt.datetime, filters: dict | None = None) -> Select:
     return stmt
 
 
+def timeline_issues(now: dt.datetime, filters: dict) -> Select:
+    """The issues a timeline charts: those with a public article (in the `section` filter, if any) within `from_`
+    and `to` (issue weeks ending on or after, starting on or before)."""
+    stmt = select(Issue).where(has_public_article(now, {k: filters[k] for k in ("section",) if k in filters}))
+    if filters.get("from_"):
+        stmt = stmt.where(Issue.end >= filters["from_"])
+    if filters.get("to"):
+        stmt = stmt.where(Issue.start <= filters["to"])
+    return stmt
+
+
 def annotate_issues(session: Session, issues: list[Issue], now: dt.datetime, lang: str | None = None) -> None:
     """Attach article_count and languages (of public articles) to each issue, in one query; with `lang`,
     article_count counts the articles in that language only (languages still names them all)."""
@@ -249,14 +260,51 @@ def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue 
     return prev, nxt
 
 
-def issue_articles(session: Session, issue: Issue, now: dt.datetime, terms: Terms, lang: str | None = None) -> list:
-    """The issue's public articles in editorial order (section order, then position in the section), as list
-    items (ArticleItem: plain rows of article_list(), no ORM objects)."""
+#: How many article summaries an issue item embeds: per section and in all (the rest are one link away).
+ISSUE_ARTICLES_PER_SECTION = 20
+ISSUE_ARTICLES_MAX = 100
+
+
+def issue_articles(
+    session: Session,
+    issue: Issue,
+    now: dt.datetime,
+    terms: Terms,
+    lang: str | None = None,
+    per_section: int = ISSUE_ARTICLES_PER_SECTION,
+    total: int = ISSUE_ARTICLES_MAX,
+) -> list:
+    """The issue's first public articles in editorial order (section order, then position in the section): at
+    most `per_section` of each section and `total` in all, as list items (ArticleItem: plain rows of
+    article_list(), no ORM objects). A week of any size costs one bounded read."""
     stmt, params, _ = article_list(now, {"issue": [issue.start], **({"lang": [lang]} if lang else {})})
-    stmt = stmt.outerjoin(Section, Section.slug == Article.section_slug).order_by(
-        Section.position.nulls_last(), Article.position, Article.slug
+    in_section = func.row_number().over(partition_by=Article.section_slug, order_by=(Article.position, Article.slug))
+    ranked = stmt.add_columns(in_section.label("in_section")).subquery("ranked")
+    outer = (
+        select(*(ranked.c[c.key] for c in SUMMARY_COLUMNS))
+        .outerjoin(Section, Section.slug == ranked.c.section_slug)
+        .where(ranked.c.in_section <= per_section)
+        .order_by(Section.position.nulls_last(), ranked.c.position, ranked.c.slug)
+        .limit(total)
     )
-    return [ArticleItem(row, terms) for row in session.connection().execute(stmt, params)]
+    return [ArticleItem(row, terms) for row in session.connection().execute(outer, params)]
+
+
+def issue_section_counts(session: Session, issue: Issue, now: dt.datetime, lang: str | None = None) -> dict:
+    """Section slug (None: no section) → how many public articles of the issue it holds (in `lang`, if given), and
+    the issue's article_count and languages attached as annotate_issues() does: one grouped query for both."""
+    rows = session.execute(
+        select(Article.section_slug, Article.lang, func.count())
+        .where(is_public(now), Article.issue_start == issue.start)
+        .group_by(Article.section_slug, Article.lang)
+    ).all()
+    counts: dict = defaultdict(int)
+    for slug, language, n in rows:
+        if lang is None or language == lang:
+            counts[slug] += n
+    issue.article_count = sum(counts.values())
+    issue.languages = sorted({language for _, language, _ in rows})
+    return dict(counts)
 
 
 def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
@@ -384,7 +432,7 @@ def annotate_streaks(session: Session, sections: list[Section], now: dt.datetime
 
 def first_change(session: Session, now: dt.datetime) -> dt.datetime | None:
     """When the oldest retained change that has become visible by `now` happened."""
-    return session.scalar(select(func.min(Change.visible_at)).where(Change.visible_at <= now))
+    return session.scalar(select(func.min(Change.visible_at)).where(has_become_visible(Change.visible_at, now)))
 
 
 def changes_after(
@@ -394,7 +442,7 @@ def changes_after(
 
     A section or language view also takes the updates that moved an article out of it: they become its tombstones.
     """
-    stmt = select(Change).where(Change.visible_at <= now)
+    stmt = select(Change).where(has_become_visible(Change.visible_at, now))
     if section:
         stmt = stmt.where(or_(Change.section_slug == section, Change.previous_section_slug == section))
     if lang:
