@@ -123,7 +123,8 @@ def _diff(group: str, name: str) -> str:
     lines = [
         line for line in done.stdout.splitlines() if line.startswith(("+", "-")) and line[:3] not in ("+++", "---")
     ]
-    return " / ".join(line.strip() for line in lines)[:160]
+    # A code span, so that mutated code such as `f[k](v)` is never read as a Markdown link.
+    return "`` " + " / ".join(line.strip() for line in lines)[:160].replace("`", "'") + " ``"
 
 
 def report(fail_under: float | None = None) -> int:
