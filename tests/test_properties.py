@@ -132,15 +132,19 @@ class _Inspector(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.tags: list[str] = []
         self.attrs: list[tuple[str, str]] = []
+        self.elements: list[tuple[str, list]] = []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.attrs.extend((name, value or "") for name, value in attrs)
+        self.elements.append((tag, attrs))
 
     handle_startendtag = handle_starttag
 
 
-DANGEROUS_TAGS = {"script", "iframe", "style", "object", "embed", "frame", "frameset", "svg", "math", "img", "meta"}
+DANGEROUS_TAGS = {"script", "iframe", "style", "object", "embed", "frame", "frameset", "svg", "math", "meta"}
+# Images are part of the block model; an <img> may carry only these, with a src that passes the URL rule below.
+IMG_ATTRIBUTES = {"src", "alt", "title", "width", "height"}
 
 
 def assert_safe(raw: str) -> str:
@@ -152,6 +156,9 @@ def assert_safe(raw: str) -> str:
     lowered = clean.lower()
     for needle in ("<script", "<iframe", "<style", "</script", "</style"):
         assert needle not in lowered, (raw, clean)
+    for tag, attrs in inspector.elements:
+        if tag == "img":
+            assert {name for name, _ in attrs} <= IMG_ATTRIBUTES, (raw, clean)
     for name, value in inspector.attrs:
         assert not name.startswith("on"), (raw, clean)
         assert name != "style", (raw, clean)
