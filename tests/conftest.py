@@ -106,6 +106,21 @@ def make_app(settings: dict, **extra):
 
 
 @pytest.fixture
+def new_app():
+    """make_app, with every app's store disposed at teardown (PostgreSQL connections must not outlive a test)."""
+    made = []
+
+    def build(settings, **extra):
+        app = make_app(settings, **extra)
+        made.append(app)
+        return app
+
+    yield build
+    for app in made:
+        app.extensions["store"].dispose()
+
+
+@pytest.fixture
 def app(loaded):
     app = make_app(loaded)
     yield app

@@ -21,18 +21,9 @@ PLAIN = "/v1/articles?q=sanctions&sort=oldest&fields=title&limit=7"
 
 
 @pytest.fixture
-def fresh(loaded):
+def fresh(loaded, new_app):
     """Apps of the loaded store, with `extra` settings."""
-    made = []
-
-    def build(**extra):
-        app = make_app(loaded, **extra)
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.extensions["store"].dispose()
+    return lambda **extra: new_app(loaded, **extra)
 
 
 def test_cache_key_encoded_separator_never_shares_an_answer(fresh):

@@ -14,23 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api import logs, metrics
 from api.extensions import cache
-from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive, make_app
+from tests.conftest import ARCHIVE, SEED_SLUG, copy_archive
 from tests.test_query_timeout import add_expensive_view
-
-
-@pytest.fixture
-def new_app():
-    """make_app, with every app's store disposed at teardown (PostgreSQL connections must not outlive a test)."""
-    made = []
-
-    def build(settings, **extra):
-        app = make_app(settings, **extra)
-        made.append(app)
-        return app
-
-    yield build
-    for app in made:
-        app.extensions["store"].dispose()
 
 
 def sample(name: str, **labels) -> float:
