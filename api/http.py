@@ -6,7 +6,7 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
 
@@ -168,11 +168,13 @@ def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
 
 @dataclass
 class Cached:
-    """What the response cache holds: prepared body bytes plus the headers that belong to them."""
+    """What the response cache holds: prepared body bytes, the headers that belong to them, and the body compressed
+    in each encoding a client has asked for so far (one entry per response: one lookup serves any encoding)."""
 
     body: bytes
     headers: dict
     mimetype: str
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -206,21 +208,16 @@ def cache_control(limit: int | None) -> str:
     )
 
 
-def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
-    """The body in the best encoding the client accepts, compressed once per generation and cached."""
+def _encoding(entry: Cached) -> str | None:
+    """The best encoding the client accepts for this body (None: identity, and always for a small body)."""
     if len(entry.body) < COMPRESS_MIN_BYTES:
-        return entry.body, None
+        return None
     accept = request.accept_encodings
-    encoding = "br" if accept["br"] else "gzip" if accept["gzip"] else None
-    if encoding is None:
-        return entry.body, None
-    ckey = cache_key("encoded", response=key, encoding=encoding)
-    body = response_cache.get(ckey)
-    _note_lookup("compressed", body is not None)
-    if body is None:
-        body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
-        response_cache.set(ckey, body)
-    return body, encoding
+    return "br" if accept["br"] else "gzip" if accept["gzip"] else None
+
+
+def _compress(body: bytes, encoding: str) -> bytes:
+    return brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)
 
 
 def cached_endpoint(
@@ -280,6 +277,7 @@ def cached_endpoint(
             entry = response_cache.get(key)
             _note_lookup("response", entry is not None)
             request.environ["bulletin.cache"] = "none" if entry is None else "response"
+            fresh = entry is None  # to be written: a new entry, or one with a new encoding (one write either way)
             if entry is None:
                 with current_app.extensions["store"].session(generation) as session:
                     result = view(session=session, ctx=ctx, **path)
@@ -287,12 +285,19 @@ def cached_endpoint(
                     # dumped in the session: a dump may load what the view left lazy (an article's aliases)
                     body = value if isinstance(value, bytes) else orjson.dumps(dump(value, ctx))
                 entry = Cached(body, extra, mimetype)
-                response_cache.set(key, entry)
             if wildcard or (
                 inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
             ):
+                if fresh:
+                    response_cache.set(key, entry)
                 return Response(status=304, headers=headers)
-            body, encoding = _compressed(key, entry)
+            encoding = _encoding(entry)
+            if encoding is not None and encoding not in entry.encoded:
+                entry.encoded[encoding] = _compress(entry.body, encoding)
+                fresh = True
+            if fresh:
+                response_cache.set(key, entry)
+            body = entry.encoded[encoding] if encoding else entry.body
             resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
             if encoding:
                 resp.headers["Content-Encoding"] = encoding
