@@ -74,6 +74,14 @@ def _value_serializer(field: fields.Field) -> Callable[[Any, Any], Any]:
     if kind is fields.List:
         inner = _value_serializer(field.inner)
         return lambda value, context: None if value is None else [inner(each, context) for each in value]
+    if kind is fields.Dict:
+        keys = _value_serializer(field.key_field) if field.key_field is not None else None
+        values = _value_serializer(field.value_field) if field.value_field is not None else None
+        return lambda value, context: (
+            None
+            if value is None
+            else {(keys(k, context) if keys else k): (values(v, context) if values else v) for k, v in value.items()}
+        )
     if kind is OneOf:
         subs = {name: _compile(schema()) for name, schema in field.mapping.items()}
         return lambda value, context: None if value is None else subs[field.kind(value)](value, context)
