@@ -17,10 +17,14 @@ the real client counts); to anybody else it is the API's ordinary 404, and deplo
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import ipaddress
 import os
 import threading
+import time
+from bisect import bisect_left
+from functools import partial
 from pathlib import Path
 from time import perf_counter
 
@@ -67,6 +71,77 @@ DB_TIME_PER_REQUEST = Histogram("bulletin_db_seconds_per_request", "Database tim
 DEADLINE = Counter("bulletin_query_deadline_exceeded", "Requests answered 503 because a query ran past "
                    "QUERY_TIMEOUT_MS, by route.", ["route"])  # fmt: skip
 RATE_LIMITED = Counter("bulletin_rate_limited", "Requests refused by the rate limiter (429), by route.", ["route"])
+
+
+FLUSH_INTERVAL = 1.0  # seconds: the most a worker's request counts and latencies lag behind in a scrape
+
+
+class Pending:
+    """The per-request samples (request count, latency, hot-path hit), queued in plain Python and written into
+    prometheus_client's values at most every FLUSH_INTERVAL. In multiprocess mode every `inc` or `observe` is a
+    locked write into a memory-mapped file, four of them per request, which cost more than a whole hot-path replay;
+    here a request costs one `deque.append` (atomic under the GIL, so the gthread worker's threads need no lock),
+    and a flush counts each label set's latencies in C (`sum`, `bisect` through `map`). A flush runs at the end of
+    a request once the interval has passed, in a daemon thread of each worker every interval (so an idle worker's
+    counts still arrive), before this process answers a scrape, and when a gunicorn worker exits
+    (deploy/gunicorn.conf.py)."""
+
+    _UPPER = (*LATENCY_BUCKETS, float("inf"))
+
+    def __init__(self, interval: float = FLUSH_INTERVAL):
+        self.interval = interval
+        self._lock = threading.Lock()  # taken only to add a label set and by a flush, never per request
+        self._queues: dict[
+            tuple, collections.deque
+        ] = {}  # (route, method, status, hot-path hit) -> latencies since the flush
+        self._flushed = 0.0  # perf_counter() of the last flush
+        self._thread_pid: int | None = None
+
+    def add(self, key: tuple, elapsed: float, now: float) -> None:
+        """One request: `key` is (route, method, status, hot-path hit), `now` a perf_counter() reading."""
+        queue = self._queues.get(key)
+        if queue is None:
+            with self._lock:
+                queue = self._queues.setdefault(key, collections.deque())
+        queue.append(elapsed)
+        if now - self._flushed >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what was queued since the last flush into the metrics (and start this process's flusher)."""
+        with self._lock:  # one flush at a time: a request's, the flusher's or a scrape's
+            self._flushed = perf_counter()
+            if self._thread_pid != os.getpid():  # first flush in this process (a gunicorn worker is a fork)
+                self._thread_pid = os.getpid()
+                threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
+            bucket_of = partial(bisect_left, self._UPPER)
+            for (route, method, status, hot), queue in list(self._queues.items()):
+                # popleft is atomic: a latency appended meanwhile is taken now or by the next flush, never lost
+                values = [queue.popleft() for _ in range(len(queue))]
+                if not values:
+                    continue
+                REQUESTS.labels(route, method, status).inc(len(values))
+                latency = LATENCY.labels(route)
+                latency._sum.inc(sum(values))  # no bulk observe in prometheus_client: its two values, as observe()
+                for bucket, count in collections.Counter(map(bucket_of, values)).items():
+                    latency._buckets[bucket].inc(count)
+                if hot:
+                    CACHE.labels("hot", "hit").inc(len(values))
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._thread_pid == pid:
+            time.sleep(self.interval)
+            if perf_counter() - self._flushed >= self.interval:
+                self.flush()
+
+
+PENDING = Pending()
+
+
+def flush() -> None:
+    """Flush this process's pending samples (gunicorn's worker_exit hook calls it)."""
+    PENDING.flush()
 
 
 def multiprocess() -> bool:
@@ -232,11 +307,7 @@ class Observed:
         self.replayable = REPLAYABLE
         self.allow = _networks(allow) if metrics else []
         self._children: dict = {}
-        self._pairs: dict = {}  # (route, method, status) → (request counter, latency histogram) children
-        self._hot_hit = CACHE.labels("hot", "hit")
-        self.measure = metrics or json_logs  # count the request's statements
-        if self.measure:
-            install_db_events()
+        self.pending = PENDING
         if metrics:
             if multiprocess():
                 self.registry = CollectorRegistry()
@@ -264,6 +335,7 @@ class Observed:
         return any(ip in net for net in self.allow)
 
     def exposition(self) -> bytes:
+        self.pending.flush()
         return generate_latest(self.registry) + generate_latest(self.own)
 
     def __call__(self, environ, start_response):
@@ -275,7 +347,6 @@ class Observed:
         started = perf_counter()
         rid = logs.request_id(environ.get("HTTP_X_REQUEST_ID"), self.trusted)
         environ["bulletin.request_id"] = logs.context.request_id = rid
-        tally = _db.tally = [0, 0.0] if self.measure else None
         answered = []
 
         def with_id(status, headers, exc_info=None):
@@ -286,37 +357,37 @@ class Observed:
         try:
             return self.wsgi_app(environ, with_id)
         finally:
-            _db.tally = None
-            self._record(environ, answered[-1] if answered else "500", perf_counter() - started, tally)
+            ended = perf_counter()
+            self._record(environ, answered[-1] if answered else "500", ended - started, ended)
             logs.context.request_id = None
 
-    def _record(self, environ, status: str, elapsed: float, tally) -> None:
+    def _record_miss(self, environ, route: str, code: str) -> None:
+        tally = environ.get("bulletin.db")
+        if self.hot and environ.get("bulletin.hot_miss") and self.replayable in environ:
+            self._child(CACHE, "hot", "miss").inc()  # a miss of a response the hot path then kept
+        for layer, hit in environ.get("bulletin.lookups", ()):
+            self._child(CACHE, layer, "hit" if hit else "miss").inc()
+        if tally is not None and tally[0]:
+            DB_QUERIES.inc(tally[0])
+            DB_SECONDS.inc(tally[1])
+            self._child(DB_PER_REQUEST, route).observe(tally[0])
+            self._child(DB_TIME_PER_REQUEST, route).observe(tally[1])
+        if code == "429":
+            self._child(RATE_LIMITED, route).inc()
+        if environ.get("bulletin.error") == "query_deadline":
+            self._child(DEADLINE, route).inc()
+
+    def _record(self, environ, status: str, elapsed: float, ended: float) -> None:
         route = environ.get("bulletin.route") or UNMATCHED
         code = status[:3]
         cache = environ.get("bulletin.cache")
         if self.metrics:
-            method = environ.get("REQUEST_METHOD", "")
-            key = (route, method if method in METHODS else "OTHER", code)  # bounded: a client picks the method
-            pair = self._pairs.get(key)  # one lookup on the hot path for both children
-            if pair is None:
-                pair = self._pairs[key] = (REQUESTS.labels(*key), LATENCY.labels(route))
-            pair[0].inc()
-            pair[1].observe(elapsed)
-            if cache == "hot":
-                self._hot_hit.inc()
-            elif self.hot and environ.get("bulletin.hot_miss") and self.replayable in environ:
-                self._child(CACHE, "hot", "miss").inc()  # a miss of a response the hot path then kept
-            for layer, hit in environ.get("bulletin.lookups", ()):
-                self._child(CACHE, layer, "hit" if hit else "miss").inc()
-            if tally[0]:
-                DB_QUERIES.inc(tally[0])
-                DB_SECONDS.inc(tally[1])
-                self._child(DB_PER_REQUEST, route).observe(tally[0])
-                self._child(DB_TIME_PER_REQUEST, route).observe(tally[1])
-            if code == "429":
-                self._child(RATE_LIMITED, route).inc()
-            if environ.get("bulletin.error") == "query_deadline":
-                self._child(DEADLINE, route).inc()
+            method = environ["REQUEST_METHOD"]
+            hot = cache == "hot"
+            # (bounded labels: a client picks the method)
+            self.pending.add((route, method if method in METHODS else "OTHER", code, hot), elapsed, ended)
+            if not hot:  # a replay ran no lookups, no statement, no limiter and no error handler
+                self._record_miss(environ, route, code)
         if self.json_logs:
             line = {
                 "method": environ.get("REQUEST_METHOD"),
@@ -330,12 +401,28 @@ class Observed:
                 "remote_addr": environ.get("REMOTE_ADDR"),
                 "pid": os.getpid(),  # which gunicorn worker
             }
+            tally = environ.get("bulletin.db")
             if tally is not None and tally[0]:
                 line["db_queries"], line["db_ms"] = tally[0], round(tally[1] * 1000, 3)
             for key in ("problem", "error"):
                 if environ.get(f"bulletin.{key}"):
                     line[key] = environ[f"bulletin.{key}"]
             logs.access(line)
+
+
+def count_statements(wsgi_app):
+    """Innermost, under the hot path: the statements of a request that reaches Flask (a replay runs none), as
+    [count, seconds] in environ["bulletin.db"] for the wrapper's metrics and access line."""
+    install_db_events()
+
+    def counted(environ, start_response):
+        environ["bulletin.db"] = _db.tally = [0, 0.0]
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _db.tally = None
+
+    return counted
 
 
 def _note_route() -> None:
