@@ -34,6 +34,8 @@ function blockText(block: Block): string {
       return block.alt;
     case "list":
       return block.items.map((item, i) => (block.ordered ? `${i + 1}) ${item}` : `• ${item}`)).join("\n");
+    case "table":
+      return block.rows.map((row) => row.cells.map((cell) => cell.text).join("\t")).join("\n");
   }
 }
 
