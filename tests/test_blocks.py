@@ -284,3 +284,14 @@ def test_list_fields_may_name_authors_and_image(client):
         assert (article["authors"], article["image"]) == (item["authors"], item["image"])
     with_body = walk(client, "/v1/articles?format=blocks&fields=body,authors&limit=50")
     assert all(set(a) == {"slug", "body", "authors"} for a in with_body)
+
+
+def test_list_fields_may_name_translations(client):
+    listed = walk(client, "/v1/articles?fields=title,translations&limit=50")
+    assert listed and all(set(a) == {"slug", "title", "translations"} for a in listed)
+    assert any(a["translations"] for a in listed), "the sample archive holds a translated story"
+    for article in listed:
+        item = client.get(f"/v1/articles/{article['slug']}").get_json()["data"]
+        assert article["translations"] == item["translations"]
+        assert article["slug"] not in {t["slug"] for t in article["translations"].values()}
+    assert all("translations" not in a for a in walk(client, "/v1/articles?fields=title,authors&limit=50"))

@@ -11,7 +11,7 @@ from api.problems import NotFound
 from api.resources.collection import collection
 from api.store import queries, search
 from api.store.models import Article
-from schemas.args import ArticleItemArgs, ArticleListArgs
+from schemas.args import ARTICLE_LIST_EXTRAS, ArticleItemArgs, ArticleListArgs, RelatedArgs
 from schemas.compiled import dump_many, dumper
 from schemas.output import (
     ArticleItemSchema,
@@ -20,6 +20,7 @@ from schemas.output import (
     ArticleSchema,
     ArticleSummarySchema,
     IssueSummarySchema,
+    RelatedListSchema,
     SectionSchema,
     TrendSchema,
 )
@@ -57,9 +58,9 @@ def article_page(session, ctx, **fixed):
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     named = set(args.get("fields_") or ())
-    extras = with_body or bool({"authors", "image"} & named)
+    extras = with_body or bool(set(ARTICLE_LIST_EXTRAS) & named)
     wanted = named | ({"body"} if with_body else set())
-    schema = list_item_schema(tuple(f for f in ("body", "authors", "image") if f not in wanted)) if extras else None
+    schema = list_item_schema(tuple(f for f in ARTICLE_LIST_EXTRAS if f not in wanted)) if extras else None
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
         stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
@@ -76,6 +77,10 @@ def article_page(session, ctx, **fixed):
         for article in items:
             if words:
                 article.snippet = found.get(article.id, "")
+        if "translations" in named:
+            linked = translation_links(session, items, ctx)
+            for article in items:
+                article.translations = linked[article.id]
 
     terms = queries.terms(session, ctx.generation.id)
     body, headers = collection(
@@ -90,7 +95,20 @@ def article_page(session, ctx, **fixed):
         prepared=prepared,
         row=lambda row: queries.ArticleItem(row, terms),
     )
-    return shape(session, body, page_items, args, now), headers
+    return shape(session, body, page_items, ctx), headers
+
+
+def translation_links(session, articles: list, ctx) -> dict[int, dict]:
+    """Article id → {lang: {slug, title, url}} of its public translations (one query for all of `articles`)."""
+    found = queries.translations_of(session, articles, ctx.now)
+    return {
+        a.id: {
+            t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
+            for t in found.get(a.translation_key, ())
+            if t.id != a.id
+        }
+        for a in articles
+    }
 
 
 def pick(item: dict, names: list[str] | None) -> dict:
@@ -101,20 +119,22 @@ def pick(item: dict, names: list[str] | None) -> dict:
     return {k: v for k, v in item.items() if k in keep}
 
 
-def shape(session, body: dict, articles: list, args: dict, now) -> dict:
+def shape(session, body: dict, articles: list, ctx) -> dict:
     """Apply `fields` to the body's article(s) and add the `included` objects the articles refer to."""
-    names = args.get("fields_")
+    names = ctx.args.get("fields_")
     if isinstance(body["data"], list):
         body["data"] = [pick(item, names) for item in body["data"]]
     else:
         body["data"] = pick(body["data"], names)
-    if args.get("include"):
-        body["included"] = included(session, articles, args["include"], now)
+    if ctx.args.get("include"):
+        body["included"] = included(session, articles, ctx.args["include"], ctx)
     return body
 
 
-def included(session, articles: list, names: list[str], now) -> dict:
-    """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
+def included(session, articles: list, names: list[str], ctx) -> dict:
+    """The full section, trend and issue objects that `articles` refer to, once each, in display order; on an
+    article item, `related`: its related articles."""
+    now = ctx.now
     out: dict = {}
     if "section" in names:
         sections = queries.sections_by_slug(session, {a.section_slug for a in articles if a.section_slug})
@@ -131,7 +151,16 @@ def included(session, articles: list, names: list[str], now) -> dict:
         issues = queries.issues_by_start(session, {a.issue_start for a in articles if a.issue_start})
         queries.annotate_issues(session, issues, now)
         out["issue"] = dump_many(IssueSummarySchema, issues)
+    if "related" in names:  # only an item's arguments allow it: one article
+        (article,) = articles
+        out["related"] = related_summaries(session, article.id, ctx)
     return out
+
+
+def related_summaries(session, article_id: int, ctx) -> list[dict]:
+    """The article's related articles public now, dumped as summaries."""
+    terms = queries.terms(session, ctx.generation.id)
+    return dump_many(ArticleSummarySchema, queries.related(session, article_id, ctx.now, terms))
 
 
 def _jsonable(filters: dict) -> dict:
@@ -149,18 +178,31 @@ def list_articles(session, ctx):
 @cached_endpoint(ArticleItemArgs(), ArticleItemSchema)
 def get_article(session, ctx, slug):
     """One public article by slug; an alias slug answers with the canonical article."""
-    args, now = ctx.args, ctx.now
+    now = ctx.now
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
     data = dumper(ArticleSchema)(article)
-    data["translations"] = {
-        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
-        for t in queries.translations(session, article, now)
-    }
+    data["translations"] = translation_links(session, [article], ctx)[article.id]
     data["requested_slug"] = slug if via_alias else article.slug
+    data["related_url"] = f"{ctx.base}/v1/articles/{article.slug}/related"
     headers = {"Link": f'<{ctx.base}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
-    return shape(session, {"data": data}, [article], args, now), headers
+    return shape(session, {"data": data}, [article], ctx), headers
 
 
 get_article.link_header = "Link-Canonical"  # the OpenAPI document's name for this Link header
+
+
+@bp.get("/v1/articles/<slug>/related")
+@cached_endpoint(RelatedArgs(), RelatedListSchema)
+def related_articles(session, ctx, slug):
+    """A public article's related articles (at most 5), best first; an alias slug answers for its article."""
+    article, _ = queries.get_article(session, slug[:200], ctx.now)
+    if article is None:
+        raise NotFound(f"No article with slug '{slug[:200]}'.")
+    data = [pick(item, ctx.args.get("fields_")) for item in related_summaries(session, article.id, ctx)]
+    return {
+        "data": data,
+        "meta": {"max": queries.RELATED_MAX, "generation": ctx.generation.id[:20]},
+        "links": {"self": ctx.url(), "article": f"{ctx.base}/v1/articles/{article.slug}"},
+    }
