@@ -776,6 +776,17 @@ def run_metrics_cost(bench: Bench, server: Server, plan: Plan, tmp: Path, env: d
               "ratio": round(median(pairs), 3) if pairs else None}  # fmt: skip
     say(f"  metrics cost, warm hot path {path}: on {result['on_median_rps']:.0f} req/s, off "
         f"{result['off_median_rps']:.0f} req/s, median on/off ratio of adjacent runs {result['ratio']}")  # fmt: skip
+    # The same replay without HTTP (bench/metrics_cost.py, on this size's store): the strict figure, since over
+    # HTTP the socket and parsing work dwarfs what metrics add.
+    out = tmp / "metrics-in-process.json"
+    done = subprocess.run([sys.executable, "-m", "bench.metrics_cost", "--path", path, "--store", env["DATABASE_URL"]
+                           .removeprefix("sqlite:///"), "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    if done.returncode == 0 and out.exists():
+        result["in_process"] = json.loads(out.read_text())
+        say("  " + done.stdout.strip())
+    else:
+        say(f"  metrics cost in process failed: {done.stderr.strip()[-300:]}")
     return result
 
 
@@ -1015,6 +1026,11 @@ def main(argv: list[str] | None = None) -> int:
             c = run["metrics_cost"]
             print(f"\nmetrics cost, warm hot path {c['path']}: on {c['on_median_rps']:.0f} req/s, off "
                   f"{c['off_median_rps']:.0f} req/s (medians); adjacent on/off runs {c['pair_ratios']}: median ratio {c['ratio']}")  # fmt: skip
+            p = c.get("in_process")
+            if p:
+                print(f"metrics cost in process (CPU time, {p['batches']} adjacent batch pairs): on {p['on_us']:.2f} µs, "
+                      f"off {p['off_us']:.2f} µs, median ratio {p['ratio']:.3f} (interquartile {p['ratio_q1']:.3f}–"
+                      f"{p['ratio_q3']:.3f}); target ≤ 1.05: {'met' if p['ratio'] <= 1.05 else 'NOT met'}")  # fmt: skip
         if run["memory"]:
             m = run["memory"]
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(
