@@ -96,16 +96,22 @@ def walk_articles(client: Client, limit: int) -> dict:
 
 
 def article_blocks(client: Client, slug: str) -> dict:
-    body = _ok(get_article.sync(slug, client=client, format_=GetArticleFormat.BLOCKS), ArticleItem, "article")
+    body = _ok(
+        get_article.sync(slug, client=client, format_=GetArticleFormat.BLOCKS, include="related"),
+        ArticleItem,
+        "article",
+    )
     article = body.data
     blocks = _given(_given(article.body, None) and article.body.blocks, [])
     translations = _given(article.translations, None)
+    included = _given(body.included, None)
     return {
         "slug": article.slug,
         "title": _given(article.title, ""),
         "kinds": [b.type_.value for b in blocks],
         "text": "\n\n".join(block_text(b) for b in blocks),
         "translations": [] if translations is None else list(translations.additional_properties),
+        "related": [a.slug for a in _given(included and included.related, [])],
     }
 
 
