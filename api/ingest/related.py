@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import heapq
 import math
 import re
 from collections import Counter, defaultdict
@@ -36,9 +37,11 @@ from api.store import visibility
 from api.store.models import RELATED_MAX, Article, Related
 
 SECTION, TREND, TERMS, NEAR = 1.0, 0.5, 2.0, 0.5
-TOP_TERMS = 16  # each article is represented by its 16 heaviest terms
-MAX_POSTING = 1000  # a term carried by more public articles than this says too little to find candidates by
-WINDOW_DAYS = 28  # same-section articles this close in time are candidates even without a shared term
+TOP_TERMS = 12  # each article is represented by its 12 heaviest terms
+MAX_POSTING = 100  # a term carried by more public articles than this says too little to find candidates by
+CANDIDATES = 60  # found by shared terms, the 60 with the highest cosine are scored (and the section's near ones)
+WINDOW_DAYS = 28  # same-section articles this close in time are candidates even without a shared term,
+WINDOW_PUBLIC = 15  # up to 15 public ones on each side (with the embargoed ones among them)
 _WORD = re.compile(r"[^\W\d_]{3,}")  # words of three letters or more, digits and short words aside
 
 
@@ -58,10 +61,14 @@ class _Doc:
     published_at: dt.datetime
     public: bool  # public at load time; otherwise embargoed (ever-public, not yet)
     vector: dict[str, float] = field(default_factory=dict)
+    at: float = 0.0  # published_at as a POSIX timestamp
+
+    def __post_init__(self) -> None:
+        self.at = self.published_at.timestamp()
 
     def order(self, score: float) -> tuple:
-        """Sort key of this article as a candidate with `score`: best first, then newer, then by slug."""
-        return (-score, -self.published_at.timestamp(), self.slug)
+        """Sort key of this article as a candidate with `score`: best first, then newer, then by slug (unique)."""
+        return (-score, -self.at, self.slug)
 
 
 def _texts(conn) -> Iterator:
@@ -111,56 +118,78 @@ def _vectors(conn, docs: dict[int, _Doc]) -> None:
     for row in _texts(conn):
         counts = terms_of(row.title, row.lead, row.body_text)
         weights = {t: (1 + math.log(n)) * (math.log((1 + public) / (1 + df[t])) + 1) for t, n in counts.items()}
-        top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_TERMS]
+        top = heapq.nsmallest(TOP_TERMS, weights.items(), key=lambda kv: (-kv[1], kv[0]))
         norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
         docs[row.id].vector = {t: w / norm for t, w in top}
 
 
-def _score(a: _Doc, b: _Doc) -> float:
-    small, large = sorted((a.vector, b.vector), key=len)
-    cosine = sum(w * large[t] for t, w in small.items() if t in large)
-    days = abs((a.published_at - b.published_at).total_seconds()) / 86400
+def _score(a: _Doc, b: _Doc, cosine: float) -> float:
+    days = abs(a.at - b.at) / 86400
     same_section = a.section is not None and a.section == b.section
     same_trend = a.trend is not None and a.trend == b.trend
     return SECTION * same_section + TREND * same_trend + TERMS * cosine + NEAR / (1 + days / 30)
 
 
+def _nearest(timeline: list[_Doc], keys: list[tuple[float, int]], doc: _Doc) -> Iterator[_Doc]:
+    """The section's articles within WINDOW_DAYS of `doc`, walking out from it in time on each side until
+    WINDOW_PUBLIC public ones are found: how far it walks depends on public articles only."""
+    here = bisect.bisect_left(keys, (doc.at, doc.id))
+    window = WINDOW_DAYS * 86400
+    for step, start in ((-1, here - 1), (1, here)):
+        public, i = 0, start
+        while 0 <= i < len(timeline) and abs(timeline[i].at - doc.at) <= window and public < WINDOW_PUBLIC:
+            public += timeline[i].public
+            yield timeline[i]
+            i += step
+
+
 def related_rows(conn, now: dt.datetime) -> Iterator[dict]:
-    """The rows of the `related` table: (article_id, rank, related_id), each article's kept neighbours best first."""
+    """The rows of the `related` table: (article_id, rank, related_id), each article's kept neighbours best first.
+
+    Candidates come from posting lists of each article's top terms (the cosine accumulates along them; a term on
+    more than MAX_POSTING public articles finds none), the CANDIDATES best of them, and its section's articles
+    nearest in time (within WINDOW_DAYS, WINDOW_PUBLIC public ones on each side).
+    """
     docs = _documents(conn, now)
     _vectors(conn, docs)
-    postings: dict[tuple[str, str], list[_Doc]] = defaultdict(list)
+    postings: dict[tuple[str, str], list[tuple[_Doc, float]]] = defaultdict(list)
     public_count: Counter = Counter()
     timeline: dict[tuple[str, str], list[_Doc]] = defaultdict(list)
     for doc in sorted(docs.values(), key=lambda d: (d.published_at, d.id)):
-        for term in doc.vector:
-            postings[doc.lang, term].append(doc)
+        for term, weight in doc.vector.items():
+            postings[doc.lang, term].append((doc, weight))
             public_count[doc.lang, term] += doc.public
         if doc.section is not None:
             timeline[doc.lang, doc.section].append(doc)
-    times = {key: [d.published_at for d in docs_] for key, docs_ in timeline.items()}
-    window = dt.timedelta(days=WINDOW_DAYS)
+    times = {key: [(d.at, d.id) for d in docs_] for key, docs_ in timeline.items()}
     for doc in sorted(docs.values(), key=lambda d: d.id):
+        dots: dict[int, float] = {}
         found: dict[int, _Doc] = {}
-        for term in doc.vector:
-            if public_count[doc.lang, term] <= MAX_POSTING:  # counted over public articles only
-                found.update((d.id, d) for d in postings[doc.lang, term])
+        for term, weight in doc.vector.items():
+            if public_count[doc.lang, term] > MAX_POSTING:  # counted over public articles only
+                continue
+            for other, w in postings[doc.lang, term]:
+                dots[other.id] = dots.get(other.id, 0.0) + weight * w
+                found[other.id] = other
+        for group in (True, False):  # the best by shared terms, public and embargoed apart: neither crowds the other
+            ids = [i for i, d in found.items() if d.public is group]
+            if len(ids) > CANDIDATES:
+                for i in set(ids) - set(heapq.nlargest(CANDIDATES, ids, key=lambda i: (dots[i], -i))):
+                    del found[i]
         if doc.section is not None:
-            near, at = timeline[doc.lang, doc.section], times[doc.lang, doc.section]
-            lo, hi = (
-                bisect.bisect_left(at, doc.published_at - window),
-                bisect.bisect_right(at, doc.published_at + window),
+            found.update(
+                (d.id, d) for d in _nearest(timeline[doc.lang, doc.section], times[doc.lang, doc.section], doc)
             )
-            found.update((d.id, d) for d in near[lo:hi])
-        ranked = sorted(
-            (c.order(_score(doc, c)), c)
-            for c in found.values()
-            if c.id != doc.id and not (doc.story is not None and c.story == doc.story)
-        )
-        public = [key for key, c in ranked if c.public][:RELATED_MAX]
-        last = public[-1] if len(public) == RELATED_MAX else None
-        kept = [c for key, c in ranked if (key <= last if c.public else key < last)] if last else [c for _, c in ranked]
-        for rank, c in enumerate(kept):
+        found.pop(doc.id, None)
+        public, hidden = [], []
+        for c in found.values():
+            if doc.story is not None and c.story == doc.story:
+                continue
+            (public if c.public else hidden).append((c.order(_score(doc, c, dots.get(c.id, 0.0))), c))
+        top = heapq.nsmallest(RELATED_MAX, public)
+        if len(top) == RELATED_MAX:  # embargoed ones kept only when they beat the last public one
+            hidden = [h for h in hidden if h[0] < top[-1][0]]
+        for rank, (_, c) in enumerate(sorted(top + hidden)):
             yield {"article_id": doc.id, "rank": rank, "related_id": c.id}
 
 
