@@ -95,13 +95,15 @@ ARTICLE_FIELDS = (
 )  # fmt: skip
 ARTICLE_FIELDS = ARTICLE_FIELDS[:10] + ("word_count", "reading_minutes") + ARTICLE_FIELDS[10:]
 #: Fields a list item carries only when `fields` names them (or, for the body, `format` asks for it).
-ARTICLE_LIST_EXTRAS = ("body", "authors", "image")
+ARTICLE_LIST_EXTRAS = ("body", "authors", "image", "translations")
 ARTICLE_LIST_FIELDS = ARTICLE_FIELDS + ARTICLE_LIST_EXTRAS
 ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
     "body", "authors", "image", "canonical_url", "aliases", "translation_key", "translations", "requested_slug",
-    "fallback",
+    "related_url", "fallback",
 )  # fmt: skip
 INCLUDES = ("section", "trend", "issue")
+#: An article item may also embed its related articles.
+ITEM_INCLUDES = (*INCLUDES, "related")
 
 
 BODY_FORMATS = ("html", "text", "blocks")
@@ -130,14 +132,19 @@ def fields_param(allowed: tuple[str, ...], what: str) -> CsvList:
     )
 
 
-def include_param() -> CsvList:
+def include_param(allowed: tuple[str, ...] = INCLUDES) -> CsvList:
+    related = (
+        " On an article item, `related` embeds its related articles (`included.related`, at most 5 summaries)."
+        if "related" in allowed
+        else ""
+    )
     return CsvList(
-        Text(validate=validate.OneOf(INCLUDES)),
-        max_items=len(INCLUDES),
+        Text(validate=validate.OneOf(allowed)),
+        max_items=len(allowed),
         data_key="include",
         metadata={
             "description": "Embed the full section, trend and/or issue objects the articles refer to, once each, in "
-            "a top-level `included` object (comma-separated: section, trend, issue)."
+            f"a top-level `included` object (comma-separated: {', '.join(allowed)}).{related}"
         },
     )
 
@@ -193,7 +200,13 @@ class ItemArgs(BaseArgs):
 class ArticleItemArgs(BaseArgs):
     format = format_param(on_lists=False)
     fields_ = fields_param(ARTICLE_ITEM_FIELDS, "article")
-    include = include_param()
+    include = include_param(ITEM_INCLUDES)
+
+
+class RelatedArgs(BaseArgs):
+    """An article's related articles: `fields` shapes the summaries."""
+
+    fields_ = fields_param(ARTICLE_FIELDS, "related article")
 
 
 class IssueItemArgs(BaseArgs):
