@@ -189,6 +189,26 @@ def _not_modified_since(header: str | None, last_modified) -> bool:
     return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
 
 
+def _fresh_for(generation, now) -> int | None:
+    """Seconds until the next embargo of this generation ends (None: none pending): no cache may hold a page past it."""
+    next_change = generation.next_change(now)
+    return None if next_change is None else max(0, int((next_change - now).total_seconds()))
+
+
+def _tag_proves_current(inm: str | None, etag: str) -> bool:
+    """If-None-Match names the tag we issued for this very key: the resource exists in this (immutable) generation,
+    so a 304 needs no lookup. `*` proves nothing before the resource is found (a missing one stays a 404)."""
+    wildcard = inm is not None and inm.strip() == "*"
+    return not wildcard and _etag_matches(inm, etag)
+
+
+def _not_modified(inm: str | None, ims: str | None, last_modified) -> bool:
+    """The existing resource's 304 (RFC 9110 13.2.2): `If-None-Match: *` matches it; If-Modified-Since counts only
+    when If-None-Match is absent (a tag that did not match is never overruled by a date)."""
+    wildcard = inm is not None and inm.strip() == "*"
+    return wildcard or (inm is None and _not_modified_since(ims, last_modified))
+
+
 def cache_control(limit: int | None) -> str:
     """Cache-Control of a 200; `limit` (seconds until an embargo ends) caps both lifetimes so no cache shows stale visibility."""
     cfg = current_app.config
@@ -247,9 +267,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             )  # fmt: skip
             etag = signer.etag(key)  # keyed: a client cannot make one up
             last_modified = generation.last_modified(now)
-            next_change = generation.next_change(now)
-            # Never let a cache hold a page past the moment an embargo ends.
-            limit = None if next_change is None else max(0, int((next_change - now).total_seconds()))
+            limit = _fresh_for(generation, now)  # never let a cache hold a page past the moment an embargo ends
             headers = {
                 "ETag": etag,
                 "Last-Modified": format_datetime(last_modified, usegmt=True),
@@ -258,11 +276,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 "Content-Language": lang,
             }
             inm = request.headers.get("If-None-Match")
-            # A tag we issued for this very key proves the resource exists in this (immutable) generation: 304
-            # with no lookup at all. `*` and If-Modified-Since prove nothing, so they wait for the resource
-            # (a missing one stays a 404).
-            wildcard = inm is not None and inm.strip() == "*"
-            if not wildcard and _etag_matches(inm, etag):
+            if _tag_proves_current(inm, etag):  # `*` and If-Modified-Since wait for the resource (404 if missing)
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             _note_lookup("response", entry is not None)
@@ -277,9 +291,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
                 body = data if isinstance(data, bytes) else orjson.dumps(data)
                 entry = Cached(body, extra, mimetype)
                 response_cache.set(key, entry)
-            if wildcard or (
-                inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
-            ):
+            if _not_modified(inm, request.headers.get("If-Modified-Since"), last_modified):
                 return Response(status=304, headers=headers)
             body, encoding = _compressed(key, entry)
             resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
