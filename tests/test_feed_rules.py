@@ -18,6 +18,7 @@ against an oracle written from docs/api.md and the formats' specifications:
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import email.utils
 from pathlib import Path
@@ -30,7 +31,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from api import clock
+from api.ingest.vocabulary import Vocabulary
 from schemas.weeks import week_title
+from tests.conftest import load_archive
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
@@ -60,6 +63,7 @@ FILTERS = {
     "section=economy": {"section": "economy"},
     "lang=ru": {"lang": "ru"},
     "section=economy&trend=worse": {"section": "economy", "trend": "worse"},
+    "from=2025-12-28": {"from": "2025-12-28"},  # issue weeks ending on or after: across a year
 }
 
 
@@ -80,7 +84,9 @@ def categories(doc: Doc, lang: str) -> list[tuple[str, str, str]]:
 
 
 def matches(doc: Doc, wanted: dict) -> bool:
-    return all(getattr(doc, k) == v for k, v in wanted.items())
+    if "from" in wanted and not (doc.week and doc.week + dt.timedelta(days=6) >= dt.date.fromisoformat(wanted["from"])):
+        return False
+    return all(getattr(doc, k) == v for k, v in wanted.items() if k != "from")
 
 
 def in_order(docs: list[Doc], sort: str) -> list[Doc]:
@@ -281,6 +287,10 @@ def walk_feed(client, kind: str, params: dict, headers: dict, expected: list[Doc
         if len(pages) == 2:
             back = client.get(links["prev"].removeprefix(HOST), headers=headers)
             assert [e for e in _ids(kind, back.data)] == [api_url(d) for d in expected[:limit]]
+        if "next" in links and wanted:  # a cursor belongs to its filters: another filter set refuses it
+            cursor = links["next"].split("cursor=")[1].split("&")[0]
+            other = client.get(feed_url(kind, {"limit": str(limit), "cursor": cursor}), headers=headers)
+            assert other.status_code == 400, (url, other.status_code)
         if "next" not in links:
             return pages
         url, at = links["next"].removeprefix(HOST), at + limit
@@ -372,6 +382,7 @@ def archive_dir(tmp_path_factory):
 @example(docs=EXAMPLE, query="", limit=3, sort="oldest", now=CLOCKS[3], accept="ru")
 @example(docs=EXAMPLE, query="lang=ru", limit=1, sort="newest", now=CLOCKS[0], accept="be;q=0.9, en;q=0.5")
 @example(docs=EXAMPLE, query="section=economy&trend=worse", limit=1, sort="oldest", now=CLOCKS[3], accept=None)
+@example(docs=EXAMPLE, query="from=2025-12-28", limit=2, sort="newest", now=CLOCKS[3], accept=None)
 def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, docs, query, limit, sort, now, accept):
     note(repr(docs))
     wanted = FILTERS[query]
@@ -390,10 +401,35 @@ def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, d
         if wanted:  # the weeks of another filter set (kept per generation and filters) are its own
             unfiltered = {k: v for k, v in params.items() if k in ("limit", "sort")}
             check_archives(client, unfiltered, headers, [d for d in docs if d.public(now)], {}, sort, limit)
-        for path, query in [("sections/economy", "section=economy"), (f"issues/{WEEKS[3]}", f"issue={WEEKS[3]}")]:
+        shown = [d for d in docs if d.public(now)]
+        for path, query, exists in [
+            ("sections/economy", "section=economy", any(d.section == "economy" for d in shown)),
+            (f"issues/{WEEKS[3]}", f"issue={WEEKS[3]}", any(d.week == WEEKS[3] for d in shown)),
+        ]:
             resp = client.get(f"/v1/{path}")
-            if resp.status_code == 200:  # a resource links the feeds of its articles
+            assert resp.status_code == (200 if exists else 404), path
+            if exists:  # a resource links the feeds of its articles
                 assert {k: resp.get_json()["links"][k] for k in ("feed", "feed_json")} == {
                     "feed": f"{HOST}/v1/feed.atom?{query}",
                     "feed_json": f"{HOST}/v1/feed.json?{query}",
                 }
+
+
+def test_a_reload_relabels_the_feeds_categories(backend, tmp_path):
+    """Section names are read once per generation: a reload that renames a section relabels every feed's category
+    (the names of the generation being served, never a previous one's)."""
+    docs = [Doc(0, week=WEEKS[3], section="economy")]
+    with served(backend, tmp_path, docs) as client:
+        assert "Economy" in client.get("/v1/feed.json").get_json()["items"][0]["tags"]
+        renamed = copy.deepcopy(_VOCABULARY)
+        next(s for s in renamed["sections"] if s["slug"] == "economy")["names"]["en"] = "Economy renamed"
+        site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
+        archive = tmp_path / "renamed"
+        archive.mkdir()
+        (archive / "000-article-0.md").write_text(docs[0].text(), encoding="utf-8")
+        config = client.application.config
+        load_archive(
+            archive, config["DATABASE_URL"], schema=config["DATABASE_SCHEMA"], vocabulary=Vocabulary(renamed, site)
+        )
+        tags = client.get("/v1/feed.json").get_json()["items"][0]["tags"]
+        assert "Economy renamed" in tags and "Economy" not in tags
