@@ -416,20 +416,35 @@ def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, d
 
 
 def test_a_reload_relabels_the_feeds_categories(backend, tmp_path):
-    """Section names are read once per generation: a reload that renames a section relabels every feed's category
-    (the names of the generation being served, never a previous one's)."""
-    docs = [Doc(0, week=WEEKS[3], section="economy")]
+    """Section names and trend labels are read once per generation: a reload that renames them relabels every feed's
+    categories. A name missing in the feed's language falls back to English, then to any language, then the slug."""
+    docs = [
+        Doc(0, week=WEEKS[3], section="economy", trend="worse"),
+        Doc(1, week=WEEKS[3], section="ruling-elite", trend="better", published=PUBLISHED[1]),
+    ]
     with served(backend, tmp_path, docs) as client:
-        assert "Economy" in client.get("/v1/feed.json").get_json()["items"][0]["tags"]
+        assert client.get("/v1/feed.json?sort=oldest").get_json()["items"][0]["tags"][:2] == [
+            "Economy",
+            LABELS["worse"]["en"],
+        ]
         renamed = copy.deepcopy(_VOCABULARY)
-        next(s for s in renamed["sections"] if s["slug"] == "economy")["names"]["en"] = "Economy renamed"
+        names = {s["slug"]: s for s in renamed["sections"]}
+        names["economy"]["names"] = {"ru": "Экономика-2", "be": "Эканоміка-2"}  # no English name
+        names["ruling-elite"]["names"] = {"ru": "Элита-2", "en": "Elite renamed"}  # no Belarusian one
+        next(t for t in renamed["trends"] if t["slug"] == "worse")["labels"] = {}  # no label at all
         site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
         archive = tmp_path / "renamed"
         archive.mkdir()
-        (archive / "000-article-0.md").write_text(docs[0].text(), encoding="utf-8")
+        for doc in docs:
+            (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
         config = client.application.config
         load_archive(
             archive, config["DATABASE_URL"], schema=config["DATABASE_SCHEMA"], vocabulary=Vocabulary(renamed, site)
         )
-        tags = client.get("/v1/feed.json").get_json()["items"][0]["tags"]
-        assert "Economy renamed" in tags and "Economy" not in tags
+        expected = {
+            "en": [["Экономика-2", "worse"], ["Elite renamed", LABELS["better"]["en"]]],
+            "be": [["Эканоміка-2", "worse"], ["Elite renamed", LABELS["better"]["be"]]],
+        }
+        for lang, labels in expected.items():
+            items = client.get("/v1/feed.json?sort=oldest", headers={"Accept-Language": lang}).get_json()["items"]
+            assert [i["tags"][:2] for i in items] == labels, lang
