@@ -265,6 +265,7 @@ def feed_title(config, wanted: dict) -> str:
     return f"{config['FEED_ATTRIBUTION']} ({'; '.join(parts)})" if parts else config["FEED_ATTRIBUTION"]
 
 
+ORDERS = ("newest", "oldest")
 CHECKS = {"atom": check_atom, "rss": check_rss, "json": check_json}
 
 
@@ -398,6 +399,15 @@ def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, d
         for kind in ("atom", "rss", "json"):
             walk_feed(client, kind, params, headers, expected, limit, wanted, language)
         check_archives(client, params, headers, public, wanted, sort, limit)
+        # an entry's `updated` is its own, the same in every document (whatever entries share its instant)
+        stamps = [
+            {
+                e.find(f"{ATOM}id").text: e.find(f"{ATOM}updated").text
+                for e in etree.fromstring(body).iter(f"{ATOM}entry")
+            }
+            for body in (client.get(f"/v1/feed.atom?limit=100&sort={s}", headers=headers).data for s in ORDERS)
+        ]
+        assert stamps[0] == stamps[1]
         if wanted:  # the weeks of another filter set (kept per generation and filters) are its own
             unfiltered = {k: v for k, v in params.items() if k in ("limit", "sort")}
             check_archives(client, unfiltered, headers, [d for d in docs if d.public(now)], {}, sort, limit)
