@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import logging
 import time
@@ -180,13 +181,17 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _not_modified_since(header: str | None, last_modified) -> bool:
+    """If-Modified-Since names a time at or after the last modification. An HTTP-date is GMT in each of its three
+    formats (RFC 9110 5.6.7): asctime's, which names no zone, is read as GMT too; an invalid date is ignored."""
     if not header:
         return False
     try:
         since = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return False
-    return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return last_modified.replace(microsecond=0) <= since
 
 
 def _fresh_for(generation, now) -> int | None:

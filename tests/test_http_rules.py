@@ -10,6 +10,7 @@ generated archive (tests/test_rules.py holds the same conditional property over 
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -49,8 +50,33 @@ def client(backend, tmp_path):
 @example(case=("*", None, "ru", "en", URLS[3]))
 @example(case=("*", None, "ru", "en", URLS[0]))
 @example(case=(None, "equal", "be", "en", URLS[0]))
+@example(case=(None, "before", "en", "en", URLS[0]))
 def test_conditional_requests_follow_rfc_9110_precedence(client, case):
     check_conditional(client, case)
+
+
+#: the three formats of an HTTP-date (RFC 9110 5.6.7), all in GMT
+DATE_FORMATS = {
+    "imf": "%a, %d %b %Y %H:%M:%S GMT",
+    "rfc850": "%A, %d-%b-%y %H:%M:%S GMT",
+    "asctime": "%a %b %d %H:%M:%S %Y",
+}
+
+
+@PROPERTY
+@given(offset=st.integers(-90, 90), form=st.sampled_from(sorted(DATE_FORMATS)), url=st.sampled_from(URLS[:3]))
+@example(offset=0, form="asctime", url=URLS[0])
+@example(offset=-1, form="asctime", url=URLS[0])
+@example(offset=-60, form="imf", url=URLS[1])
+@example(offset=30, form="rfc850", url=URLS[2])
+def test_if_modified_since_in_every_http_date_format(client, offset, form, url):
+    """A 304 exactly when the date is at or after Last-Modified, whichever of the three formats names it."""
+    plain = client.get(url)
+    modified = email.utils.parsedate_to_datetime(plain.headers["Last-Modified"])
+    since = (modified + dt.timedelta(seconds=offset)).strftime(DATE_FORMATS[form])
+    resp = client.get(url, headers={"If-Modified-Since": since})
+    assert resp.status_code == (304 if offset >= 0 else 200), since
+    assert resp.headers["ETag"] == plain.headers["ETag"]
 
 
 @PROPERTY
