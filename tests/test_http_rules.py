@@ -30,14 +30,17 @@ URLS = ("/v1/articles?limit=2", "/v1/sections", f"/v1/issues/{WEEKS[3]}", "/v1/a
 EMBARGO_ENDS = [BASE + dt.timedelta(hours=1), BASE + dt.timedelta(days=2)]
 
 
-@pytest.fixture
-def client(backend, tmp_path):
+@pytest.fixture(params=["hot", "flask"])
+def client(request, backend, tmp_path):
+    """The small archive served with the hot path (api/hot.py: it replays what it has seen, 304s included) or
+    without it (HOT_CACHE_MAX_BYTES=0: every request takes cached_endpoint's path)."""
+    settings_ = backend if request.param == "hot" else {**backend, "HOT_CACHE_MAX_BYTES": 0}
     docs = [
         Doc(0, week=WEEKS[3], section="economy", trend="worse"),
         Doc(1, week=WEEKS[3], section="economy", lang="ru", embargo=EMBARGO_ENDS[0]),
         Doc(2, week=WEEKS[4], section="ruling-elite", embargo=EMBARGO_ENDS[1]),
     ]
-    with served(backend, tmp_path, docs) as client:
+    with served(settings_, tmp_path, docs) as client:
         clock.freeze(BASE)
         yield client
 
@@ -84,6 +87,7 @@ def test_if_modified_since_in_every_http_date_format(client, offset, form, url):
 @example(seconds=3599, url=URLS[0])
 @example(seconds=3600, url=URLS[0])
 @example(seconds=0, url=URLS[1])
+@example(seconds=3599.5, url=URLS[2])  # half a second left: no lifetime at all
 def test_no_cache_holds_a_page_past_an_embargo(client, seconds, url):
     now = BASE + dt.timedelta(seconds=seconds)
     clock.freeze(now)
