@@ -64,7 +64,12 @@ FILTERS = {
     "lang=ru": {"lang": "ru"},
     "section=economy&trend=worse": {"section": "economy", "trend": "worse"},
     "from=2025-12-28": {"from": "2025-12-28"},  # issue weeks ending on or after: across a year
+    "section=economy,ruling-elite": {"section": ["economy", "ruling-elite"]},  # either
 }
+
+
+def _text(value) -> str:
+    return ",".join(value) if isinstance(value, list) else value
 
 
 def _named(names: dict, lang: str) -> str:
@@ -86,7 +91,7 @@ def categories(doc: Doc, lang: str) -> list[tuple[str, str, str]]:
 def matches(doc: Doc, wanted: dict) -> bool:
     if "from" in wanted and not (doc.week and doc.week + dt.timedelta(days=6) >= dt.date.fromisoformat(wanted["from"])):
         return False
-    return all(getattr(doc, k) == v for k, v in wanted.items() if k != "from")
+    return all(getattr(doc, k) in (v if isinstance(v, list) else [v]) for k, v in wanted.items() if k != "from")
 
 
 def in_order(docs: list[Doc], sort: str) -> list[Doc]:
@@ -102,12 +107,12 @@ def reader_url(doc: Doc) -> str:
 
 
 def reader_list(wanted: dict) -> str:
-    shown = {k: v for k, v in sorted(wanted.items()) if k in ("section", "trend", "issue")}
+    shown = {k: _text(v) for k, v in sorted(wanted.items()) if k in ("section", "trend", "issue")}
     return f"{HOST}/#/articles?{urlencode(shown)}" if shown else f"{HOST}/"
 
 
 def feed_url(kind: str, params: dict) -> str:
-    return f"/v1/feed.{kind}?" + "&".join(f"{k}={params[k]}" for k in sorted(params))
+    return f"/v1/feed.{kind}?" + "&".join(urlencode({k: params[k]}) for k in sorted(params))
 
 
 def link_header(resp) -> dict[str, str]:
@@ -261,7 +266,7 @@ def check_json(resp, page: list[Doc], url: str, first: str, links: dict, wanted:
 
 
 def feed_title(config, wanted: dict) -> str:
-    parts = [f"{k}={v}" for k, v in sorted(wanted.items())]
+    parts = [f"{k}={_text(v)}" for k, v in sorted(wanted.items())]
     return f"{config['FEED_ATTRIBUTION']} ({'; '.join(parts)})" if parts else config["FEED_ATTRIBUTION"]
 
 
@@ -353,6 +358,9 @@ def feed_documents(draw) -> list[Doc]:
     return docs
 
 
+#: article-836 and article-877: slugs whose digests give one offset (found by search), so that two entries updated
+#: at one instant collide and the later one steps a microsecond on
+COLLIDING = (836, 877)
 EXAMPLE = [
     Doc(0, week=WEEKS[3], section="economy", trend="worse", authors=["Ann Author", "Bob Writer"]),
     Doc(1, week=WEEKS[3], section="economy", trend="better", canonical="https://bulletin.example/a/1", lang="ru"),
@@ -362,6 +370,7 @@ EXAMPLE = [
     Doc(5, week=WEEKS[0], section="economy", status="draft"),  # a week of hidden articles only
     Doc(6, week=WEEKS[2], section="economy", trend="worse", embargo=BASE + dt.timedelta(days=2)),
     Doc(7, week=WEEKS[4], section="economy", trend="worse", published=PUBLISHED[3], updated=PUBLISHED[3]),
+    *(Doc(n, week=WEEKS[4], section="ruling-elite") for n in COLLIDING),
 ]
 
 
@@ -384,6 +393,7 @@ def archive_dir(tmp_path_factory):
 @example(docs=EXAMPLE, query="lang=ru", limit=1, sort="newest", now=CLOCKS[0], accept="be;q=0.9, en;q=0.5")
 @example(docs=EXAMPLE, query="section=economy&trend=worse", limit=1, sort="oldest", now=CLOCKS[3], accept=None)
 @example(docs=EXAMPLE, query="from=2025-12-28", limit=2, sort="newest", now=CLOCKS[3], accept=None)
+@example(docs=EXAMPLE, query="section=economy,ruling-elite", limit=4, sort="oldest", now=CLOCKS[1], accept="ru")
 def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, docs, query, limit, sort, now, accept):
     note(repr(docs))
     wanted = FILTERS[query]
@@ -407,7 +417,10 @@ def test_feeds_carry_the_public_articles_and_their_facts(backend, archive_dir, d
             }
             for body in (client.get(f"/v1/feed.atom?limit=100&sort={s}", headers=headers).data for s in ORDERS)
         ]
-        assert stamps[0] == stamps[1]
+        shared = {api_url(d) for d in docs if d.n in COLLIDING}  # their order in a document decides which steps on
+        assert {k: v for k, v in stamps[0].items() if k not in shared} == {
+            k: v for k, v in stamps[1].items() if k not in shared
+        }
         if wanted:  # the weeks of another filter set (kept per generation and filters) are its own
             unfiltered = {k: v for k, v in params.items() if k in ("limit", "sort")}
             check_archives(client, unfiltered, headers, [d for d in docs if d.public(now)], {}, sort, limit)
