@@ -54,6 +54,7 @@ def client(request, backend, tmp_path):
 @example(case=("*", None, "ru", "en", URLS[0]))
 @example(case=(None, "equal", "be", "en", URLS[0]))
 @example(case=(None, "before", "en", "en", URLS[0]))
+@example(case=(None, "garbage", "en", "en", URLS[0]))  # an invalid date is ignored
 def test_conditional_requests_follow_rfc_9110_precedence(client, case):
     check_conditional(client, case)
 
