@@ -130,15 +130,8 @@ SCALARS = (
     | st.sampled_from([dt.date(2022, 2, 14), dt.date(2022, 2, 21)])
     | st.sampled_from([dt.datetime(2022, 2, 14, tzinfo=dt.UTC), dt.datetime(2022, 2, 14, 1, tzinfo=dt.UTC)])
 )
-VALUES = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=3)
-        | st.lists(inner, max_size=3).map(tuple)
-        | st.dictionaries(st.sampled_from(["a", "b", "1"]), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
+NESTED = SCALARS | st.lists(SCALARS, max_size=3) | st.lists(SCALARS, max_size=3).map(tuple)
+VALUES = NESTED | st.lists(NESTED, max_size=2) | st.dictionaries(st.sampled_from(["a", "b", "1"]), NESTED, max_size=3)
 
 
 @settings(max_examples=100 if MUTATION_TESTING else 400, deadline=None, report_multiple_bugs=not MUTATION_TESTING)
