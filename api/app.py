@@ -57,10 +57,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api.resources import articles, changes, feeds, issues, meta, sections, timeline, trends
+    from api.resources import articles, changes, feeds, issues, media, meta, sections, timeline, trends
 
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
-    for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
+    for module in (meta, issues, articles, sections, timeline, trends, feeds, changes, media):
         app.register_blueprint(module.bp)
     from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
 

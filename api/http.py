@@ -170,7 +170,8 @@ class Cached:
     mimetype: str
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match `header` names `etag` (weak comparison, `*` included)."""
     if not header:
         return False
     if header.strip() == "*":
@@ -262,7 +263,7 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             # with no lookup at all. `*` and If-Modified-Since prove nothing, so they wait for the resource
             # (a missing one stays a 404).
             wildcard = inm is not None and inm.strip() == "*"
-            if not wildcard and _etag_matches(inm, etag):
+            if not wildcard and etag_matches(inm, etag):
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             _note_lookup("response", entry is not None)
