@@ -78,6 +78,7 @@ TAGS = [
     {"name": "changes", "description": "The change feed: upserts and tombstones since a token, to keep a copy."},
     {"name": "feeds", "description": "Atom, RSS and JSON Feed syndication of the articles."},
     {"name": "meta", "description": "The API root and this document."},
+    {"name": "media", "description": "Images of the archive: renditions under content-addressed URLs."},
 ]
 #: Operation ids that the naming rule (see operation_id) would not give.
 # Kept as published when a resource became paged (generated clients call these names).
@@ -151,9 +152,10 @@ def _examples(app: Flask) -> dict[str, str]:
         store = app.extensions["store"]
         with store.session(store.current()) as session:
             article, issue, section, trend = queries.examples(session, clock.now())
+            media = queries.example_rendition(session, clock.now())
         for key, value in (
             ("/v1/articles/{slug}", article), ("issue_id", issue), ("/v1/sections/{slug}", section),
-            ("/v1/trends/{slug}", trend),
+            ("/v1/trends/{slug}", trend), ("media", media),
         ):  # fmt: skip
             if value is not None:
                 found[key] = value
@@ -553,7 +555,42 @@ def build_spec(app: Flask) -> dict:
             "responses": responses,
         }
         spec.path(path=path, operations={"get": operation})
+    spec.path(path="/media/{name}", operations={"get": _media_operation(examples.get("media"))})
     return spec.to_dict()
+
+
+def _media_operation(example: str | None) -> dict:
+    """The image route (api/resources/media.py): bytes, not JSON, and no query parameters at all."""
+    from api.resources.media import IMMUTABLE, NAME
+
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME.pattern}}
+    if example:
+        name["example"] = example
+    fixed = {"ETag": {"description": "Strong validator of the bytes.", "schema": {"type": "string"}},
+             "Cache-Control": {"description": f"`{IMMUTABLE}`", "schema": {"type": "string"}}}  # fmt: skip
+    binary = {"schema": {"type": "string", "format": "binary", "description": ", ".join(MEDIA_TYPES) + "."}}
+    return {
+        "operationId": "getMediaRendition",
+        "summary": "One rendition of an image of the archive.",
+        "description": "The `url` of an image or of one of its `renditions` (`<hash>-<width>.<ext>`): immutable, "
+        "cached for a year. A 404, exactly as for a missing one, unless an article showing the image is public.",
+        "tags": ["media"],
+        "parameters": [
+            name,
+            {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "OK", "headers": fixed, "content": {"image/*": binary}},
+            "304": {"description": "Not modified (If-None-Match matched).", "headers": fixed},
+            "404": {"$ref": "#/components/responses/E404"},
+            "405": {"$ref": "#/components/responses/E405"},
+            "429": {"$ref": "#/components/responses/E429"},
+            "503": {"$ref": "#/components/responses/E503"},
+        },
+    }
+
+
+MEDIA_TYPES = ("image/webp", "image/jpeg", "image/png", "image/gif")
 
 
 def openapi_document() -> dict:

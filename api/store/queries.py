@@ -520,6 +520,19 @@ def rendition_bytes(session: Session, digest: str, width: int, ext: str) -> byte
     )
 
 
+def example_rendition(session: Session, now: dt.datetime) -> str | None:
+    """`<hash>-<width>.<ext>` of a rendition a public article shows (the OpenAPI document's example), if any."""
+    row = session.execute(
+        select(MediaFile.hash, MediaFile.width, MediaFile.ext)
+        .join(MediaUse, MediaUse.hash == MediaFile.hash)
+        .join(Article, Article.id == MediaUse.article_id)
+        .where(is_public(now))
+        .order_by(MediaFile.hash, MediaFile.width, MediaFile.ext)
+        .limit(1)
+    ).first()
+    return None if row is None else f"{row.hash}-{row.width}.{row.ext}"
+
+
 def ping(session: Session) -> None:
     """One round trip to the store (readiness)."""
     session.execute(select(literal(1)))
