@@ -171,7 +171,7 @@ def _image_of(client, slug: str) -> dict:
 
 def test_the_lead_image_carries_url_size_alt_and_renditions(client):
     image = _image_of(client, "belarus-budget-deficit-widens")
-    assert image["caption"] == "Image: belta.by" and image["alt"].startswith("Bar chart")
+    assert image["caption"] == "Illustration: twelve months, made-up values" and image["alt"].startswith("Bar chart")
     assert (image["width"], image["height"]) == (1280, 720)  # 1600 × 900, capped at the widest rendition
     assert re.fullmatch(r"http://localhost/media/[0-9a-f]{20}-1280\.png", image["url"])
     shown = [(r["width"], r["height"], r["type"]) for r in image["renditions"]]

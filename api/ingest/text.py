@@ -245,8 +245,8 @@ def image_block(src: str, alt: str, title=None) -> dict:
     return block
 
 
-#: The `sizes` of every rendered image: the reader's column is at most 40rem wide (api/static/reader).
-IMAGE_SIZES = "(min-width: 42rem) 40rem, 100vw"
+#: The `sizes` of every rendered image: the reader's column is at most 42rem wide (api/static/reader).
+IMAGE_SIZES = "(min-width: 42rem) 42rem, 100vw"
 
 
 def image_blocks(blocks: list[dict]) -> Iterator[dict]:

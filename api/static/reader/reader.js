@@ -60,6 +60,20 @@ async function showIssue(id) {
   markCurrentIssue(issue.id);
 }
 
+// An image as the API describes it: a srcset of its WebP renditions, its size (the space is kept while it loads:
+// no layout shift), its alt text. The lead image is above the fold, so it loads at once; the body's load lazily
+// (their <img> come from the API's HTML with the same attributes).
+const SIZES = "(min-width: 42rem) 42rem, 100vw";
+function leadImage(image) {
+  if (!image || !image.url) return null;
+  const webp = image.renditions.filter((r) => r.type === "image/webp");
+  const credit = [image.caption, image.credit && image.credit !== image.caption ? image.credit : null].filter(Boolean);
+  return el("figure", { class: "lead-image" },
+    el("img", { src: image.url, srcset: webp.map((r) => `${r.url} ${r.width}w`).join(", "), sizes: SIZES,
+      width: image.width, height: image.height, alt: image.alt || "", decoding: "async" }),
+    credit.length ? el("figcaption", {}, credit.join(" · ")) : null);
+}
+
 async function showArticle(slug) {
   const { data: a } = await api(`/v1/articles/${encodeURIComponent(slug)}`);
   const body = el("div", { class: "body" });
@@ -69,7 +83,7 @@ async function showArticle(slug) {
     el("p", {}, el("a", { href: a.issue ? `#/issue/${a.issue}` : "#/" }, t("back"))),
     el("h2", { id: "article-title" }, a.title), trendBadge(a.trend),
     el("p", { class: "note" }, [a.section ? a.section.name : null, a.issue, (a.authors || []).join(", ")].filter(Boolean).join(" · ")),
-    a.lead ? el("p", { class: "lead" }, a.lead) : null, body,
+    a.lead ? el("p", { class: "lead" }, a.lead) : null, leadImage(a.image), body,
     translations.length ? el("p", { class: "note" }, `${t("translations")}: `,
       translations.map(([l, tr]) => el("a", { href: articleHash(tr), lang: l }, ` ${l.toUpperCase()} `))) : null));
   if (a.issue) markCurrentIssue(a.issue);
