@@ -33,7 +33,7 @@ MAX_IMAGE_BYTES = 8 * 1024 * 1024
 # 40 megapixels (an 8000 × 5000 photograph) decode to 160 MB of RGBA at most: the bound of one decode.
 MAX_IMAGE_PIXELS = 40_000_000
 RENDITION_WIDTHS = (320, 640, 1280)
-RENDITION_VERSION = "1"  # part of every hash: bump when encoders or settings change what a rendition holds
+RENDITION_VERSION = "2"  # part of every hash: bump when encoders or settings change what a rendition holds
 #: Pillow format -> (extension, media type); the order is the documented one.
 FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp"),
            "GIF": ("gif", "image/gif")}  # fmt: skip
