@@ -57,16 +57,17 @@ def create_app(overrides: dict | None = None) -> Flask:
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
 
-    from api.resources import articles, changes, feeds, issues, media, meta, sections, timeline, trends
+    from api.resources import articles, changes, feeds, issues, meta, sections, timeline, trends
 
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
-    for module in (meta, issues, articles, sections, timeline, trends, feeds, changes, media):
+    for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
+    from api import assets, cors, media, openapi, pages  # docs, reader, assets, images, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(media.bp)  # like the assets, bytes under content-addressed URLs (not a JSON resource)
     assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)

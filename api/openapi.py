@@ -561,7 +561,7 @@ def build_spec(app: Flask) -> dict:
 
 def _media_operation(example: str | None) -> dict:
     """The image route (api/resources/media.py): bytes, not JSON, and no query parameters at all."""
-    from api.resources.media import IMMUTABLE, NAME
+    from api.media import IMMUTABLE, NAME
 
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME.pattern}}
     if example:

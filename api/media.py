@@ -1,4 +1,7 @@
-"""Images of the archive: renditions under content-addressed URLs, served while an article showing them is public."""
+"""Images of the archive: renditions under content-addressed URLs, served while an article showing them is public.
+
+Beside api/assets.py rather than among the resources: it answers bytes with their own validator, not a cached JSON
+view (it reads If-None-Match itself, and asks the store, through api.store.queries, whether an article shows it)."""
 
 from __future__ import annotations
 
