@@ -560,7 +560,7 @@ def build_spec(app: Flask) -> dict:
 
 
 def _media_operation(example: str | None) -> dict:
-    """The image route (api/resources/media.py): bytes, not JSON, and no query parameters at all."""
+    """The image route (api/media.py): bytes, not JSON, and no query parameters at all."""
     from api.media import IMMUTABLE, NAME
 
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME.pattern}}
