@@ -62,11 +62,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     # timeline before trends: /v1/trends/timeline must never be taken for a trend slug.
     for module in (meta, issues, articles, sections, timeline, trends, feeds, changes):
         app.register_blueprint(module.bp)
-    from api import assets, cors, openapi, pages  # the docs, the reader, their assets, the spec of every route, CORS
+    from api import assets, cors, media, openapi, pages  # docs, reader, assets, images, the spec of every route, CORS
 
     limiter.exempt(meta.healthz)  # load balancers probe from one address; a probe must never be refused
     limiter.exempt(meta.readyz)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(media.bp)  # like the assets, bytes under content-addressed URLs (not a JSON resource)
     assets.init_app(app)
     openapi.register(app)
     cors.init_app(app)

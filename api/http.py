@@ -178,7 +178,8 @@ class Cached:
     encoded: dict[str, bytes] = field(default_factory=dict)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match `header` names `etag` (weak comparison, `*` included)."""
     if not header:
         return False
     if header.strip() == "*":
@@ -211,7 +212,7 @@ def _tag_proves_current(inm: str | None, etag: str) -> bool:
     """If-None-Match names the tag we issued for this very key: the resource exists in this (immutable) generation,
     so a 304 needs no lookup. `*` proves nothing before the resource is found (a missing one stays a 404)."""
     wildcard = inm is not None and inm.strip() == "*"
-    return not wildcard and _etag_matches(inm, etag)
+    return not wildcard and etag_matches(inm, etag)
 
 
 def _not_modified(inm: str | None, ims: str | None, last_modified) -> bool:

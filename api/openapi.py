@@ -78,6 +78,7 @@ TAGS = [
     {"name": "changes", "description": "The change feed: upserts and tombstones since a token, to keep a copy."},
     {"name": "feeds", "description": "Atom, RSS and JSON Feed syndication of the articles."},
     {"name": "meta", "description": "The API root and this document."},
+    {"name": "media", "description": "Images of the archive: renditions under content-addressed URLs."},
 ]
 #: Operation ids that the naming rule (see operation_id) would not give.
 # Kept as published when a resource became paged (generated clients call these names).
@@ -151,9 +152,10 @@ def _examples(app: Flask) -> dict[str, str]:
         store = app.extensions["store"]
         with store.session(store.current()) as session:
             article, issue, section, trend = queries.examples(session, clock.now())
+            media = queries.example_rendition(session, clock.now())
         for key, value in (
             ("/v1/articles/{slug}", article), ("issue_id", issue), ("/v1/sections/{slug}", section),
-            ("/v1/trends/{slug}", trend),
+            ("/v1/trends/{slug}", trend), ("media", media),
         ):  # fmt: skip
             if value is not None:
                 found[key] = value
@@ -309,17 +311,33 @@ COMPONENTS = {
         },
         "additionalProperties": False,
     },
+    "Rendition": {
+        "type": "object",
+        "description": "One size and format of an image, served for a year under its content-addressed URL.",
+        "required": ["url", "width", "height", "type"],
+        "properties": {
+            "url": {"type": "string", "description": "`…/media/<hash>-<width>.<ext>`"},
+            "width": {"type": "integer", "minimum": 1},
+            "height": {"type": "integer", "minimum": 1},
+            "type": {"type": "string", "enum": ["image/webp", "image/jpeg", "image/png", "image/gif"]},
+        },
+        "additionalProperties": False,
+    },
     "ImageBlock": {
         "type": "object",
-        "required": ["type", "src", "alt", "width", "height", "caption", "credit"],
+        "description": "An image. One of the archive has `width`, `height` and `renditions` (a `srcset`); a link to "
+        "an image elsewhere has its URL only (null sizes, no renditions).",
+        "required": ["type", "src", "url", "alt", "width", "height", "caption", "credit", "renditions"],
         "properties": {
             "type": {"type": "string", "enum": ["image"]},
-            "src": {"type": "string"},
+            "src": {"type": "string", "description": "The same as `url` (kept for older clients)."},
+            "url": {"type": "string", "description": "The largest rendition in the image's own format."},
             "alt": {"type": "string"},
-            "width": {"type": ["integer", "null"]},
+            "width": {"type": ["integer", "null"], "description": "Pixels, of the image at `url`."},
             "height": {"type": ["integer", "null"]},
             "caption": {"type": ["string", "null"]},
             "credit": {"type": ["string", "null"]},
+            "renditions": {"type": "array", "items": {"$ref": "#/components/schemas/Rendition"}},
         },
         "additionalProperties": False,
     },
@@ -572,7 +590,42 @@ def build_spec(app: Flask) -> dict:
             "responses": responses,
         }
         spec.path(path=path, operations={"get": operation})
+    spec.path(path="/media/{name}", operations={"get": _media_operation(examples.get("media"))})
     return spec.to_dict()
+
+
+def _media_operation(example: str | None) -> dict:
+    """The image route (api/media.py): bytes, not JSON, and no query parameters at all."""
+    from api.media import IMMUTABLE, NAME
+
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "pattern": NAME.pattern}}
+    if example:
+        name["example"] = example
+    fixed = {"ETag": {"description": "Strong validator of the bytes.", "schema": {"type": "string"}},
+             "Cache-Control": {"description": f"`{IMMUTABLE}`", "schema": {"type": "string"}}}  # fmt: skip
+    binary = {"schema": {"type": "string", "format": "binary", "description": ", ".join(MEDIA_TYPES) + "."}}
+    return {
+        "operationId": "getMediaRendition",
+        "summary": "One rendition of an image of the archive.",
+        "description": "The `url` of an image or of one of its `renditions` (`<hash>-<width>.<ext>`): immutable, "
+        "cached for a year. A 404, exactly as for a missing one, unless an article showing the image is public.",
+        "tags": ["media"],
+        "parameters": [
+            name,
+            {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": {"description": "OK", "headers": fixed, "content": {"image/*": binary}},
+            "304": {"description": "Not modified (If-None-Match matched).", "headers": fixed},
+            "404": {"$ref": "#/components/responses/E404"},
+            "405": {"$ref": "#/components/responses/E405"},
+            "429": {"$ref": "#/components/responses/E429"},
+            "503": {"$ref": "#/components/responses/E503"},
+        },
+    }
+
+
+MEDIA_TYPES = ("image/webp", "image/jpeg", "image/png", "image/gif")
 
 
 def openapi_document() -> dict:

@@ -10,6 +10,12 @@ RSS after imports and before the load, and the wall time of `load_archive` itsel
 Two large-file cases follow, each a one-article archive loaded the same way: a 50 MB document (refused by the
 archive file size limit before it is read: the peak RSS must stay near the RSS before the load) and a document just
 under the limit (loaded: its peak RSS growth is given as a multiple of the file's size). `--sizes ""` runs only them.
+
+Then what images cost (`--media N`, default 40): N documents each showing its own image (half 1600 × 1067 JPEG
+photographs of noise and gradients, half 1600 × 900 PNG charts), loaded beside the same N documents without them.
+The difference per image is the time of checking it and making its six renditions; it is given with the bytes
+stored per image and as a multiple of the loader's time per article in the same run (the largest size's, or the
+plain media archive's when no size is run).
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ started = time.perf_counter()
 report = load_archive(sys.argv[1], sys.argv[2])
 elapsed = time.perf_counter() - started
 print(json.dumps({"seconds": elapsed, "rss_before_kb": before, "files_read": report.files_read,
-                  "articles_loaded": report.articles_loaded, "rejected": len(report.rejected)}))
+                  "articles_loaded": report.articles_loaded, "rejected": len(report.rejected),
+                  "images": report.images, "media_bytes": report.media_bytes}))
 """
 
 
@@ -112,6 +119,86 @@ def large_files() -> list[dict]:
     return rows
 
 
+MEDIA_DOC = """---
+slug: pictured-{i}
+title: "Pictured {i}"
+lang: en
+issue: 2022-01-31
+section: economy
+published_at: 2022-02-01T09:00:00Z
+lead: "A document of the media benchmark."
+{image}---
+{words}
+"""
+
+
+def _bench_image(i: int) -> tuple[str, bytes]:
+    """Image `i` of the media case: a noisy photograph (JPEG) or a flat chart (PNG), distinct bytes each."""
+    import io
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(i)
+    out = io.BytesIO()
+    if i % 2 == 0:
+        image = Image.linear_gradient("L").resize((1600, 1067)).convert("RGB")
+        noise = Image.effect_noise((1600, 1067), 40 + i % 20).convert("RGB")
+        Image.blend(image, noise, 0.35).save(out, "JPEG", quality=85)
+        return f"photo-{i}.jpg", out.getvalue()
+    image = Image.new("RGB", (1600, 900), (250, 250, 247))
+    draw = ImageDraw.Draw(image)
+    for k in range(16):
+        top = rng.randint(100, 800)
+        draw.rectangle([60 + k * 95, top, 130 + k * 95, 860], fill=(31, 58, 96) if k % 3 else (198, 40, 40))
+    image.quantize(colors=8).save(out, "PNG", optimize=True)
+    return f"chart-{i}.png", out.getvalue()
+
+
+def media_archives(count: int) -> tuple[Path, Path]:
+    """Two archives of `count` documents (cached): each showing its own image, and the same without."""
+    with_images, plain = CACHE / "archives" / f"media-{count}", CACHE / "archives" / f"media-{count}-plain"
+    if not (with_images / "done").exists():
+        for path in (with_images, plain):
+            shutil.rmtree(path, ignore_errors=True)
+            (path / "2022-01-31").mkdir(parents=True)
+        (with_images / "media").mkdir()
+        words = "\n\n".join("Words of a paragraph of the benchmark document. " * 12 for _ in range(6))
+        for i in range(count):
+            name, data = _bench_image(i)
+            (with_images / "media" / name).write_bytes(data)
+            lead = f'image: ../media/{name}\nimage_alt: "Image {i}"\n'
+            (with_images / "2022-01-31" / f"pictured-{i}.en.md").write_text(
+                MEDIA_DOC.format(i=i, image=lead, words=words)
+            )
+            (plain / "2022-01-31" / f"pictured-{i}.en.md").write_text(MEDIA_DOC.format(i=i, image="", words=words))
+        (with_images / "done").write_text("")
+    return with_images, plain
+
+
+def media_case(count: int, per_article: float | None) -> dict:
+    with_images, plain = media_archives(count)
+    print(f"loading {count} documents with and without images ...", file=sys.stderr, flush=True)
+    shown, bare = measure(with_images), measure(plain)
+    if shown["images"] != count or shown["articles_loaded"] != count or bare["articles_loaded"] != count:
+        raise SystemExit(f"the media loads did not go as expected: {shown} / {bare}")
+    per_image = (shown["seconds"] - bare["seconds"]) / count
+    per_article = per_article if per_article is not None else bare["seconds"] / count
+    source_bytes = sum(p.stat().st_size for p in (with_images / "media").iterdir())
+    return {
+        "images": count,
+        "seconds_with": shown["seconds"],
+        "seconds_without": bare["seconds"],
+        "seconds_per_image": per_image,
+        "seconds_per_article": per_article,
+        "image_to_article": per_image / per_article,
+        "source_bytes_per_image": source_bytes / count,
+        "stored_bytes_per_image": shown["media_bytes"] / count,
+        "store_bytes_with": shown["store_bytes"],
+        "store_bytes_without": bare["store_bytes"],
+    }
+
+
 def archive(size: int) -> tuple[Path, dict]:
     """The cached archive of `size` articles (generated on first use) and its manifest."""
     from bench.generate import MANIFEST, generate
@@ -153,6 +240,7 @@ def measure(path: Path, code: str = CHILD) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.loader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated article counts")
+    parser.add_argument("--media", type=int, default=40, help="images of the media case (0: none)")
     parser.add_argument("--out", default=str(CACHE / "loader.json"))
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -195,6 +283,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in r["rejected"]:
             print(f"  {line}")
+    media = None
+    if args.media:
+        per_article = rows[-1]["seconds"] / rows[-1]["articles_loaded"] if rows else None
+        media = media_case(args.media, per_article)
+        print(
+            f"\nimages: {media['images']}, {media['seconds_per_image'] * 1000:.1f} ms per image (checks and renditions) "
+            f"= {media['image_to_article']:.1f}x the {media['seconds_per_article'] * 1000:.2f} ms per article; "
+            f"{media['stored_bytes_per_image'] / 1024:.0f} KB of renditions stored per image "
+            f"(sources {media['source_bytes_per_image'] / 1024:.0f} KB)"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -206,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rows": rows,
                 "memory": verdict,
                 "large_files": large,
+                "media": media,
             },
             indent=2,
         )

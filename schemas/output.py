@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from marshmallow import Schema, fields, missing
 
-from api.ingest.text import reading_minutes
+from api.ingest.text import blocks_with_base, html_with_base, image_with_base, reading_minutes
 from schemas.fields import Computed, KnownTime, Nested, OneOf
 from schemas.weeks import week_title
 
@@ -147,9 +147,12 @@ class IssueRefSchema(OutputSchema):
 
 def _body(article, c) -> dict:
     """The body in the requested `format` (HTML by default), keyed by that format: {"html": "<p>…"}."""
-    fmt = c.format or "html"
-    body = {"html": article.body_html, "text": article.body_text, "blocks": article.blocks}
-    return {fmt: body[fmt]}
+    fmt, base = c.format or "html", c.base
+    if fmt == "html":
+        return {"html": html_with_base(article.body_html, base)}
+    if fmt == "blocks":
+        return {"blocks": blocks_with_base(article.blocks, base)}
+    return {"text": article.body_text}
 
 
 BODY_DOC = (
@@ -170,10 +173,35 @@ BODY = {
 }
 IMAGE = {
     "type": "object",
-    "properties": {"caption": {"type": ["string", "null"]}, "credit": {"type": ["string", "null"]}},
-    "required": ["caption", "credit"],
+    "description": "The lead image: its file (url, size, alt text, renditions) when the archive holds one, and its "
+    "caption and credit.",
+    "properties": {
+        "caption": {"type": ["string", "null"]},
+        "credit": {"type": ["string", "null"]},
+        "url": {"type": ["string", "null"], "description": "The largest rendition in the image's own format."},
+        "width": {"type": ["integer", "null"], "description": "Pixels, of the image at `url`."},
+        "height": {"type": ["integer", "null"]},
+        "alt": {"type": ["string", "null"], "description": "Alternative text."},
+        "renditions": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/Rendition"},
+            "description": "Every size and format, smallest first: a `srcset` (empty: no file).",
+        },
+    },
+    "required": ["caption", "credit", "url", "width", "height", "alt", "renditions"],
     "additionalProperties": False,
 }
+_NO_FILE = {"url": None, "width": None, "height": None, "alt": None, "renditions": []}
+
+
+def lead_image(article, c) -> dict | None:
+    """The lead image as served (null when the article has neither a file nor a caption or credit)."""
+    if article.image is None and not (article.image_caption or article.image_credit):
+        return None
+    shown = image_with_base(article.image, c.base) if article.image else _NO_FILE
+    return {"caption": article.image_caption, "credit": article.image_credit, **shown}
+
+
 ARTICLE_FALLBACK = "An article is in one language: its `lang`; see `translations`."
 
 
@@ -239,10 +267,7 @@ class ArticleListItemSchema(ArticleSummarySchema):
 
     body = computed(_body, BODY, required=False, description="Only with `format` or `fields=…,body`. " + BODY_DOC)
     authors = fields.List(fields.String(), metadata={"description": "Only with `fields=…,authors`."})
-    image = computed(
-        lambda a, c: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
-        IMAGE, required=False, allow_none=True, description="Only with `fields=…,image`.",
-    )  # fmt: skip
+    image = computed(lead_image, IMAGE, required=False, allow_none=True, description="Only with `fields=…,image`.")
     translations = translations_field("Only with `fields=…,translations`. " + TRANSLATIONS_DOC)
 
 
@@ -257,10 +282,7 @@ class ArticleSchema(ArticleSummarySchema):
     )
     body = computed(_body, BODY, required=False, description=BODY_DOC)
     authors = fields.List(fields.String())
-    image = computed(
-        lambda a, c: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
-        IMAGE, required=False, allow_none=True,
-    )  # fmt: skip
+    image = computed(lead_image, IMAGE, required=False, allow_none=True)
     canonical_url = fields.String(allow_none=True)
     aliases = computed(lambda a, c: sorted(al.slug for al in a.aliases), {"type": "array", "items": {"type": "string"}},
                        required=False, description="Other slugs that answer with this article.")  # fmt: skip

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from api.ingest.loader import load_archive
 from api.ingest.text import (
@@ -33,7 +34,7 @@ Plain words with **bold**, *italic*, `code` and a [link](https://example.org/rep
   2. nested two
 - second item
 
-![A map of the region](media/map.png "The region")
+![A map of the region](../media/map.png "The region")
 
 ```python
 print("hi")
@@ -70,7 +71,8 @@ def _walk(blocks):
             yield from _walk(entry["blocks"])
 
 
-def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> None:
+def _check_everything(blocks: list[dict], body_html: str, body_text: str, served: bool = False) -> None:
+    """Every construct is there; `served`: the image went through the loader (a 700 × 400 PNG of the archive)."""
     kinds = [b["type"] for b in _walk(blocks)]
     assert {"heading", "paragraph", "quote", "list", "image", "code", "table"} <= set(kinds)
     heading = next(b for b in _walk(blocks) if b["type"] == "heading")
@@ -90,7 +92,20 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
     nested = outer["entries"][0]["blocks"][1]
     assert nested["type"] == "list" and nested["ordered"] is True and nested["items"] == ["nested one", "nested two"]
     image = next(b for b in blocks if b["type"] == "image")
-    assert (image["src"], image["alt"], image["caption"]) == ("media/map.png", "A map of the region", "The region")
+    assert (image["alt"], image["caption"]) == ("A map of the region", "The region")
+    if served:
+        assert image["src"] == image["url"] and re.fullmatch(
+            r"http://localhost/media/[0-9a-f]{20}-700\.png", image["url"]
+        )
+        assert (image["width"], image["height"]) == (700, 400)
+        assert [(r["width"], r["type"]) for r in image["renditions"]] == [
+            (320, "image/webp"), (320, "image/png"), (640, "image/webp"), (640, "image/png"), (700, "image/webp"),
+            (700, "image/png"),
+        ]  # fmt: skip
+        img = f'<img src="{image["url"]}" srcset="'
+    else:
+        assert (image["src"], image["url"], image["renditions"]) == ("../media/map.png", "../media/map.png", [])
+        img = '<img src="../media/map.png" alt="A map of the region" loading="lazy" decoding="async">'
     code = next(b for b in blocks if b["type"] == "code")
     assert (code["language"], code["text"]) == ("python", 'print("hi")')
     table = next(b for b in blocks if b["type"] == "table")
@@ -114,7 +129,7 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
         'href="https://example.org/report?a=1&amp;b=2"',
         "<blockquote><p>A quoted <em>remark</em>",
         "<ol><li>nested one</li><li>nested two</li></ol>",
-        '<img src="media/map.png" alt="A map of the region">',
+        img,
         '<pre><code>print("hi")</code></pre>',
         '<thead><tr><th align="left">Region</th><th align="center"><strong>Output</strong></th>',
         '<td align="center"><a href="https://example.org/minsk" rel="noopener nofollow">up</a></td>',
@@ -133,7 +148,30 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
         "Region\tOutput\tChange\nMinsk\tup\t+3%\nBrest\t\t",
     ):
         assert words in body_text
+    if served:  # served URLs are absolute: the stored HTML and blocks hold them relative to the API root
+        body_html, blocks = body_html.replace("http://localhost/media/", "/media/"), _relative(blocks)
     assert body_html == blocks_to_html(blocks) and body_text == blocks_to_text(blocks)
+
+
+def _unmedia(value):
+    """Blocks with each image reduced to what the Markdown says of it (alt, caption, credit)."""
+    if isinstance(value, list):
+        return [_unmedia(v) for v in value]
+    if isinstance(value, dict):
+        if value.get("type") == "image":
+            return {k: value[k] for k in ("type", "alt", "caption", "credit")}
+        return {k: _unmedia(v) for k, v in value.items()}
+    return value
+
+
+def _relative(value):
+    if isinstance(value, str):
+        return value.replace("http://localhost/media/", "/media/")
+    if isinstance(value, list):
+        return [_relative(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _relative(v) for k, v in value.items()}
+    return value
 
 
 def test_a_document_with_every_construct_loses_nothing_in_blocks():
@@ -144,6 +182,7 @@ def test_a_document_with_every_construct_loses_nothing_in_blocks():
 def test_every_construct_round_trips_through_the_store_and_the_api(scratch_store, tmp_path):
     archive = copy_archive(tmp_path, ARCHIVE)
     (archive / "2022-01-31" / "every-construct.en.md").write_text(DOC + EVERYTHING, encoding="utf-8")
+    Image.new("RGB", (700, 400), (30, 60, 90)).save(archive / "media" / "map.png")
     load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
     app = make_app(scratch_store)
     try:
@@ -153,7 +192,7 @@ def test_every_construct_round_trips_through_the_store_and_the_api(scratch_store
             response = client.get(f"/v1/articles/every-construct?format={fmt}")
             assert response.status_code == 200, response.get_data(as_text=True)
             body.update(response.get_json()["data"]["body"])
-        _check_everything(body["blocks"], body["html"], body["text"])
+        _check_everything(body["blocks"], body["html"], body["text"], served=True)
     finally:
         app.extensions["store"].dispose()
 
@@ -176,7 +215,7 @@ _inline = st.lists(
         st.tuples(_word, st.sampled_from(["https://a.org/x", "/v1/y", "mailto:a@b.c", "javascript:x()"])).map(
             lambda t: f"[{t[0]}]({t[1]})"
         ),
-        _word.map(lambda w: f"![{w}](media/{abs(hash(w)) % 97}.png)"),
+        _word.map(lambda w: f"![{w}](../media/{abs(hash(w)) % 97}.png)"),
     ),
     min_size=1,
     max_size=5,
@@ -232,6 +271,10 @@ def test_served_html_and_text_are_the_served_blocks_rendered(scratch_store, docu
     with tempfile.TemporaryDirectory() as tmp:
         week = Path(tmp) / "2022-01-31"
         week.mkdir()
+        (Path(tmp) / "media").mkdir()
+        Image.new("RGB", (700, 400), (30, 60, 90)).save(Path(tmp) / "media" / "map.png")  # DOC's own image
+        for name in {m for source in documents for m in re.findall(r"\.\./media/(\d+\.png)", source)}:
+            Image.new("RGB", (8, 8), (200, 10, 10)).save(Path(tmp) / "media" / name)  # what generated images name
         for n, source in enumerate(documents):
             head = DOC.replace("every-construct", f"generated-{n}").replace("position: 9", f"position: {n + 1}")
             head = head.replace("Every construct", f"Generated document {n}")  # merged as one article otherwise
@@ -246,7 +289,8 @@ def test_served_html_and_text_are_the_served_blocks_rendered(scratch_store, docu
                 response = client.get(f"/v1/articles/generated-{n}?format={fmt}")
                 assert response.status_code == 200, response.get_data(as_text=True)
                 body.update(response.get_json()["data"]["body"])
-            assert body["blocks"] == markdown_to_blocks(source)[1]
+            # the loader gives an archive image its URL, size and renditions; the rest is the Markdown's own
+            assert _unmedia(body["blocks"]) == _unmedia(markdown_to_blocks(source)[1])
             assert body["html"] == blocks_to_html(body["blocks"]) and body["text"] == blocks_to_text(body["blocks"])
     finally:
         app.extensions["store"].dispose()

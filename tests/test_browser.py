@@ -284,3 +284,36 @@ def test_reader_without_javascript(server, browser):
             assert article["title"] in text
     page.screenshot(path=str(ARTIFACTS / "reader-no-js.png"), full_page=True)
     context.close()
+
+
+def test_reader_shows_images_sized_with_srcset_and_alt(server, browser):
+    """The lead image and an inline one: loaded from their renditions, the space kept by width and height (no
+    layout shift), alt text, a WebP srcset with sizes, and the body's image loading lazily."""
+    app, base = server
+    page = browser.new_page(viewport={"width": 800, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/#/article/belarus-budget-deficit-widens")
+    lead = page.locator("#article figure.lead-image img")
+    lead.wait_for()
+    page.wait_for_function("document.querySelector('figure.lead-image img').complete")
+    image = _api(app, "/v1/articles/belarus-budget-deficit-widens")["data"]["image"]
+    assert lead.get_attribute("alt") == image["alt"]
+    assert (lead.get_attribute("width"), lead.get_attribute("height")) == ("1280", "720")
+    assert lead.get_attribute("srcset").count("w, ") == 2 and "(min-width: 42rem)" in lead.get_attribute("sizes")
+    chosen = lead.evaluate("i => [i.naturalWidth, i.currentSrc]")
+    webp = {r["url"].rsplit("/", 1)[-1] for r in image["renditions"] if r["type"] == "image/webp"}
+    assert chosen[0] > 0 and chosen[1].rsplit("/", 1)[-1] in webp, chosen  # loaded, from the srcset
+    box = lead.bounding_box()
+    assert abs(box["width"] / box["height"] - 16 / 9) < 0.02  # laid out at its own aspect ratio
+    page.screenshot(path=str(ARTIFACTS / "reader-lead-image.png"), full_page=True)
+
+    page.goto(f"{base}/#/article/sanctions-shock-hits-rouble-banks-and-exports")
+    inline = page.locator("#article .body img")
+    inline.wait_for()
+    assert inline.get_attribute("loading") == "lazy" and inline.get_attribute("alt").startswith("Line chart")
+    assert (inline.get_attribute("width"), inline.get_attribute("height")) == ("960", "540")
+    inline.scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelector('#article .body img').naturalWidth > 0")
+    assert not errors, errors
+    page.close()

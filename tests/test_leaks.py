@@ -6,12 +6,20 @@ and an embargoed article appears at its embargo time and not a second before."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+import tempfile
+from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
-from tests.conftest import CANARIES, SEED_SLUG, record_figures, walk
+from api.ingest.loader import load_archive
+from api.ingest.media import digest_of, rendition_widths
+from tests.conftest import ARCHIVE, CANARIES, SEED_SLUG, record_figures, walk
 
 HIDDEN_SLUGS = (
     "canarydraft-amended-constitution-and-the-nomenklatura",
@@ -27,7 +35,7 @@ CANARY_RE = re.compile("|".join(sorted({c.lower() for c in CANARIES})), re.IGNOR
 def assert_no_canary(response, url: str, echo: str | None = None, own: str | None = None) -> None:
     """No canary (case-insensitive) in the body or any header; `echo` (the client's own q value) may appear
     only as the echo of its query string inside links, `own` (a slug the client asked for) anywhere."""
-    body = response.get_data(as_text=True)
+    body = response.get_data().decode("utf-8", "replace")  # an image's bytes too
     headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
     if own is not None:
         body, headers = body.replace(own, "SLUG"), headers.replace(own, "SLUG")
@@ -46,6 +54,33 @@ def _all_articles(client) -> list[dict]:
     return walk(client, "/v1/articles?limit=100")
 
 
+def _images(blocks: list[dict]):
+    for block in blocks:
+        if block["type"] == "image":
+            yield block
+        yield from _images(block.get("blocks", []))
+        for entry in block.get("entries", []):
+            yield from _images(entry["blocks"])
+
+
+def public_media(client) -> list[str]:
+    """The rendition names (`<hash>-<width>.<ext>`) every public article shows, lead and inline images alike."""
+    names = set()
+    for article in walk(client, "/v1/articles?limit=100&format=blocks&fields=body,image"):
+        shown = [*_images(article["body"]["blocks"]), *([article["image"]] if article["image"] else [])]
+        names.update(r["url"].rsplit("/", 1)[-1] for image in shown for r in image["renditions"])
+    return sorted(names)
+
+
+def hidden_media() -> list[str]:
+    """The renditions of the sample image only hidden articles show (lead of the embargoed one, inline in the
+    draft and the retraction), named from its bytes as the loader names them."""
+    data = (ARCHIVE / "media" / "hidden-squares.png").read_bytes()
+    with Image.open(io.BytesIO(data)) as image:
+        widths = rendition_widths(image.width)
+    return [f"{digest_of(data)}-{w}.{ext}" for w in widths for ext in ("png", "webp")]
+
+
 @pytest.fixture
 def real_values(client):
     """Path and filter values taken from the live data."""
@@ -53,8 +88,10 @@ def real_values(client):
     trends = [t["slug"] for t in client.get("/v1/trends?limit=100").get_json()["data"]]
     issues = [i["id"] for i in client.get("/v1/issues?limit=100").get_json()["data"]]
     articles = _all_articles(client)
-    assert sections and trends and issues and articles
+    media = public_media(client)
+    assert sections and trends and issues and articles and media
     return {
+        "media": media,
         "slug:articles": [a["slug"] for a in articles],
         "slug:sections": sections,
         "slug:trends": trends,
@@ -87,7 +124,9 @@ def _urls(app, values) -> list[str]:
             urls.append(rule.rule)
             continue
         (arg,) = rule.arguments
-        if arg == "slug":
+        if arg == "name":
+            fills = values["media"]
+        elif arg == "slug":
             family = rule.rule.split("/")[2]
             fills = values[f"slug:{family}"]
         else:
@@ -148,6 +187,7 @@ def test_no_canary_in_any_error_body_or_etag(app, client, real_values):
     """Every route's error bodies (400, 404, 405, 410) and validators (ETag, Last-Modified, 304s): no canary."""
     checked, statuses, etags = 0, set(), set()
     urls = [(url, None) for url in _urls(app, real_values)] + [(f"/v1/articles/{s}", s) for s in HIDDEN_SLUGS]
+    urls += [(f"/media/{name}", None) for name in hidden_media()]
     for url, own in urls:
         for method, query, headers in ERROR_VARIANTS:
             response = client.open(url + query, method=method, headers=headers)
@@ -250,3 +290,110 @@ def test_embargoed_article_appears_at_its_embargo_time_not_a_second_before(clien
     listed, item, total_after, count_after = _visibility(client)
     assert listed and item
     assert total_after == total_before + 1 and count_after == count_before + 1
+
+
+# ---------------------------------------------------------------- media
+
+
+def _missing_media(name: str) -> str:
+    """A rendition name of the same length that no image has."""
+    return "0" * 20 + name[20:]
+
+
+def test_a_public_articles_images_are_served_and_the_hidden_ones_are_not(client):
+    shown = public_media(client)
+    assert len(shown) >= 10
+    assert all(client.get(f"/media/{name}").status_code == 200 for name in shown)
+    assert not set(hidden_media()) & set(shown)
+
+
+@pytest.mark.parametrize("name", hidden_media())
+def test_a_hidden_articles_image_answers_like_a_missing_one(client, name):
+    """Its renditions exist in the store, yet every request (conditional, HEAD, other methods) gets exactly the
+    404 a name no image has gets, never a 304, an ETag or a byte of it."""
+    missing = _missing_media(name)
+    public = public_media(client)[0]
+    public_etag = client.get(f"/media/{public}").headers["ETag"]
+    for method, headers in (("GET", {}), ("GET", {"If-None-Match": "*"}), ("GET", {"If-None-Match": public_etag}),
+                            ("HEAD", {}), ("POST", {}), ("OPTIONS", {})):  # fmt: skip
+        hidden = client.open(f"/media/{name}", method=method, headers=headers)
+        absent = client.open(f"/media/{missing}", method=method, headers=headers)
+        assert hidden.status_code in (404, 405) or method == "OPTIONS", (method, headers, hidden.status_code)
+        assert "ETag" not in hidden.headers
+        assert _normalised(hidden, name) == _normalised(absent, missing), (method, headers)
+
+
+def test_an_embargoed_articles_image_appears_at_its_embargo_time_not_a_second_before(client, frozen_clock):
+    names = hidden_media()
+    frozen_clock(EMBARGO_END - dt.timedelta(seconds=1))
+    assert {client.get(f"/media/{n}").status_code for n in names} == {404}
+    frozen_clock(EMBARGO_END)
+    assert {client.get(f"/media/{n}").status_code for n in names} == {200}
+    lead = client.get(f"/v1/articles/{EMBARGO_SLUG}").get_json()["data"]["image"]
+    assert sorted(r["url"].rsplit("/", 1)[-1] for r in lead["renditions"]) == sorted(names)
+
+
+NOW = dt.datetime(2030, 6, 1, 12, 0, tzinfo=dt.UTC)
+#: How an article of a generated archive stands: its status and embargo relative to NOW.
+STANDINGS = {
+    "public": ("published", None),
+    "draft": ("draft", None),
+    "retracted": ("retracted", None),
+    "embargo-passed": ("published", NOW - dt.timedelta(days=1)),
+    "embargo-ahead": ("published", NOW + dt.timedelta(days=1)),
+}
+COLOURS = ((200, 30, 30), (30, 160, 60), (40, 60, 200))
+
+
+def _generated_archive(plan: list[tuple[str, list[int], bool]]) -> Path:
+    """Articles (standing, images shown, lead or inline) over three images of the generated archive's media/."""
+    root = Path(tempfile.mkdtemp(prefix="media-leaks-")) / "archive"
+    (root / "media").mkdir(parents=True)
+    (root / "2030-05-27").mkdir()
+    for k, colour in enumerate(COLOURS):
+        Image.new("RGB", (330, 12), colour).save(root / "media" / f"img{k}.png")
+    for i, (standing, images, lead) in enumerate(plan):
+        status, embargo = STANDINGS[standing]
+        front = [f"slug: gen-{i}", f'title: "Generated {i}"', "lang: en", "issue: 2030-05-27", "section: economy",
+                 f"status: {status}", "published_at: 2030-05-28T09:00:00Z", 'lead: "A generated article."']  # fmt: skip
+        if embargo:
+            front.append(f"embargo_until: {embargo.isoformat()}")
+        body = ["Words of the body."]
+        if lead and images:
+            front += [f"image: ../media/img{images[0]}.png", f'image_alt: "Lead {i}"']
+            images = images[1:]
+        body += [f"![Inline {i}](../media/img{k}.png)" for k in images]
+        text = "---\n" + "\n".join(front) + "\n---\n" + "\n\n".join(body) + "\n"
+        (root / "2030-05-27" / f"gen-{i}.en.md").write_text(text, encoding="utf-8")
+    return root
+
+
+_articles = st.lists(
+    st.tuples(st.sampled_from(sorted(STANDINGS)), st.lists(st.integers(0, 2), max_size=2, unique=True), st.booleans()),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=_articles)
+def test_an_image_is_served_exactly_while_an_article_showing_it_is_public(scratch_store, new_app, frozen_clock, plan):
+    """Over generated archives: a rendition answers 200 when some article showing its image is public at that
+    moment (now, and after every embargo has ended), and otherwise exactly what a missing image answers."""
+    frozen_clock(NOW)
+    archive = _generated_archive(plan)
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    client = new_app(scratch_store).test_client()
+    digests = [digest_of((archive / "media" / f"img{k}.png").read_bytes()) for k in range(len(COLOURS))]
+    for moment, public in ((NOW, {"public", "embargo-passed"}), (NOW + dt.timedelta(days=2),
+                                                                {"public", "embargo-passed", "embargo-ahead"})):  # fmt: skip
+        frozen_clock(moment)
+        for k, digest in enumerate(digests):
+            shown = any(standing in public and k in images for standing, images, _ in plan)
+            for name in (f"{digest}-320.webp", f"{digest}-330.png"):
+                response = client.get(f"/media/{name}")
+                if shown:
+                    assert response.status_code == 200 and response.headers["ETag"], (moment, k, plan)
+                else:
+                    missing = _missing_media(name)
+                    assert _normalised(response, name) == _normalised(client.get(f"/media/{missing}"), missing)

@@ -22,7 +22,18 @@ from api.app import create_app
 from api.ingest.loader import SCRATCH_PREFIX, LoadFailed, Target, load_archive
 from tests.conftest import ARCHIVE, FIXTURES, copy_archive
 
-TABLES = ("store_meta", "issue", "section", "trend", "article", "alias", "article_url", "change")
+TABLES = (
+    "store_meta",
+    "issue",
+    "section",
+    "trend",
+    "article",
+    "alias",
+    "article_url",
+    "media_file",
+    "media_use",
+    "change",
+)
 BAD = FIXTURES / "captures_bad" / "unknown_trend.txt"
 
 

@@ -135,3 +135,32 @@ def test_proxy_settings_trusted_proxies_need_a_public_base_url(loaded):
     resp = app.test_client().get("/v1/issues", headers={"X-Forwarded-Host": "api.partner.example"})
     assert resp.get_json()["links"]["first"].startswith("http://api.partner.example/v1/issues")
     app.extensions["store"].dispose()
+
+
+def test_proxy_serves_renditions_immutable_and_keeps_hidden_ones_missing(at_scale):
+    """Through the shipped nginx config: a rendition keeps its type, caching, validator and nosniff, is then served
+    from nginx's cache, and a 304 answers its tag; a hidden article's image stays the 404 of a missing one."""
+    from tests.test_leaks import _missing_media, hidden_media
+
+    status, _, body = get(at_scale.port, "/v1/articles/belarus-budget-deficit-widens")
+    assert status == 200
+    image = orjson.loads(body)["data"]["image"]
+    assert image["url"].startswith(f"{PUBLIC}/media/")
+    for rendition in image["renditions"]:
+        path = rendition["url"].removeprefix(PUBLIC)
+        first, second = get(at_scale.port, path), get(at_scale.port, path)
+        for status, headers, data in (first, second):
+            assert status == 200 and headers["content-type"] == rendition["type"], path
+            assert headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert headers["x-content-type-options"] == "nosniff" and headers["etag"] == first[1]["etag"]
+            assert data == first[2] and int(headers["content-length"]) == len(data)
+        assert second[1]["x-cache-status"] == "HIT", path
+        status, headers, data = get(at_scale.port, path, headers={"If-None-Match": first[1]["etag"]})
+        assert status == 304 and data == b"", path
+    for name in hidden_media():
+        missing = _missing_media(name)
+        for _ in range(2):  # never cached: the second is no HIT either
+            hidden, absent = get(at_scale.port, f"/media/{name}"), get(at_scale.port, f"/media/{missing}")
+            assert hidden[0] == absent[0] == 404 and hidden[2] == absent[2]
+            assert hidden[1]["content-type"] == "application/problem+json"
+            assert hidden[1]["cache-control"] == "no-store" and hidden[1]["x-cache-status"] != "HIT"

@@ -108,7 +108,7 @@ def render(client, example: Example) -> str:
         for name in filter(None, opts["headers"].split(",")):
             if name in response.headers:
                 lines.append(f"{name}: {response.headers[name]}")
-    body = response.get_data(as_text=True)
+    body = "" if opts.get("body") == "no" else response.get_data(as_text=True)  # an image's bytes are not text
     language = "text"
     if opts.get("body") != "no" and body:
         if response.is_json or response.mimetype.endswith("json"):

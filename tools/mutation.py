@@ -49,7 +49,7 @@ ONLY: dict[str, list[str]] = {
     # the conditional-request rules and the cache keys (keys._code_version runs at import, as the wrapper's body
     # inside cached_endpoint's decorator does: its rules live in the plain functions named here)
     "http": [
-        "api.http.x__etag_matches*",
+        "api.http.x_etag_matches*",
         "api.http.x__not_modified*",
         "api.http.x__tag_proves_current*",
         "api.http.x__fresh_for*",

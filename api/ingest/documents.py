@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
+from api.ingest.media import MediaError, is_local
 from api.ingest.records import MAX_POSITION, SLUG_RE, ArchiveError, ArticleRecord, in_date_range, is_web_url
-from api.ingest.text import markdown_to_blocks
+from api.ingest.text import blocks_to_html, image_blocks, markdown_to_blocks
 from api.ingest.vocabulary import Vocabulary
 
 REQUIRED = ("slug", "title", "lang", "lead", "published_at")
 OPTIONAL = (
     "sample", "translation_key", "issue", "section", "trend", "position", "authors", "status",
-    "embargo_until", "updated_at", "image_caption", "image_credit", "canonical_url", "aliases",
+    "embargo_until", "updated_at", "image", "image_alt", "image_caption", "image_credit", "canonical_url", "aliases",
 )  # fmt: skip
 LANGUAGES = ("en", "ru", "be")
 STATUSES = ("published", "draft", "retracted")
 # Front matter is a dozen short keys; a bound on its size bounds the work of parsing it.
 MAX_FRONT_MATTER_BYTES = 64 * 1024
-SCALAR_KEYS = ("slug", "title", "lang", "lead", "translation_key", "section", "trend", "status", "image_caption",
-               "image_credit", "canonical_url")  # fmt: skip
+SCALAR_KEYS = ("slug", "title", "lang", "lead", "translation_key", "section", "trend", "status", "image", "image_alt",
+               "image_caption", "image_credit", "canonical_url")  # fmt: skip
+#: Resolves an image reference of the document to what the API says of it (api/ingest/media.py, `described`
+#: without the alt text), raising MediaError with the reason; the loader passes one bound to the file.
+Resolver = Callable[[str], dict]
 
 
 def _marked(construct, what: str):
@@ -87,8 +92,29 @@ def _datetime(value, path: str, line: int, key: str) -> dt.datetime:
     return parsed.astimezone(dt.UTC)
 
 
-def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
-    """Parse one editorial document into a record; raise ArchiveError naming the offending line."""
+def _resolved(resolve: Resolver, src: str, alt: str, path: str, line: int) -> dict:
+    try:
+        return resolve(src) | {"alt": alt}
+    except MediaError as exc:
+        raise ArchiveError(path, line, str(exc)) from None
+
+
+def _src_line(lines: list[str], start: int, src: str) -> int:
+    """The 0-based body line of the paragraph starting at `start` that names `src` (else the paragraph's first)."""
+    for n in range(start, len(lines)):
+        if src in lines[n]:
+            return n
+        if not lines[n].strip():
+            break
+    return start
+
+
+def parse_document(path: str, text: str, vocab: Vocabulary, media: Resolver | None = None) -> ArticleRecord:
+    """Parse one editorial document into a record; raise ArchiveError naming the offending line.
+
+    With `media`, every image the document names in the archive (lead image and inline) is resolved through it:
+    its blocks and lead image then carry sizes and renditions. Without, they stay as the Markdown names them.
+    """
     if not text.startswith("---\n"):
         raise ArchiveError(path, 1, "missing YAML front matter (the file must start with '---')")
     end = text.find("\n---\n", 3)
@@ -188,6 +214,27 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
     body_html, blocks = markdown_to_blocks(body)
     if not blocks:
         raise ArchiveError(path, front.count("\n") + 3, "the document has no body")
+    body_start, body_lines = front.count("\n") + 4, body.split("\n")  # the file line of the body's first line
+    for block in image_blocks(blocks):
+        at = block.pop("_line", 0)
+        if media is not None and is_local(block["src"]):
+            line_no = body_start + _src_line(body_lines, at, block["src"])
+            block.update(_resolved(media, block["src"], block["alt"], path, line_no))
+            block["src"] = block["url"]  # the archive's path means nothing to a client
+            body_html = None
+    if body_html is None:  # sizes and renditions changed the images: render again from the blocks
+        body_html = blocks_to_html(blocks)
+    image = None
+    if meta.get("image") is not None:
+        src, alt = str(meta["image"]), meta.get("image_alt")
+        if not isinstance(alt, str) or not alt.strip():
+            raise ArchiveError(path, line("image"), "a lead image needs its alt text (image_alt)")
+        if not is_local(src):
+            raise ArchiveError(path, line("image"), f"a lead image must be a file of the archive: {src[:80]!r}")
+        if media is not None:
+            image = _resolved(media, src, alt.strip(), path, line("image"))
+    elif meta.get("image_alt") is not None:
+        raise ArchiveError(path, line("image_alt"), "image_alt without an image")
     return ArticleRecord(
         path=path,
         line=line("title"),
@@ -205,6 +252,7 @@ def parse_document(path: str, text: str, vocab: Vocabulary) -> ArticleRecord:
         published_at=published,
         updated_at=max(updated, published),
         authors=authors,
+        image=image,
         image_caption=meta.get("image_caption"),
         image_credit=meta.get("image_credit"),
         status=status,

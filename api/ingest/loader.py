@@ -11,6 +11,7 @@ from pathlib import Path
 from api import clock
 from api.ingest.captures import parse_capture
 from api.ingest.documents import parse_document
+from api.ingest.media import Catalog
 from api.ingest.merge import Index
 from api.ingest.records import ArchiveError, ArticleRecord, Skip, checked, control_characters, without_controls
 from api.ingest.report import LoadFailed, LoadReport
@@ -21,7 +22,9 @@ from api.ingest.writer import Target, build_and_swap
 SCRATCH_PREFIX = "bulletin-loader-"  # + pid: the scratch index of a load, in the temporary directory
 
 
-def parse_file(path: Path, root: Path, vocab: Vocabulary, cleaned: list[str] | None = None) -> ArticleRecord | Skip:
+def parse_file(
+    path: Path, root: Path, vocab: Vocabulary, cleaned: list[str] | None = None, media: Catalog | None = None
+) -> ArticleRecord | Skip:
     """Parse one file of the archive by its kind (editorial document or page capture).
 
     Only regular files inside the archive, within the size limit, are read (`walk.read_archive_file`); a UTF-8
@@ -45,8 +48,10 @@ def parse_file(path: Path, root: Path, vocab: Vocabulary, cleaned: list[str] | N
         content = without_controls(content)
         if cleaned is not None:
             cleaned.append(f"{rel}: {removed} control character(s) removed")
-    parse = parse_document if path.suffix == ".md" else parse_capture
-    result = parse(rel, content, vocab)
+    if path.suffix == ".md":
+        result = parse_document(rel, content, vocab, media and (lambda src: media.resolve(src, path).described("")))
+    else:
+        result = parse_capture(rel, content, vocab)
     return result if isinstance(result, Skip) else checked(result)
 
 
@@ -71,8 +76,9 @@ def load_archive(
     report = LoadReport(archive=str(path))
     with _scratch_directory() as scratch:
         index = Index(scratch)
+        media = Catalog(root, scratch)
         try:
-            _index_archive(index, root, vocab, report, progress)
+            _index_archive(index, root, vocab, report, progress, media)
             if report.rejected and not skip_invalid:
                 raise LoadFailed(f"{len(report.rejected)} file(s) rejected; the live store is untouched", report)
             index.group()
@@ -86,9 +92,10 @@ def load_archive(
             )
             if shared:
                 raise LoadFailed(f"two different articles share the slug '{shared[0]}': {shared[1]}", report)
-            build_and_swap(index, Target(database_url, schema), root, vocab, report, now)
+            build_and_swap(index, Target(database_url, schema), root, vocab, report, now, media)
         finally:
             index.close()
+            media.close()
     return report
 
 
@@ -111,12 +118,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _index_archive(index: Index, root: Path, vocab: Vocabulary, report: LoadReport, progress) -> None:
-    """Pass 1: parse every file, one at a time; keep only what deduplication needs, in the index."""
+def _index_archive(index: Index, root: Path, vocab: Vocabulary, report: LoadReport, progress, media: Catalog) -> None:
+    """Pass 1: parse every file, one at a time; keep only what deduplication needs, in the index (and the images
+    the documents name, checked and rendered once each, in the media catalogue)."""
     for file in archive_files(root):
         report.files_read += 1
         try:
-            result = parse_file(file, root, vocab, report.cleaned)
+            result = parse_file(file, root, vocab, report.cleaned, media)
         except ArchiveError as exc:
             report.rejected.append(str(exc))
         except Exception as exc:  # a file no parser rule foresaw still fails as a reason, not a traceback

@@ -307,12 +307,12 @@ class Index:
         )
 
 
-def in_batches(rows: Iterable, write: Callable[[list], object]) -> None:
-    """Hand a stream of rows to `write` BATCH at a time (memory stays flat with the archive)."""
+def in_batches(rows: Iterable, write: Callable[[list], object], size: int = BATCH) -> None:
+    """Hand a stream of rows to `write` `size` at a time (memory stays flat with the archive)."""
     batch = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             write(batch)
             batch = []
     if batch:

@@ -56,6 +56,7 @@ class ArticleRecord:
     published_at: dt.datetime | None = None  # aware UTC
     updated_at: dt.datetime | None = None  # aware UTC
     authors: list[str] = field(default_factory=list)
+    image: dict | None = None  # the lead image, checked: url, width, height, alt, renditions (api/ingest/media.py)
     image_caption: str | None = None
     image_credit: str | None = None
     status: str = "published"  # "published" | "draft" | "retracted"
@@ -125,6 +126,8 @@ def checked(rec: ArticleRecord) -> ArticleRecord:
     for name in ("image_caption", "image_credit", "body_html", "canonical_url", "translation_key"):
         if (value := getattr(rec, name)) is not None:
             setattr(rec, name, without_controls(str(value)))
+    if rec.image is not None:
+        rec.image["alt"] = without_controls(rec.image["alt"])
     for block in rec.blocks:
         if "text" in block:
             block["text"] = without_controls(block["text"])

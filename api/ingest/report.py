@@ -35,6 +35,8 @@ class LoadReport:
     issues_per_year: dict[str, int] = field(default_factory=dict)
     changes_recorded: int = 0
     related_rows: int = 0  # rows of the related-articles table (each article's kept neighbours)
+    images: int = 0  # distinct image files checked and rendered (api/ingest/media.py)
+    media_bytes: int = 0  # bytes of their renditions, as stored
     generation: str = ""
     swapped: bool = False
 
@@ -67,6 +69,7 @@ def report_lines(report: LoadReport) -> list[str]:
         + "".join(f"\n  {s}: {len(slugs)} article(s)" for s, slugs in sorted(report.new_sections.items())),
         "issues per year: " + (", ".join(f"{y}: {n}" for y, n in report.issues_per_year.items()) or "none"),
         f"changes recorded: {report.changes_recorded}",
+        f"images: {report.images} ({report.media_bytes} bytes of renditions)",
         f"generation: {report.generation[:20]}" + (" (swapped in)" if report.swapped else " (not swapped)"),
     ]
     return lines

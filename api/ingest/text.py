@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
 
 import nh3
 from markdown_it import MarkdownIt
@@ -19,7 +20,7 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "*": set(),  # no generic attributes (ammonia's default keeps `lang` and `title` on every tag): only these
     "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
+    "img": {"src", "srcset", "sizes", "alt", "title", "width", "height", "loading", "decoding"},
     "ol": {"start"},
 }
 #: Column alignment is the one table attribute kept (`align` on th/td), and only with these values (never `style`).
@@ -242,10 +243,89 @@ class _Inline:
 
 
 def image_block(src: str, alt: str, title=None) -> dict:
-    block = {"type": "image", "src": src, "alt": alt, "width": None, "height": None, "caption": None, "credit": None}
+    """An image as the Markdown names it; an image of the archive gains its size and renditions when the loader
+    checks it (api/ingest/media.py: `url` and the `renditions` URLs are then relative to the API root)."""
+    block = {"type": "image", "src": src, "alt": alt, "width": None, "height": None, "caption": None, "credit": None,
+             "url": src, "renditions": []}  # fmt: skip
     if title:
         block["caption"] = str(title)
     return block
+
+
+#: The `sizes` of every rendered image: the reader's column is at most 42rem wide (api/static/reader).
+IMAGE_SIZES = "(min-width: 42rem) 42rem, 100vw"
+
+
+def image_blocks(blocks: list[dict]) -> Iterator[dict]:
+    """Every image block of a body, nested ones (in quotes and list entries) included, in reading order."""
+    for block in blocks:
+        if block["type"] == "image":
+            yield block
+        elif block["type"] == "quote":
+            yield from image_blocks(block["blocks"])
+        elif block["type"] == "list":
+            for entry in block.get("entries", ()):
+                yield from image_blocks(entry["blocks"])
+
+
+def _absolute(url: str, base: str) -> str:
+    return base + url if url.startswith("/media/") else url
+
+
+def image_with_base(image: dict, base: str) -> dict:
+    """An image block or lead image with its media URLs absolute (stored relative to the API root)."""
+    out = {**image, "url": _absolute(image["url"], base)}
+    if "src" in image:
+        out["src"] = _absolute(image["src"], base)
+    out["renditions"] = [{**r, "url": _absolute(r["url"], base)} for r in image.get("renditions", ())]
+    return out
+
+
+def blocks_with_base(blocks: list[dict], base: str) -> list[dict]:
+    """Blocks as served: every image's media URLs absolute; blocks without images are returned as they are."""
+    out = []
+    for block in blocks:
+        kind = block["type"]
+        if kind == "image":
+            block = image_with_base(block, base)
+        elif kind == "quote":
+            block = {**block, "blocks": blocks_with_base(block["blocks"], base)}
+        elif kind == "list" and any(True for _ in image_blocks([block])):
+            block = {**block, "entries": [{"blocks": blocks_with_base(e["blocks"], base)} for e in block["entries"]]}
+        out.append(block)
+    return out
+
+
+# In sanitised HTML a `<` of text is always `&lt;`, and an attribute value holds no raw `"`: the media URLs of an
+# <img>'s src and srcset are found without parsing.
+_IMG = re.compile(r"<img\s[^>]*>")
+_MEDIA_ATTR = re.compile(r'(\s(?:src|srcset)=")([^"]*)"')
+
+
+def html_with_base(markup: str, base: str) -> str:
+    """Sanitised HTML as served: the media URLs of its images absolute."""
+    if "<img" not in markup:
+        return markup
+
+    def attrs(tag: re.Match) -> str:
+        return _MEDIA_ATTR.sub(
+            lambda m: m.group(1) + re.sub(r"(^|, )/media/", lambda u: f"{u.group(1)}{base}/media/", m.group(2)) + '"',
+            tag.group(),
+        )
+
+    return _IMG.sub(attrs, markup)
+
+
+def img_tag(image: dict) -> str:
+    """The <img> of an image block or lead image: srcset, sizes, width and height (no layout shift), lazy."""
+    attrs = f'src="{html.escape(image["url"])}"'
+    if image.get("renditions"):
+        srcset = ", ".join(f"{r['url']} {r['width']}w" for r in image["renditions"] if r["type"] == "image/webp")
+        attrs += f' srcset="{html.escape(srcset)}" sizes="{IMAGE_SIZES}"'
+    for dim in ("width", "height"):
+        if image.get(dim):
+            attrs += f' {dim}="{int(image[dim])}"'
+    return f'<img {attrs} alt="{html.escape(image["alt"] or "")}" loading="lazy" decoding="async">'
 
 
 def _inline_blocks(node, kind: str, **extra) -> list[dict]:
@@ -291,7 +371,10 @@ def _node_blocks(nodes) -> list[dict]:
     for node in nodes:
         kind = node.type
         if kind == "paragraph":
-            out.extend(_inline_blocks(node.children[0], "paragraph"))
+            for block in _inline_blocks(node.children[0], "paragraph"):
+                if block["type"] == "image":  # where it is written, for the loader's `path:line: reason`
+                    block["_line"] = node.map[0] if node.map else 0
+                out.append(block)
         elif kind == "heading":
             out.extend(_inline_blocks(node.children[0], "heading", level=int(node.tag[1])))
         elif kind == "blockquote":
@@ -343,11 +426,7 @@ def _block_html(block: dict, *, tight: bool = False) -> str:
     if kind == "code":
         return f"<pre><code>{html.escape(block['text'], quote=False)}</code></pre>"
     if kind == "image":
-        attrs = f'src="{html.escape(block["src"])}" alt="{html.escape(block["alt"])}"'
-        for dim in ("width", "height"):
-            if block.get(dim):
-                attrs += f' {dim}="{int(block[dim])}"'
-        return f"<p><img {attrs}></p>"
+        return f"<p>{img_tag(block)}</p>"
     if kind == "table":
         return _table_html(block)
     if kind == "list":

@@ -22,6 +22,7 @@ from api.ingest.records import ArchiveError
 # longest and bounds the memory and time a file can cost.
 MAX_FILE_BYTES = 1024 * 1024
 ARCHIVE_SUFFIXES = (".md", ".txt")
+MEDIA_DIR = "media"  # the archive's images (api/ingest/media.py): read only when a document names one
 
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -31,9 +32,9 @@ _KINDS = (
 
 def archive_files(root: Path) -> Iterator[Path]:
     """Every archive file under root, in a stable order (sorted paths); symlinked directories are yielded (to be
-    refused by `read_archive_file`), never walked."""
+    refused by `read_archive_file`), never walked; the images in `media/` are not archive files."""
     for dirpath, dirnames, filenames in os.walk(root):
-        kept = sorted(d for d in dirnames if not d.startswith((".", "_")))
+        kept = sorted(d for d in dirnames if not d.startswith((".", "_")) and (d != MEDIA_DIR or dirpath != str(root)))
         dirnames[:] = [d for d in kept if not os.path.islink(os.path.join(dirpath, d))]
         links = [d for d in kept if d not in dirnames]
         for name in sorted([*(n for n in filenames if not n.startswith(".")), *links]):
@@ -74,8 +75,9 @@ def _resolve_inside(path: Path, root: Path, rel: str) -> Path:
     return target
 
 
-def read_archive_file(path: Path, root: Path) -> bytes:
-    """The bytes of one archive file, refusing whatever is not a regular file inside the archive, or too large."""
+def read_archive_file(path: Path, root: Path, *, limit: int = MAX_FILE_BYTES, kind: str = "an archive file") -> bytes:
+    """The bytes of one archive file (or image: `limit`, `kind`), refusing whatever is not a regular file inside
+    `root`, or is larger than `limit`."""
     rel = relative_name(path, root)
     try:
         info = os.lstat(path)
@@ -94,12 +96,12 @@ def read_archive_file(path: Path, root: Path) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ArchiveError(rel, None, f"{_kind(info.st_mode)}, not a regular file (refused)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ArchiveError(rel, None, _too_large(info.st_size))
+        if info.st_size > limit:
+            raise ArchiveError(rel, None, _too_large(info.st_size, limit, kind))
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:  # grew after the check
-            raise ArchiveError(rel, None, _too_large(len(data)))
+            data = fh.read(limit + 1)
+        if len(data) > limit:  # grew after the check
+            raise ArchiveError(rel, None, _too_large(len(data), limit, kind))
         return data
     except OSError as exc:
         raise ArchiveError(rel, None, f"cannot be read: {exc.strerror or exc}") from None
@@ -107,5 +109,5 @@ def read_archive_file(path: Path, root: Path) -> bytes:
         os.close(fd)
 
 
-def _too_large(size: int) -> str:
-    return f"{size} bytes, over the {MAX_FILE_BYTES}-byte limit of an archive file (refused; see docs/archive.md)"
+def _too_large(size: int, limit: int, kind: str) -> str:
+    return f"{size} bytes, over the {limit}-byte limit of {kind} (refused; see docs/archive.md)"

@@ -18,15 +18,29 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from api import clock
 from api.ingest.captures import publication_time
+from api.ingest.media import Catalog, media_hash
 from api.ingest.merge import BATCH, Index, in_batches
 from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.related import build_related
 from api.ingest.report import LoadFailed, LoadReport
-from api.ingest.text import blocks_to_html, blocks_to_text, word_count
+from api.ingest.text import blocks_to_html, blocks_to_text, image_blocks, word_count
 from api.ingest.vocabulary import Vocabulary
 from api.store import search, visibility
 from api.store.db import is_sqlite, sqlite_path
-from api.store.models import UNKNOWN_TIME, Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
+from api.store.models import (
+    UNKNOWN_TIME,
+    Alias,
+    Article,
+    ArticleUrl,
+    Base,
+    Change,
+    Issue,
+    MediaFile,
+    MediaUse,
+    Section,
+    StoreMeta,
+    Trend,
+)
 from api.store.visibility import public_articles
 
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
@@ -65,6 +79,7 @@ def article_row(rec: ArticleRecord, article_id: int, position: int) -> dict:
         "issue_start": rec.week_start,
         "position": position,
         "authors": rec.authors,
+        "image": rec.image,
         "image_caption": rec.image_caption,
         "image_credit": rec.image_credit,
         "published_at": published,
@@ -210,13 +225,19 @@ class Target:
 
 
 def build_and_swap(
-    index: Index, target: Target, root: Path, vocab: Vocabulary, report: LoadReport, now: dt.datetime | None = None
+    index: Index,
+    target: Target,
+    root: Path,
+    vocab: Vocabulary,
+    report: LoadReport,
+    now: dt.datetime | None = None,
+    media: Catalog | None = None,
 ) -> None:
     target.lock()
     try:
         engine = target.build_engine()
         try:
-            _build(engine, target, root, vocab, index, report, now or clock.now())
+            _build(engine, target, root, vocab, index, report, now or clock.now(), media)
             target.validate(engine)
         except BaseException:
             target.close_build(engine)
@@ -247,7 +268,20 @@ def _planned_record(plan: dict) -> ArticleRecord:
     return ArticleRecord(**fields)
 
 
-def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) -> None:
+def shown_images(rec: ArticleRecord) -> set[str]:
+    """The hashes of the archive's images an article shows (its lead image and inline ones)."""
+    found = [rec.image] if rec.image else []
+    found += [b for b in image_blocks(rec.blocks) if b.get("renditions")]
+    return {media_hash(image["url"]) for image in found}
+
+
+def _media_rows(media: Catalog, hashes: list[str]) -> Iterator[dict]:
+    for digest, width, ext, height, mime, data in media.renditions(hashes):
+        etag = '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+        yield {"hash": digest, "width": width, "ext": ext, "height": height, "type": mime, "etag": etag, "data": data}
+
+
+def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, media: Catalog | None = None) -> None:
     Base.metadata.create_all(engine)
     previous = _previous_state(target)
     digest = hashlib.sha256()
@@ -271,10 +305,13 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) 
                            "iso_week": f"{iso.year}-W{iso.week:02d}", "title": issue_title(start)})  # fmt: skip
         _insertin_batches(conn, Issue, issues)
 
+        uses: list[dict] = []  # (image, article) pairs: a few per article at most
+
         def article_rows() -> Iterator[dict]:
             for plan in index.articles():  # streamed in slug order: one parsed record in memory at a time
                 rec = _planned_record(plan)
                 row = article_row(rec, plan["id"], rec.position)
+                uses.extend({"hash": h, "article_id": plan["id"]} for h in sorted(shown_images(rec)))
                 digest.update(row["content_hash"].encode())
                 if rec.truncated:
                     report.truncated.append(rec.slug)
@@ -299,6 +336,18 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) 
         _insertin_batches(conn, Article, article_rows())
         _insertin_batches(conn, Alias, alias_rows())
         _insertin_batches(conn, ArticleUrl, url_rows())
+        _insertin_batches(conn, MediaUse, uses)
+        # Only the images a stored article shows: those of a losing duplicate are not served.
+        shown = sorted({u["hash"] for u in uses})
+        if media is not None and shown:
+            sizes: list[int] = []
+
+            def write(batch: list[dict]) -> None:
+                conn.execute(insert(MediaFile), batch)
+                sizes.extend(len(r["data"]) for r in batch)
+
+            in_batches(_media_rows(media, shown), write, size=50)  # a rendition may be a few hundred KB
+            report.images, report.media_bytes = len(shown), sum(sizes)
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
         report.related_rows = build_related(conn, now, digest)  # what the related-articles lookup reads
 

@@ -17,6 +17,7 @@ from flask import Blueprint, current_app
 from lxml import etree
 
 from api.http import cached_endpoint, per_generation
+from api.ingest.text import html_with_base
 from api.pagination import jsonable_filters
 from api.resources.articles import article_filters
 from api.resources.collection import page_links, requested_page
@@ -206,7 +207,7 @@ def _xml_feed(session, ctx, kind: str) -> tuple[bytes, dict]:
             fe.link(href=reader_article_url(ctx.base, a.slug), rel="alternate")
         if a.lead:
             fe.summary(a.lead)
-        fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
+        fe.content(html_with_base(a.body_html or "", ctx.base), type="CDATA" if kind == "rss" else "html")
         for name in a.authors or []:
             if kind == "rss":
                 fe.dc.dc_creator(name, replace=False)
@@ -262,7 +263,7 @@ def _json_feed(session, ctx) -> tuple[bytes, dict]:
             "url": reader_article_url(ctx.base, a.slug),
             "external_url": a.canonical_url or None,
             "title": a.title,
-            "content_html": a.body_html or "",
+            "content_html": html_with_base(a.body_html or "", ctx.base),
             "summary": a.lead or None,
             "date_published": _iso(_known(a.published_at)),
             "date_modified": _iso(_known(a.updated_at) or _known(a.published_at)),

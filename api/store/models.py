@@ -1,11 +1,23 @@
-"""SQLAlchemy 2.0 models of the store: issues, sections, trend tags, articles, aliases, related articles and the
-change log."""
+"""SQLAlchemy 2.0 models of the store: issues, sections, trend tags, articles, aliases, related articles,
+media and the change log."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -101,6 +113,8 @@ class Article(Base):
     word_count: Mapped[int] = mapped_column(Integer, default=0)
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
     source_path: Mapped[str] = mapped_column(Text)
+    # The lead image when the archive holds its file: url, width, height, alt, renditions (api/ingest/media.py).
+    image: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     content_hash: Mapped[str] = mapped_column(String(64))
     # The bodies come last: SQLite stores a row's columns in order and spills long values to overflow pages, so a
     # filter or count that reads the columns above (status, embargo, dates) never has to walk the bodies.
@@ -154,6 +168,27 @@ class ArticleUrl(Base):
     __tablename__ = "article_url"
     url: Mapped[str] = mapped_column(Text, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
+
+
+class MediaFile(Base):
+    """One rendition of an image of the archive, served at /media/<hash>-<width>.<ext> (api/ingest/media.py)."""
+
+    __tablename__ = "media_file"
+    hash: Mapped[str] = mapped_column(String(20), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ext: Mapped[str] = mapped_column(String(8), primary_key=True)
+    height: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    etag: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MediaUse(Base):
+    """An image an article shows (lead or inline): a rendition is served only while one of its articles is public."""
+
+    __tablename__ = "media_use"
+    hash: Mapped[str] = mapped_column(String(20), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), primary_key=True)
 
 
 class Change(Base):

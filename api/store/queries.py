@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from api.pagination import Key, Order
 from api.store import search
-from api.store.models import RELATED_MAX, Alias, Article, Change, Issue, Related, Section, Trend
+from api.store.models import RELATED_MAX, Alias, Article, Change, Issue, MediaFile, MediaUse, Related, Section, Trend
 from api.store.visibility import has_become_visible, is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
@@ -40,7 +40,8 @@ TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Ke
 SUMMARY_COLUMNS = (
     Article.id, Article.slug, Article.title, Article.lead, Article.lang, Article.section_slug, Article.trend_slug,
     Article.issue_start, Article.position, Article.published_at, Article.updated_at, Article.truncated,
-    Article.word_count, Article.authors, Article.image_caption, Article.image_credit, Article.translation_key,
+    Article.word_count, Article.authors, Article.image, Article.image_caption, Article.image_credit,
+    Article.translation_key,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
 #: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
@@ -514,6 +515,45 @@ def term_in_use(session: Session, column, slug: str, now: dt.datetime) -> bool:
 def archive_weeks(session: Session, now: dt.datetime, filters: dict) -> list[dt.date]:
     """The start days of the issues holding a public article that matches `filters`, oldest first."""
     return list(session.scalars(select(Issue.start).where(has_public_article(now, filters)).order_by(Issue.start)))
+
+
+# --------------------------------------------------------------------------- media
+
+
+def public_rendition(session: Session, now: dt.datetime, digest: str, width: int, ext: str) -> tuple[str, str] | None:
+    """(media type, ETag) of a rendition some public article shows; None when there is none, or only hidden ones do."""
+    shown = (
+        select(MediaUse.article_id)
+        .join(Article, Article.id == MediaUse.article_id)
+        .where(MediaUse.hash == digest, is_public(now))
+        .exists()
+    )
+    row = session.execute(
+        select(MediaFile.type, MediaFile.etag).where(
+            MediaFile.hash == digest, MediaFile.width == width, MediaFile.ext == ext, shown
+        )
+    ).first()
+    return None if row is None else (row.type, row.etag)
+
+
+def rendition_bytes(session: Session, digest: str, width: int, ext: str) -> bytes:
+    """The bytes of a rendition public_rendition found."""
+    return session.scalar(
+        select(MediaFile.data).where(MediaFile.hash == digest, MediaFile.width == width, MediaFile.ext == ext)
+    )
+
+
+def example_rendition(session: Session, now: dt.datetime) -> str | None:
+    """`<hash>-<width>.<ext>` of a rendition a public article shows (the OpenAPI document's example), if any."""
+    row = session.execute(
+        select(MediaFile.hash, MediaFile.width, MediaFile.ext)
+        .join(MediaUse, MediaUse.hash == MediaFile.hash)
+        .join(Article, Article.id == MediaUse.article_id)
+        .where(is_public(now))
+        .order_by(MediaFile.hash, MediaFile.width, MediaFile.ext)
+        .limit(1)
+    ).first()
+    return None if row is None else f"{row.hash}-{row.width}.{row.ext}"
 
 
 def ping(session: Session) -> None:

@@ -60,6 +60,22 @@ async function showIssue(id) {
   markCurrentIssue(issue.id);
 }
 
+// An image as the API describes it: a srcset of its WebP renditions, its size (the space is kept while it loads:
+// no layout shift), its alt text. The lead image is above the fold, so it loads at once; the body's load lazily
+// (image blocks of the body, drawn by renderBlock with the same attributes).
+const SIZES = "(min-width: 42rem) 42rem, 100vw";
+function imageTag(image, extra) {
+  const webp = (image.renditions || []).filter((r) => r.type === "image/webp");
+  const attrs = { src: image.url || image.src, alt: image.alt || "", decoding: "async", ...extra };
+  if (webp.length) Object.assign(attrs, { srcset: webp.map((r) => `${r.url} ${r.width}w`).join(", "), sizes: SIZES });
+  if (image.width) Object.assign(attrs, { width: image.width, height: image.height });
+  return el("img", attrs);
+}
+function leadImage(image) {
+  if (!image || !image.url) return null;
+  const credit = [image.caption, image.credit && image.credit !== image.caption ? image.credit : null].filter(Boolean);
+  return el("figure", { class: "lead-image" }, imageTag(image, {}),
+    credit.length ? el("figcaption", {}, credit.join(" · ")) : null);
 // The body is drawn from its blocks (format=blocks), as a native app would: the same model the HTML is rendered from.
 const DECORATORS = new Set(["strong", "em", "code"]);
 
@@ -98,8 +114,7 @@ function renderBlock(b) {
       b.entries.map((entry) => el("li", {}, entry.blocks.map(renderBlock))));
     case "code": return el("pre", {}, el("code", b.language ? { "data-language": b.language } : {}, b.text));
     case "table": return tableBlock(b);
-    case "image": return el("figure", {}, el("img", { src: b.src, alt: b.alt, width: b.width, height: b.height }),
-      b.caption ? el("figcaption", {}, b.caption) : null);
+    case "image": return el("figure", {}, imageTag(b, { loading: "lazy" }), b.caption ? el("figcaption", {}, b.caption) : null);
     default: return null;
   }
 }
@@ -117,7 +132,7 @@ async function showArticle(slug) {
     el("p", {}, el("a", { href: a.issue ? `#/issue/${a.issue}` : "#/" }, t("back"))),
     el("h2", { id: "article-title" }, a.title), trendBadge(a.trend),
     el("p", { class: "note" }, [a.section ? a.section.name : null, a.issue, (a.authors || []).join(", ")].filter(Boolean).join(" · ")),
-    a.lead ? el("p", { class: "lead" }, a.lead) : null, body,
+    a.lead ? el("p", { class: "lead" }, a.lead) : null, leadImage(a.image), body,
     translations.length ? el("p", { class: "note" }, `${t("translations")}: `,
       translations.map(([l, tr]) => el("a", { href: articleHash(tr), lang: l }, ` ${l.toUpperCase()} `))) : null),
     relatedList(included && included.related));
