@@ -338,15 +338,25 @@ def get_trend(session: Session, slug: str) -> Trend | None:
 DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
 
 
-def story_versions(now: dt.datetime) -> Select:
+def story_versions(now: dt.datetime, issues: list[dt.date] | None = None) -> Select:
     """The ids of one public version per story: a story is a translation group (an article without a
     translation key is a story of its own), represented by its earliest published public version (then slug).
 
-    Chosen over every public article before any filter, so a story is counted the same way in any view.
+    Chosen over every public version of a story before any filter, so a story is counted the same way in any view.
+    With `issues`, only the stories with an article in those issues are ranked (their versions in other issues
+    included): the same choice for every article of those issues, at a cost bounded by theirs, not the archive's.
     """
     story = func.coalesce(literal("k:") + Article.translation_key, literal("a:") + cast(Article.id, String))
     rank = func.row_number().over(partition_by=story, order_by=(Article.published_at, Article.slug))
-    ranked = select(Article.id, rank.label("version")).where(is_public(now)).subquery()
+    candidates = select(Article.id, rank.label("version")).where(is_public(now))
+    if issues is not None:
+        keys = select(Article.translation_key).where(
+            Article.issue_start.in_(issues), Article.translation_key.is_not(None)
+        )
+        candidates = candidates.where(
+            or_(Article.issue_start.in_(issues), Article.translation_key.in_(keys.scalar_subquery()))
+        )
+    ranked = candidates.subquery()
     return select(ranked.c.id).where(ranked.c.version == 1)
 
 
@@ -357,8 +367,10 @@ def trend_timeline(session: Session, now: dt.datetime, filters: dict | None = No
     query (GROUP BY issue, section, trend direction); stories without a trend count in `total` only;
     stories without an issue or a section are not charted.
     """
+    filters = filters or {}
+    versions = story_versions(now, filters.get("issue"))
     stmt = (
-        filter_articles(public_articles(now).where(Article.id.in_(story_versions(now))), filters or {})
+        filter_articles(public_articles(now).where(Article.id.in_(versions)), filters)
         .with_only_columns(Article.issue_start, Article.section_slug, Trend.direction, func.count(Article.id))
         .join_from(Article, Section, Section.slug == Article.section_slug)
         .outerjoin(Trend, Trend.slug == Article.trend_slug)
