@@ -33,6 +33,7 @@ def collection(
         "meta": {
             "limit": ctx.args["limit"],
             "total": page.total,
+            "total_estimated": page.total_estimated,
             "page": page.page,
             "generation": ctx.generation.id[:20],
         },

@@ -52,6 +52,7 @@ def trend_timeline(session, ctx):
             "sections": list(sections),
             "limit": args["limit"],
             "total": page.total,
+            "total_estimated": page.total_estimated,
             "page": page.page,
             "generation": ctx.generation.id[:20],
         },

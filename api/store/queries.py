@@ -145,15 +145,18 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
     return _search(stmt, filters.get("q"))
 
 
-def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
-    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join.
+def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
+    """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
+    subquery to join (search.top_candidates over `stmt`).
 
-    Positional: its pages are positions in this order, so no cursor ever carries a score."""
-    hits = search.ranked(dialect, search.tokens(q))
+    Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
+    search.CANDIDATES deep."""
+    hits = search.top_candidates(dialect, stmt, search.tokens(q))
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
         positional=True,
+        depth=search.CANDIDATES,
     )
     return order, hits
 
@@ -161,11 +164,12 @@ def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
 def ranked_article_list(
     session: Session, now: dt.datetime, filters: dict, with_body: bool
 ) -> tuple[Select, dict, Order]:
-    """The public articles matching `filters` and every word of `filters["q"]`, joined to their search rank:
-    (statement, its parameters, the relevance order). Joining the ranked hits is the search filter itself."""
+    """The best public articles matching `filters` and every word of `filters["q"]`, at most search.CANDIDATES
+    (and one more, to tell there are more), joined to their search rank: (statement, its parameters, the
+    relevance order). Joining the candidates is the search filter itself."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
-    order, hits = relevance_order(session.get_bind().dialect.name, filters["q"])
-    return stmt.join(hits, hits.c.id == Article.id), params, order
+    order, hits = relevance_order(session.get_bind().dialect.name, stmt, filters["q"])
+    return stmt.join(hits, hits.c.id == Article.id), {**params, "_candidates": search.CANDIDATES + 1}, order
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
