@@ -17,14 +17,12 @@ the real client counts); to anybody else it is the API's ordinary 404, and deplo
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import ipaddress
 import os
 import threading
 import time
 from bisect import bisect_left
-from functools import partial
 from pathlib import Path
 from time import perf_counter
 
@@ -77,56 +75,83 @@ FLUSH_INTERVAL = 1.0  # seconds: the most a worker's request counts and latencie
 
 
 class Pending:
-    """The per-request samples (request count, latency, hot-path hit), queued in plain Python and written into
+    """The per-request samples (request count, latency, hot-path hit), tallied in plain Python and written into
     prometheus_client's values at most every FLUSH_INTERVAL. In multiprocess mode every `inc` or `observe` is a
-    locked write into a memory-mapped file, four of them per request, which cost more than a whole hot-path replay;
-    here a request costs one `deque.append` (atomic under the GIL, so the gthread worker's threads need no lock),
-    and a flush counts each label set's latencies in C (`sum`, `bisect` through `map`). A flush runs at the end of
-    a request once the interval has passed, in a daemon thread of each worker every interval (so an idle worker's
-    counts still arrive), before this process answers a scrape, and when a gunicorn worker exits
-    (deploy/gunicorn.conf.py)."""
+    locked write into a memory-mapped file, four of them per request, which cost more than a whole hot-path replay.
+
+    Each thread tallies into slots of its own (one per label set: [requests, latency sum, a count per bucket]),
+    so a request takes no lock and allocates nothing; only that thread ever writes them. A flush reads every
+    thread's slots (a list copy is atomic under the GIL) and writes what grew since it last read them: a slot
+    read between two of its increments is made good by the next flush, and nothing is lost or counted twice.
+    A flush runs at the end of a request once the interval has passed, in a daemon thread of each worker every
+    interval (so an idle worker's counts still arrive), before this process answers a scrape, and when a gunicorn
+    worker exits (deploy/gunicorn.conf.py)."""
 
     _UPPER = (*LATENCY_BUCKETS, float("inf"))
+    _FIRST = LATENCY_BUCKETS[0]
 
     def __init__(self, interval: float = FLUSH_INTERVAL):
         self.interval = interval
-        self._lock = threading.Lock()  # taken only to add a label set and by a flush, never per request
-        self._queues: dict[
-            tuple, collections.deque
-        ] = {}  # (route, method, status, hot-path hit) -> latencies since the flush
+        self._lock = threading.Lock()  # taken when a thread or label set first appears, and by a flush
+        self._local = threading.local()  # .slots: this thread's {(route, method, status, hot-path hit): slot}
+        self._threads: list[dict] = []  # every thread's slots, for the flush
+        self._written: dict[int, list] = {}  # id(slot) -> what a flush has written of it so far
         self._flushed = 0.0  # perf_counter() of the last flush
         self._thread_pid: int | None = None
 
     def add(self, key: tuple, elapsed: float, now: float) -> None:
         """One request: `key` is (route, method, status, hot-path hit), `now` a perf_counter() reading."""
-        queue = self._queues.get(key)
-        if queue is None:
-            with self._lock:
-                queue = self._queues.setdefault(key, collections.deque())
-        queue.append(elapsed)
+        try:
+            slot = self._local.slots[key]
+        except (AttributeError, KeyError):
+            slot = self._slot(key)
+        slot[0] += 1
+        slot[1] += elapsed
+        slot[2 if elapsed <= self._FIRST else 2 + bisect_left(self._UPPER, elapsed)] += 1
         if now - self._flushed >= self.interval:
             self.flush()
 
+    def _slot(self, key: tuple) -> list:
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {}
+            with self._lock:
+                self._threads.append(slots)
+        slot = slots.get(key)
+        if slot is None:
+            slot = [0, 0.0] + [0] * len(self._UPPER)
+            with self._lock:
+                self._written[id(slot)] = slot[:]
+                slots[key] = slot
+        return slot
+
     def flush(self) -> None:
-        """Write what was queued since the last flush into the metrics (and start this process's flusher)."""
+        """Write what was tallied since the last flush into the metrics (and start this process's flusher)."""
         with self._lock:  # one flush at a time: a request's, the flusher's or a scrape's
             self._flushed = perf_counter()
             if self._thread_pid != os.getpid():  # first flush in this process (a gunicorn worker is a fork)
+                if self._thread_pid is not None:  # what a parent tallied is the parent's: never flushed here
+                    for slots in self._threads:
+                        for slot in list(slots.values()):
+                            self._written[id(slot)] = slot[:]
                 self._thread_pid = os.getpid()
                 threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
-            bucket_of = partial(bisect_left, self._UPPER)
-            for (route, method, status, hot), queue in list(self._queues.items()):
-                # popleft is atomic: a latency appended meanwhile is taken now or by the next flush, never lost
-                values = [queue.popleft() for _ in range(len(queue))]
-                if not values:
-                    continue
-                REQUESTS.labels(route, method, status).inc(len(values))
-                latency = LATENCY.labels(route)
-                latency._sum.inc(sum(values))  # no bulk observe in prometheus_client: its two values, as observe()
-                for bucket, count in collections.Counter(map(bucket_of, values)).items():
-                    latency._buckets[bucket].inc(count)
-                if hot:
-                    CACHE.labels("hot", "hit").inc(len(values))
+            for slots in self._threads:
+                for (route, method, status, hot), slot in list(slots.items()):
+                    now, before = slot[:], self._written[id(slot)]
+                    if now[0] == before[0] and now[2:] == before[2:]:
+                        continue
+                    self._written[id(slot)] = now
+                    requests = now[0] - before[0]
+                    if requests:
+                        REQUESTS.labels(route, method, status).inc(requests)
+                        if hot:
+                            CACHE.labels("hot", "hit").inc(requests)
+                    latency = LATENCY.labels(route)
+                    latency._sum.inc(now[1] - before[1])  # prometheus_client has no bulk observe: as observe() does
+                    for i in range(2, len(now)):
+                        if now[i] != before[i]:
+                            latency._buckets[i - 2].inc(now[i] - before[i])
 
     def _run(self) -> None:
         pid = os.getpid()
@@ -382,10 +407,18 @@ class Observed:
         code = status[:3]
         cache = environ.get("bulletin.cache")
         if self.metrics:
-            method = environ["REQUEST_METHOD"]
             hot = cache == "hot"
-            # (bounded labels: a client picks the method)
-            self.pending.add((route, method if method in METHODS else "OTHER", code, hot), elapsed, ended)
+            pending = self.pending
+            try:  # Pending.add, inlined: this is every request's cost of metrics
+                slot = pending._local.slots[route, environ["REQUEST_METHOD"], code, hot]
+            except (AttributeError, KeyError):
+                method = environ["REQUEST_METHOD"]  # bounded labels: a client picks the method
+                slot = pending._slot((route, method if method in METHODS else "OTHER", code, hot))
+            slot[0] += 1
+            slot[1] += elapsed
+            slot[2 if elapsed <= pending._FIRST else 2 + bisect_left(pending._UPPER, elapsed)] += 1
+            if ended - pending._flushed >= pending.interval:
+                pending.flush()
             if not hot:  # a replay ran no lookups, no statement, no limiter and no error handler
                 self._record_miss(environ, route, code)
         if self.json_logs:

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", type=int, default=60, help="adjacent on/off batch pairs (default 60)")
     ap.add_argument("--requests", type=int, default=1000, help="requests per batch (default 1000)")
     ap.add_argument("--json", help="also write the figures to this JSON file")
+    ap.add_argument("--store", help="an existing SQLite store file (default: the sample archive, loaded anew)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="metrics-cost-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "multiproc")  # before prometheus_client is imported
@@ -57,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     from api.app import create_app
     from api.ingest.loader import load_archive
 
-    store = tmp / "store.sqlite"
-    load_archive(ROOT / "data" / "archive", f"sqlite:///{store}")
+    if args.store:
+        store = Path(args.store).resolve()
+    else:
+        store = tmp / "store.sqlite"
+        load_archive(ROOT / "data" / "archive", f"sqlite:///{store}")
     settings = {"DATABASE_URL": f"sqlite:///{store}", "CACHE_REDIS_URL": None, "LOAD_REPORT_PATH": ""}
     apps = {on: create_app({**settings, "METRICS_ENABLED": on}).wsgi_app for on in (True, False)}
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": args.path, "QUERY_STRING": "", "SERVER_NAME": "localhost",

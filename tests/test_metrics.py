@@ -230,10 +230,12 @@ def test_an_invented_method_is_counted_as_other(loaded, new_app):
     for verb in ("BREW", "PROPFIND", "X-ANYTHING"):
         assert client.open("/v1/issues", method=verb).status_code == 405
     assert sample("bulletin_http_requests_total", route=metrics.UNMATCHED, method="OTHER", status="405") == before + 3
-    kept = len(metrics.PENDING._queues)  # the queues (one per label set) must not grow per invented method
+    kept = len(
+        metrics.PENDING._local.slots
+    )  # this thread's tallies (one per label set) must not grow per invented method
     for verb in ("MKCOL", "UNLOCK", "Y-OTHER"):
         client.open("/v1/issues", method=verb)
-    assert len(metrics.PENDING._queues) == kept
+    assert len(metrics.PENDING._local.slots) == kept
 
 
 # --- the tallies behind the request samples (api.metrics.Pending) ------------------------------------------------
