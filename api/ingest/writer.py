@@ -23,7 +23,7 @@ from api.ingest.records import BULK_IMPORTED, ArticleRecord
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.text import blocks_to_html, blocks_to_text, word_count
 from api.ingest.vocabulary import Vocabulary
-from api.store import search, visibility
+from api.store import queries, search, visibility
 from api.store.db import is_sqlite, sqlite_path
 from api.store.models import UNKNOWN_TIME, Alias, Article, ArticleUrl, Base, Change, Issue, Section, StoreMeta, Trend
 from api.store.visibility import public_articles
@@ -299,6 +299,7 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) 
         _insertin_batches(conn, Alias, alias_rows())
         _insertin_batches(conn, ArticleUrl, url_rows())
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
+        queries.build_counts(conn)  # the totals of filter sets, summed instead of counted (api/store/queries.py)
 
         report.changes_recorded = _record_changes(conn, previous, now)
         # The change feed is served content too: two stores of the same archive with different histories

@@ -7,12 +7,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, insert, literal, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from api.pagination import Key, Order
+from api.pagination import Key, Order, Total, bounded_total
 from api.store import search
-from api.store.models import Alias, Article, Change, Issue, Section, Trend
+from api.store.models import VISIBILITY, Alias, Article, ArticleCount, Change, Issue, Section, Trend
 from api.store.visibility import has_become_visible, is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
@@ -43,17 +44,23 @@ SUMMARY_COLUMNS = (
     Article.word_count, Article.authors, Article.image_caption, Article.image_credit,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
-#: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
-#: several values; filters compose with AND). `q` changes the statement itself (search.Matches).
+#: The article filters but `q`: name → the condition on a value over a table holding the article's filterable
+#: columns (the article table, or the per-generation counts for all but updated_since); the value is a literal or a
+#: bound parameter (lists hold several values; filters compose with AND). `q` changes the statement itself
+#: (search.Matches).
 _FILTERS = {
-    "section": lambda v: Article.section_slug.in_(v),
-    "trend": lambda v: Article.trend_slug.in_(v),
-    "issue": lambda v: Article.issue_start.in_(v),
-    "lang": lambda v: Article.lang.in_(v),
-    "from_": lambda v: Article.issue_start >= v,  # v: `from` − 6 days, since the issue week must end on or after it
-    "to": lambda v: Article.issue_start <= v,
-    "updated_since": lambda v: Article.updated_at >= v,
+    "section": lambda t, v: t.section_slug.in_(v),
+    "trend": lambda t, v: t.trend_slug.in_(v),
+    "issue": lambda t, v: t.issue_start.in_(v),
+    "lang": lambda t, v: t.lang.in_(v),
+    "from_": lambda t, v: t.issue_start >= v,  # v: `from` − 6 days, since the issue week must end on or after it
+    "to": lambda t, v: t.issue_start <= v,
+    "updated_since": lambda t, v: t.updated_at >= v,
 }
+#: The filters the per-generation counts answer (ArticleCount holds their columns).
+COUNTED = {"section", "trend", "issue", "lang", "from_", "to"}
+#: Past this many rows a total the counts do not answer (a search by date, `updated_since`) is estimated.
+COUNT_BOUND = 10_000
 _LISTS = {"section", "trend", "issue", "lang"}
 
 
@@ -75,7 +82,7 @@ def _search(stmt: Select, q: str | None) -> Select:
 @cache
 def _article_list(shape: tuple[str, ...], with_body: bool) -> Select:
     stmt = select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(is_public(bindparam("now")))
-    return stmt.where(*(_FILTERS[name](bindparam(name, expanding=name in _LISTS)) for name in shape))
+    return stmt.where(*(_FILTERS[name](Article, bindparam(name, expanding=name in _LISTS)) for name in shape))
 
 
 def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tuple[Select, dict, tuple | None]:
@@ -94,6 +101,28 @@ def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tu
     if filters.get("q") is None:
         return stmt, params, (shape, with_body)
     return _search(stmt, filters["q"]), params, None
+
+
+def article_total(session: Session, now: dt.datetime, filters: dict) -> Total:
+    """How many public articles match `filters`, without counting the articles: a sum over the per-generation
+    counts (exact, at any clock time: the visibility rule reads their embargo ends) when every filter is one they
+    hold, else the matching articles counted up to COUNT_BOUND (past it, estimated)."""
+    values = _filter_values(filters)
+    if filters.get("q") is None and set(values) <= COUNTED:
+        stmt = select(func.coalesce(func.sum(ArticleCount.n), 0)).where(
+            is_public(now, ArticleCount), *(_FILTERS[k](ArticleCount, v) for k, v in values.items())
+        )
+        return Total(int(session.scalar(stmt)))
+    stmt, params, _ = article_list(now, filters)
+    return bounded_total(session, stmt.with_only_columns(Article.id), params, COUNT_BOUND)
+
+
+def build_counts(conn: Connection) -> None:
+    """Write the per-generation counts of the articles just inserted (same transaction as the load)."""
+    names = ["section_slug", "trend_slug", "issue_start", "lang", *VISIBILITY]
+    columns = [getattr(Article, name) for name in names]
+    grouped = select(*columns, func.count()).group_by(*columns)
+    conn.execute(insert(ArticleCount).from_select([*names, "n"], grouped))
 
 
 class ArticleItem:
@@ -141,7 +170,7 @@ def terms(session: Session, generation_id: str) -> Terms:
 
 def filter_articles(stmt: Select, filters: dict) -> Select:
     """Apply the article filters (each may hold several values; filters compose with AND)."""
-    stmt = stmt.where(*(_FILTERS[k](v) for k, v in _filter_values(filters).items()))
+    stmt = stmt.where(*(_FILTERS[k](Article, v) for k, v in _filter_values(filters).items()))
     return _search(stmt, filters.get("q"))
 
 
