@@ -6,7 +6,7 @@ import gzip
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import wraps
 
@@ -14,7 +14,6 @@ import brotli
 import orjson
 from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError
-from marshmallow.experimental.context import Context
 from werkzeug.datastructures import MultiDict
 
 from api import clock, metrics
@@ -24,6 +23,7 @@ from api.keys import cache_key
 from api.languages import negotiate
 from api.problems import BadRequest
 from schemas.args import ignored_param
+from schemas.compiled import dumper
 
 log = logging.getLogger("api.cache")
 
@@ -139,13 +139,18 @@ def _flatten(msgs) -> list[str]:
     return [str(msgs)]
 
 
-def negotiated_language(args: dict) -> str:
-    return args.get("lang") or negotiate(request.headers.get("Accept-Language"))
-
-
-def base_url() -> str:
-    """The absolute API root of this request: PUBLIC_BASE_URL, else its own scheme and host."""
-    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+def request_context(args: dict) -> RequestContext:
+    """What this request decided, read from Flask once: the time, the store generation, the language (`lang`, else
+    Accept-Language), the base URL (PUBLIC_BASE_URL, else the request's own scheme and host), the path and the
+    validated arguments. Everything below the wrapper takes it from here."""
+    generation = current_app.extensions["store"].current()
+    now = clock.now()
+    return RequestContext(
+        now=now, generation=generation, content_key=generation.key(now),
+        lang=args.get("lang") or negotiate(request.headers.get("Accept-Language")),
+        base=current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/"), path=request.path, args=args,
+        query=dict(query_args().items()), signer=current_app.extensions["signer"],
+    )  # fmt: skip
 
 
 def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
@@ -163,11 +168,13 @@ def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
 
 @dataclass
 class Cached:
-    """What the response cache holds: prepared body bytes plus the headers that belong to them."""
+    """What the response cache holds: prepared body bytes, the headers that belong to them, and the body compressed
+    in each encoding a client has asked for so far (one entry per response: one lookup serves any encoding)."""
 
     body: bytes
     headers: dict
     mimetype: str
+    encoded: dict[str, bytes] = field(default_factory=dict)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -201,45 +208,48 @@ def cache_control(limit: int | None) -> str:
     )
 
 
-def _compressed(key: str, entry: Cached) -> tuple[bytes, str | None]:
-    """The body in the best encoding the client accepts, compressed once per generation and cached."""
+def _encoding(entry: Cached) -> str | None:
+    """The best encoding the client accepts for this body (None: identity, and always for a small body)."""
     if len(entry.body) < COMPRESS_MIN_BYTES:
-        return entry.body, None
+        return None
     accept = request.accept_encodings
-    encoding = "br" if accept["br"] else "gzip" if accept["gzip"] else None
-    if encoding is None:
-        return entry.body, None
-    ckey = cache_key("encoded", response=key, encoding=encoding)
-    body = response_cache.get(ckey)
-    _note_lookup("compressed", body is not None)
-    if body is None:
-        body = brotli.compress(entry.body, quality=5) if encoding == "br" else gzip.compress(entry.body, 6, mtime=0)
-        response_cache.set(ckey, body)
-    return body, encoding
+    return "br" if accept["br"] else "gzip" if accept["gzip"] else None
 
 
-def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, mimetype: str = "application/json"):
-    """Wrap a view `view(session, ctx, **path) -> data | (data, headers)` in the cached response path; `ctx` is the
-    request's api.context.RequestContext, built here once.
+def _compress(body: bytes, encoding: str) -> bytes:
+    return brotli.compress(body, quality=5) if encoding == "br" else gzip.compress(body, 6, mtime=0)
+
+
+def cached_endpoint(
+    args_schema: Schema,
+    response: type[Schema] | None = None,
+    mimetype: str = "application/json",
+    exclude: Callable[[dict], tuple[str, ...]] | None = None,
+):
+    """Wrap a view `view(session, ctx, **path) -> value | (value, headers)` in the cached response path; `ctx` is
+    the request's api.context.RequestContext, built here once and passed explicitly.
+
+    The view returns objects or a page; the wrapper dumps `value` through `response`, the schema the OpenAPI
+    document publishes for this operation (its compiled dumper, schemas/compiled.py, with the same output), without
+    the fields `exclude(args)` names (the sparse fieldset and opt-in fields the arguments ask for). A view of
+    another representation (a feed, a page, the OpenAPI document) declares no schema and returns bytes.
 
     The cache key (api.keys.cache_key) covers the store generation with its embargo epoch, the base URL, the path,
     the validated arguments and the negotiated language; the ETag is a MAC of the key under the server secret
     (api.signing), so a 304 costs no cache or database work and only a tag this API issued for a 200 gets one.
     """
 
+    def dump(value, ctx: RequestContext) -> dict:
+        if response is None:
+            raise TypeError("a view without a response schema returns bytes")
+        return dumper(response, exclude(ctx.args) if exclude else ())(value, ctx)
+
     def decorator(view: Callable):
         @wraps(view)
         def wrapper(**path):
             args = parse_args(args_schema)
-            store = current_app.extensions["store"]
-            generation = store.current()
-            now = clock.now()
-            signer = current_app.extensions["signer"]
-            ctx = RequestContext(
-                now=now, generation=generation, content_key=generation.key(now), lang=negotiated_language(args),
-                base=base_url(), path=request.path, args=args, query=dict(query_args().items()), signer=signer,
-            )  # fmt: skip
-            lang = ctx.lang
+            ctx = request_context(args)
+            generation, now, signer, lang = ctx.generation, ctx.now, ctx.signer, ctx.lang
             request.environ["bulletin.generation"] = ctx.content_key  # for the request wrapper (api/metrics.py)
             key = cache_key(
                 "response", content=ctx.content_key, secret=signer.scope, base=ctx.base, path=ctx.path,
@@ -267,21 +277,27 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             entry = response_cache.get(key)
             _note_lookup("response", entry is not None)
             request.environ["bulletin.cache"] = "none" if entry is None else "response"
+            fresh = entry is None  # to be written: a new entry, or one with a new encoding (one write either way)
             if entry is None:
-                with (
-                    Context({"lang": lang, "base": ctx.base, "format": ctx.format}),
-                    store.session(generation) as session,
-                ):
+                with current_app.extensions["store"].session(generation) as session:
                     result = view(session=session, ctx=ctx, **path)
-                data, extra = result if isinstance(result, tuple) else (result, {})
-                body = data if isinstance(data, bytes) else orjson.dumps(data)
+                    value, extra = result if isinstance(result, tuple) else (result, {})
+                    # dumped in the session: a dump may load what the view left lazy (an article's aliases)
+                    body = value if isinstance(value, bytes) else orjson.dumps(dump(value, ctx))
                 entry = Cached(body, extra, mimetype)
-                response_cache.set(key, entry)
             if wildcard or (
                 inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
             ):
+                if fresh:
+                    response_cache.set(key, entry)
                 return Response(status=304, headers=headers)
-            body, encoding = _compressed(key, entry)
+            encoding = _encoding(entry)
+            if encoding is not None and encoding not in entry.encoded:
+                entry.encoded[encoding] = _compress(entry.body, encoding)
+                fresh = True
+            if fresh:
+                response_cache.set(key, entry)
+            body = entry.encoded[encoding] if encoding else entry.body
             resp = Response(body, mimetype=entry.mimetype, headers={**headers, **entry.headers})
             if encoding:
                 resp.headers["Content-Encoding"] = encoding
@@ -290,7 +306,8 @@ def cached_endpoint(args_schema: Schema, response: type[Schema] | None = None, m
             return resp
 
         wrapper.args_schema = args_schema  # the OpenAPI document is generated from these two
-        wrapper.response_schema = response
+        wrapper.response_schema = response  # …and the body is dumped by the second
+        wrapper.exclude = exclude
         wrapper.mimetype = mimetype
         return wrapper
 

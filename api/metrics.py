@@ -4,8 +4,8 @@ The wrapper (`Observed`, outermost after ProxyFix) gives every request its id (X
 hot-path replays and errors included), counts it by route template, method and status, times it, and writes its
 JSON access line when LOG_FORMAT=json. The inner layers only leave notes in the WSGI environ, which costs nothing
 when metrics are off: the hot path (`bulletin.cache` = hot, `bulletin.hot_miss`), the cached response path
-(`bulletin.cache` = response/none, `bulletin.lookups` of the response, compressed-body and per-generation value
-layers), the error handlers (`bulletin.error`, `bulletin.problem`). Database queries are counted by SQLAlchemy
+(`bulletin.cache` = response/none, `bulletin.lookups` of the response (with its encodings) and per-generation
+value layers), the error handlers (`bulletin.error`, `bulletin.problem`). Database queries are counted by SQLAlchemy
 cursor events into a per-thread tally that only exists while a measured request runs.
 
 Facts about the store (live generation, next embargo end, last load's report) are read when Prometheus scrapes,
@@ -55,7 +55,7 @@ REQUESTS = Counter("bulletin_http_requests", "HTTP requests answered, by route t
                    ["route", "method", "status"])  # fmt: skip
 LATENCY = Histogram("bulletin_http_request_duration_seconds", "Time to answer a request, by route template.",
                     ["route"], buckets=LATENCY_BUCKETS)  # fmt: skip
-CACHE = Counter("bulletin_cache_lookups", "Cache lookups by layer (hot, response, compressed, value) and result.",
+CACHE = Counter("bulletin_cache_lookups", "Cache lookups by layer (hot, response, value) and result.",
                 ["layer", "result"])  # fmt: skip
 CACHE_ERRORS = Counter("bulletin_cache_errors", "Response-cache backend failures (each costs one short timeout).")
 CACHE_BYPASSED = Counter("bulletin_cache_bypassed",

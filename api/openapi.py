@@ -15,8 +15,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app
 
 from schemas.args import ItemArgs
-from schemas.fields import CsvList, IssueId, StrictInt
-from schemas.output import OneOf, ProblemSchema
+from schemas.fields import CsvList, IssueId, OneOf, StrictInt
+from schemas.output import ProblemSchema
 
 OPENAPI_VERSION = "3.1.0"
 ISSUE_ID_PATTERN = r"^[0-9]{4}-(W(0[1-9]|[1-4][0-9]|5[0-3])|(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]))$"

@@ -20,6 +20,8 @@ from api.http import cached_endpoint
 from api.site import SITE_NAME
 from api.store import queries
 from schemas.args import ItemArgs
+from schemas.compiled import dumper
+from schemas.output import IssueItemSchema
 
 bp = Blueprint("pages", __name__)
 
@@ -214,7 +216,7 @@ def index(session, ctx):
     lang = ctx.lang
     words = UI.get(lang, UI["en"])
     issue = queries.latest_issue(session, ctx.now, ctx.args.get("lang"))
-    data = issue_body(session, ctx, issue)["data"] if issue is not None else None
+    data = dumper(IssueItemSchema)(issue_body(session, ctx, issue), ctx)["data"] if issue is not None else None
     html = PAGE.format(
         lang=escape(lang),
         ui=escape(json.dumps(UI, ensure_ascii=False, separators=(",", ":"))),

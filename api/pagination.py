@@ -136,6 +136,11 @@ def _json_value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
+def jsonable_filters(filters: dict) -> dict:
+    """Filter values as text (a list of values as a list of texts): the form cursors fingerprint them in."""
+    return {k: ([str(x) for x in v] if isinstance(v, list) else str(v)) for k, v in filters.items()}
+
+
 def fingerprint(filters: dict) -> str:
     """A short hash of the normalised filters, so a cursor is refused under different filters."""
     return hashlib.blake2b(orjson.dumps(filters, option=orjson.OPT_SORT_KEYS), digest_size=6).hexdigest()

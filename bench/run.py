@@ -228,8 +228,8 @@ class Plan:
 
     def __init__(self, app, limit: int = 20):
         from api import clock
-        from api.pagination import _cursor, fingerprint
-        from api.resources.articles import _jsonable, article_filters
+        from api.pagination import _cursor, fingerprint, jsonable_filters
+        from api.resources.articles import article_filters
         from api.store import queries
 
         self.client = app.test_client()
@@ -285,7 +285,7 @@ class Plan:
             item = pivot(args)
             if item is None:
                 return None
-            fp = fingerprint({"order": order.name, **_jsonable(article_filters(args))})
+            fp = fingerprint({"order": order.name, **jsonable_filters(article_filters(args))})
             return _cursor(order, item, fp, False, app.extensions["signer"])
 
         self.pivot = pivot({})

@@ -145,3 +145,53 @@ class KnownTime(fields.DateTime):
         if value is None or value == UNKNOWN_TIME:
             return None
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+# --------------------------------------------------------------------------- response fields with a dump context
+
+
+def dump_context(field: fields.Field):
+    """The dump context (language, base URL, body format) of the schema instance `field` belongs to: passed to the
+    top schema explicitly (`Schema(context=…)`) and handed down by Nested; never ambient."""
+    context = getattr(field.root, "context", None)
+    if context is None:
+        raise TypeError(f"{type(field.root).__name__} was dumped without a context: pass Schema(context=…)")
+    return context
+
+
+class Computed(fields.Field):
+    """A value computed at dump time by `func(obj, context)`; `context` is the dump's (see dump_context)."""
+
+    _CHECK_ATTRIBUTE = False
+
+    def __init__(self, func, **kwargs):
+        super().__init__(dump_only=True, **kwargs)
+        self.func = func
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return self.func(obj, dump_context(self))
+
+
+class Nested(fields.Nested):
+    """A nested schema that dumps with its parent's context."""
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        # The nested instance belongs to this field, which belongs to one schema instance: set, not shared.
+        self.schema.context = getattr(self.root, "context", None)
+        return super()._serialize(nested_obj, attr, obj, **kwargs)
+
+
+class OneOf(fields.Field):
+    """A value that is one of several schemas, told apart by a discriminating property (the change feed's items)."""
+
+    def __init__(self, mapping: dict, property_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.mapping, self.property_name = mapping, property_name
+
+    def kind(self, value) -> str:
+        return value[self.property_name] if isinstance(value, dict) else getattr(value, self.property_name)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return self.mapping[self.kind(value)](context=dump_context(self)).dump(value)

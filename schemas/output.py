@@ -3,20 +3,21 @@
 They also type the OpenAPI document (api/openapi.py): `required=True` on a field means it is in every dump (it
 changes nothing when dumping), and a computed field carries the JSON Schema of its value (`computed`). Article
 fields other than `slug` stay optional: `fields=…` (a sparse fieldset) may leave any of them out.
+
+What a dump needs besides the object (language, base URL, body format) is passed to it explicitly: computed fields
+are `func(obj, context)`, and a schema is dumped as `Schema(context=…)` or by `dumper(Schema)(obj, context)`.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 from marshmallow import Schema, fields, missing
-from marshmallow.experimental.context import Context
 
 from api.ingest.text import reading_minutes
-from schemas.fields import KnownTime
+from schemas.fields import Computed, KnownTime, Nested, OneOf
 from schemas.weeks import week_title
-
-_NO_CONTEXT = {"lang": "en", "base": "", "format": None}
 
 LANGUAGES = ("en", "ru", "be")
 LANG = {"type": "string", "enum": list(LANGUAGES)}
@@ -26,22 +27,36 @@ DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
 DIRECTION_DOC = "worse, unchanged or better (the same three words on trend tags, latest trends and the timeline)."
 
 
-def ctx() -> dict:
-    """The dump context: {'lang': …, 'base': absolute API root, 'format': body format or None}."""
-    return Context.get(default=_NO_CONTEXT)
+@dataclass(frozen=True)
+class DumpContext:
+    """What a dump needs besides the object, passed explicitly (`dumper(schema)(obj, context)`,
+    `Schema(context=…)`): the response language, the absolute API root of every link and the body format asked
+    for (None: HTML). api.context.RequestContext has the same three attributes and is passed as one."""
+
+    lang: str
+    base: str
+    format: str | None = None
 
 
-def localized_with(names: dict) -> tuple[str, str]:
-    """(text, language it is in): the response language, else English, else the first one there is."""
-    lang = ctx()["lang"]
+class OutputSchema(Schema):
+    """A response schema, dumped with an explicit context: `ArticleSchema(context=DumpContext(…)).dump(obj)`
+    (nested schemas get their parent's; see schemas.fields.dump_context)."""
+
+    def __init__(self, *args, context=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.context = context
+
+
+def localized_with(names: dict, lang: str) -> tuple[str, str]:
+    """(text, language it is in): `lang`, else English, else the first one there is."""
     for candidate in (lang, "en", *names):
         if names.get(candidate):
             return names[candidate], candidate
     return "", lang
 
 
-def localized(names: dict) -> str:
-    return localized_with(names)[0]
+def localized(names: dict, lang: str) -> str:
+    return localized_with(names, lang)[0]
 
 
 FALLBACK_DOC = (
@@ -50,9 +65,8 @@ FALLBACK_DOC = (
 )
 
 
-def fallback(**texts) -> dict:
-    """{field: language} for the fields whose language is not the response language; `missing` when none."""
-    lang = ctx()["lang"]
+def fallback(lang: str, **texts) -> dict:
+    """{field: language} for the fields whose language is not the response language `lang`; `missing` when none."""
     found = {name: used for name, used in texts.items() if used and used != lang}
     return found or missing
 
@@ -66,17 +80,18 @@ def direction(value: int) -> str:
     return DIRECTIONS[(value > 0) - (value < 0)]
 
 
-def computed(func, schema: dict, *, required: bool = True, allow_none: bool = False, **metadata) -> fields.Function:
-    """A field computed at dump time, with the JSON Schema of its value (a Function field has no type of its own)."""
-    return fields.Function(func, required=required, allow_none=allow_none, metadata={**schema, **metadata})
+def computed(func, schema: dict, *, required: bool = True, allow_none: bool = False, **metadata) -> Computed:
+    """A field computed at dump time by `func(obj, context)`, with the JSON Schema of its value (it has no type of
+    its own)."""
+    return Computed(func, required=required, allow_none=allow_none, metadata={**schema, **metadata})
 
 
-def fallback_field(func, names: tuple[str, ...], more: str = "") -> fields.Function:
+def fallback_field(func, names: tuple[str, ...], more: str = "") -> Computed:
     schema = {"type": "object", "properties": dict.fromkeys(names, LANG), "additionalProperties": False}
     return computed(func, schema, required=False, description=(FALLBACK_DOC + " " + more).strip())
 
 
-def url_field(func, description: str | None = None) -> fields.Function:
+def url_field(func, description: str | None = None) -> Computed:
     return computed(func, {"type": "string"}, **({"description": description} if description else {}))
 
 
@@ -88,23 +103,27 @@ def integer(**kwargs) -> fields.Integer:
     return fields.Integer(required=True, **kwargs)
 
 
-def nested(schema, **kwargs) -> fields.Nested:
-    return fields.Nested(schema, required=True, **kwargs)
+def nested(schema, **kwargs) -> Nested:
+    return Nested(schema, required=True, **kwargs)
 
 
-class SectionRefSchema(Schema):
+class SectionRefSchema(OutputSchema):
     slug = text()
-    name = computed(lambda s: localized(s.names), {"type": "string"}, description="Name in the response language.")
-    url = url_field(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}")
-    fallback = fallback_field(lambda s: fallback(name=localized_with(s.names)[1]), ("name",))
+    name = computed(
+        lambda s, c: localized(s.names, c.lang), {"type": "string"}, description="Name in the response language."
+    )
+    url = url_field(lambda s, c: f"{c.base}/v1/sections/{s.slug}")
+    fallback = fallback_field(lambda s, c: fallback(c.lang, name=localized_with(s.names, c.lang)[1]), ("name",))
 
 
-class TrendRefSchema(Schema):
+class TrendRefSchema(OutputSchema):
     slug = text()
-    label = computed(lambda t: localized(t.labels), {"type": "string"}, description="Label in the response language.")
-    direction = computed(lambda t: direction(t.direction), {"type": "string", "enum": list(DIRECTIONS.values())},
+    label = computed(
+        lambda t, c: localized(t.labels, c.lang), {"type": "string"}, description="Label in the response language."
+    )
+    direction = computed(lambda t, c: direction(t.direction), {"type": "string", "enum": list(DIRECTIONS.values())},
                          description=DIRECTION_DOC)  # fmt: skip
-    fallback = fallback_field(lambda t: fallback(label=localized_with(t.labels)[1]), ("label",))
+    fallback = fallback_field(lambda t, c: fallback(c.lang, label=localized_with(t.labels, c.lang)[1]), ("label",))
 
 
 ISSUE_ID = {"type": "string", "pattern": DAY, "example": "2022-02-14"}
@@ -114,21 +133,21 @@ WEEK_TITLE_DOC = (
 )
 
 
-class IssueRefSchema(Schema):
-    id = computed(lambda i: issue_id(i.start), ISSUE_ID, description="The Monday that starts the issue week.")
+class IssueRefSchema(OutputSchema):
+    id = computed(lambda i, c: issue_id(i.start), ISSUE_ID, description="The Monday that starts the issue week.")
     iso_week = text(metadata={"example": "2022-W07"})
     title = computed(
-        lambda i: week_title(i.start, ctx()["lang"])[0],
+        lambda i, c: week_title(i.start, c.lang)[0],
         {"type": "string", "example": "February 14 – February 20, 2022"},
         description=WEEK_TITLE_DOC,
     )
-    url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
-    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
+    url = url_field(lambda i, c: f"{c.base}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i, c: fallback(c.lang, title=week_title(i.start, c.lang)[1]), ("title",))
 
 
-def _body(article) -> dict:
+def _body(article, c) -> dict:
     """The body in the requested `format` (HTML by default), keyed by that format: {"html": "<p>…"}."""
-    fmt = ctx().get("format") or "html"
+    fmt = c.format or "html"
     body = {"html": article.body_html, "text": article.body_text, "blocks": article.blocks}
     return {fmt: body[fmt]}
 
@@ -158,17 +177,17 @@ IMAGE = {
 ARTICLE_FALLBACK = "An article is in one language: its `lang`; see `translations`."
 
 
-class ArticleSummarySchema(Schema):
+class ArticleSummarySchema(OutputSchema):
     """An article as lists show it; `fields=…` may keep any subset, so every field but `slug` is optional."""
 
     slug = text(metadata={"description": "Always present, whatever `fields` asks for."})
     title = fields.String()
     lead = fields.String()
     lang = fields.String(metadata={**LANG, "example": "en"})
-    section = fields.Nested(SectionRefSchema, allow_none=True)
-    trend = fields.Nested(TrendRefSchema, allow_none=True)
+    section = Nested(SectionRefSchema, allow_none=True)
+    trend = Nested(TrendRefSchema, allow_none=True)
     issue = computed(
-        lambda a: issue_id(a.issue_start) if a.issue_start else None, ISSUE_ID, required=False, allow_none=True,
+        lambda a, c: issue_id(a.issue_start) if a.issue_start else None, ISSUE_ID, required=False, allow_none=True,
         description="Id of the issue (null for articles whose week could not be recovered).",
     )  # fmt: skip
     position = fields.Integer()
@@ -182,12 +201,14 @@ class ArticleSummarySchema(Schema):
     truncated = fields.Boolean(metadata={"description": "The archived capture was cut off."})
     word_count = fields.Integer(metadata={"description": "Words of the lead and body."})
     reading_minutes = computed(
-        lambda a: reading_minutes(a.word_count or 0, a.lang), {"type": "integer", "minimum": 1}, required=False,
+        lambda a, c: reading_minutes(a.word_count or 0, a.lang), {"type": "integer", "minimum": 1}, required=False,
         description="Minutes to read the lead and body, rounded up: words / 200 per minute in English, 184 in "
         "Russian and Belarusian.",
     )  # fmt: skip
-    url = computed(lambda a: f"{ctx()['base']}/v1/articles/{a.slug}", {"type": "string"}, required=False)
-    fallback = fallback_field(lambda a: fallback(title=a.lang, lead=a.lang), ("title", "lead"), ARTICLE_FALLBACK)
+    url = computed(lambda a, c: f"{c.base}/v1/articles/{a.slug}", {"type": "string"}, required=False)
+    fallback = fallback_field(
+        lambda a, c: fallback(c.lang, title=a.lang, lead=a.lang), ("title", "lead"), ARTICLE_FALLBACK
+    )
     snippet = fields.String(
         metadata={
             "description": "Search hits only (with q): an excerpt around the matches, HTML-escaped, the matched "
@@ -202,7 +223,7 @@ class ArticleListItemSchema(ArticleSummarySchema):
     body = computed(_body, BODY, required=False, description="Only with `format` or `fields=…,body`. " + BODY_DOC)
     authors = fields.List(fields.String(), metadata={"description": "Only with `fields=…,authors`."})
     image = computed(
-        lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
+        lambda a, c: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
         IMAGE, required=False, allow_none=True, description="Only with `fields=…,image`.",
     )  # fmt: skip
 
@@ -212,16 +233,18 @@ class ArticleSchema(ArticleSummarySchema):
         exclude = ("snippet",)
 
     fallback = fallback_field(
-        lambda a: fallback(title=a.lang, lead=a.lang, body=a.lang), ("title", "lead", "body"), ARTICLE_FALLBACK
+        lambda a, c: fallback(c.lang, title=a.lang, lead=a.lang, body=a.lang),
+        ("title", "lead", "body"),
+        ARTICLE_FALLBACK,
     )
     body = computed(_body, BODY, required=False, description=BODY_DOC)
     authors = fields.List(fields.String())
     image = computed(
-        lambda a: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
+        lambda a, c: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
         IMAGE, required=False, allow_none=True,
     )  # fmt: skip
     canonical_url = fields.String(allow_none=True)
-    aliases = computed(lambda a: sorted(al.slug for al in a.aliases), {"type": "array", "items": {"type": "string"}},
+    aliases = computed(lambda a, c: sorted(al.slug for al in a.aliases), {"type": "array", "items": {"type": "string"}},
                        required=False, description="Other slugs that answer with this article.")  # fmt: skip
     translation_key = fields.String(allow_none=True)
 
@@ -234,14 +257,14 @@ def complete(schema: type[Schema], name: str, optional: tuple[str, ...] = ()) ->
         if key not in exclude:
             declared[key] = copy.copy(field)
             declared[key].required = key not in optional
-    return Schema.from_dict(declared, name=name)
+    return OutputSchema.from_dict(declared, name=name)
 
 
 #: The article of a change-feed upsert: every field, always (the feed takes no `fields`).
 ArticleFullSchema = complete(ArticleSchema, "ArticleFull", optional=("fallback",))
 
 
-class LatestTrendSchema(Schema):
+class LatestTrendSchema(OutputSchema):
     issue = text(metadata={"pattern": DAY, "example": "2022-02-28"})
     direction = text(
         metadata={"enum": list(DIRECTIONS.values()), "description": "The sign of net_index: " + DIRECTION_DOC}
@@ -256,7 +279,7 @@ class SectionSchema(SectionRefSchema):
                         metadata={"description": "Language → name."})  # fmt: skip
     position = integer()
     article_count = integer(metadata={"description": "Public articles in this section."})
-    articles_url = url_field(lambda s: f"{ctx()['base']}/v1/sections/{s.slug}/articles")
+    articles_url = url_field(lambda s, c: f"{c.base}/v1/sections/{s.slug}/articles")
     latest_trend = nested(
         LatestTrendSchema, allow_none=True,
         metadata={"description": "Direction of the section in the latest issue it appears in (null: no public article)."},
@@ -272,7 +295,7 @@ class TrendSchema(TrendRefSchema):
     labels = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
                          metadata={"description": "Language → label."})  # fmt: skip
     article_count = integer(metadata={"description": "Public articles with this trend."})
-    articles_url = url_field(lambda t: f"{ctx()['base']}/v1/trends/{t.slug}/articles")
+    articles_url = url_field(lambda t, c: f"{c.base}/v1/trends/{t.slug}/articles")
 
 
 class IssueSummarySchema(IssueRefSchema):
@@ -282,10 +305,10 @@ class IssueSummarySchema(IssueRefSchema):
     article_count = integer()
 
 
-class IssueSectionSchema(Schema):
+class IssueSectionSchema(OutputSchema):
     section = nested(SectionRefSchema, allow_none=True, metadata={"description": "null: articles without a section."})
     articles = fields.List(
-        fields.Nested(ArticleSummarySchema), required=True,
+        Nested(ArticleSummarySchema), required=True,
         metadata={"description": "The section's first articles in editorial order (at most 20; 100 in the whole issue)."},
     )  # fmt: skip
     article_count = integer(metadata={"description": "All the section's public articles in this issue."})
@@ -294,7 +317,7 @@ class IssueSectionSchema(Schema):
 
 class IssueSchema(IssueSummarySchema):
     sections = fields.List(
-        fields.Nested(IssueSectionSchema), required=True,
+        Nested(IssueSectionSchema), required=True,
         metadata={"description": "Articles grouped by section, in editorial order."},
     )  # fmt: skip
     previous = nested(IssueRefSchema, allow_none=True)
@@ -307,7 +330,7 @@ ESTIMATED = {
 }
 
 
-class PageMetaSchema(Schema):
+class PageMetaSchema(OutputSchema):
     limit = integer()
     total = integer(
         metadata={"description": "Items of the whole collection (every page); a lower bound when `total_estimated`."}
@@ -320,7 +343,7 @@ class PageMetaSchema(Schema):
 NULLABLE_LINK = {"description": "null on the last (next) or first (prev) page."}
 
 
-class PageLinksSchema(Schema):
+class PageLinksSchema(OutputSchema):
     self = text()
     first = text()
     next = text(allow_none=True, metadata=NULLABLE_LINK)
@@ -329,9 +352,9 @@ class PageLinksSchema(Schema):
 
 def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
     """A paginated collection of `item_schema`: data / meta / links."""
-    return Schema.from_dict(
+    return OutputSchema.from_dict(
         {
-            "data": fields.List(fields.Nested(item_schema), required=True),
+            "data": fields.List(Nested(item_schema), required=True),
             "meta": nested(PageMetaSchema),
             "links": nested(PageLinksSchema),
         },
@@ -339,16 +362,16 @@ def envelope(item_schema: type[Schema], name: str) -> type[Schema]:
     )
 
 
-class IncludedSchema(Schema):
+class IncludedSchema(OutputSchema):
     """`include=section,trend,issue`: the full objects the page's articles refer to, once each."""
 
-    section = fields.List(fields.Nested(SectionSchema))
-    trend = fields.List(fields.Nested(TrendSchema))
-    issue = fields.List(fields.Nested(IssueSummarySchema))
+    section = fields.List(Nested(SectionSchema))
+    trend = fields.List(Nested(TrendSchema))
+    issue = fields.List(Nested(IssueSummarySchema))
 
 
-INCLUDED = fields.Nested(IncludedSchema, metadata={"description": "Only with `include`."})
-ArticleListSchema = Schema.from_dict(
+INCLUDED = Nested(IncludedSchema, metadata={"description": "Only with `include`."})
+ArticleListSchema = OutputSchema.from_dict(
     {**envelope(ArticleListItemSchema, "ArticleList")._declared_fields, "included": INCLUDED}, name="ArticleList"
 )
 IssueListSchema = envelope(IssueSummarySchema, "IssueList")
@@ -356,7 +379,7 @@ SectionListSchema = envelope(SectionSchema, "SectionList")
 TrendListSchema = envelope(TrendSchema, "TrendList")
 
 
-class FeedLinksSchema(Schema):
+class FeedLinksSchema(OutputSchema):
     """The feeds of a resource's articles."""
 
     feed = text(metadata={"description": "Atom feed."})
@@ -368,10 +391,10 @@ def item(schema: type[Schema], name: str, links: type[Schema] | None = None) -> 
     shape = {"data": nested(schema)}
     if links:
         shape["links"] = nested(links)
-    return Schema.from_dict(shape, name=name)
+    return OutputSchema.from_dict(shape, name=name)
 
 
-class TranslationSchema(Schema):
+class TranslationSchema(OutputSchema):
     slug = text()
     title = text()
     url = text()
@@ -380,7 +403,7 @@ class TranslationSchema(Schema):
 class ArticleDetailSchema(ArticleSchema):
     translations = fields.Dict(
         keys=fields.String(metadata=LANG),
-        values=fields.Nested(TranslationSchema),
+        values=Nested(TranslationSchema),
         metadata={"description": "Language → the same article in that language."},
     )
     requested_slug = fields.String(
@@ -388,12 +411,12 @@ class ArticleDetailSchema(ArticleSchema):
     )
 
 
-ArticleItemSchema = Schema.from_dict(
+ArticleItemSchema = OutputSchema.from_dict(
     {**item(ArticleDetailSchema, "ArticleItem")._declared_fields, "included": INCLUDED}, name="ArticleItem"
 )
 
 
-class IssueItemMetaSchema(Schema):
+class IssueItemMetaSchema(OutputSchema):
     """How much of the issue the item lists: its summaries are bounded, the rest are behind `links.articles`."""
 
     articles_listed = integer(metadata={"description": "Article summaries embedded in `data.sections`."})
@@ -407,7 +430,7 @@ class IssueItemLinksSchema(FeedLinksSchema):
     articles = text(metadata={"description": "The issue's articles, all of them, paged."})
 
 
-IssueItemSchema = Schema.from_dict(
+IssueItemSchema = OutputSchema.from_dict(
     {"data": nested(IssueSchema), "meta": nested(IssueItemMetaSchema), "links": nested(IssueItemLinksSchema)},
     name="IssueItem",
 )
@@ -416,21 +439,21 @@ TrendItemSchema = item(TrendSchema, "TrendItem")
 
 ROOT_LINKS = ("issues", "latest_issue", "articles", "sections", "trends", "feed_atom", "feed_rss", "feed_json",
               "changes", "openapi", "docs")  # fmt: skip
-RootLinksSchema = Schema.from_dict({name: text() for name in ROOT_LINKS}, name="RootLinks")
+RootLinksSchema = OutputSchema.from_dict({name: text() for name in ROOT_LINKS}, name="RootLinks")
 
 
-class RootSchema(Schema):
+class RootSchema(OutputSchema):
     name = text()
     version = text()
     links = nested(RootLinksSchema)
 
 
-class InvalidParamSchema(Schema):
+class InvalidParamSchema(OutputSchema):
     name = text(metadata={"description": "The query parameter (or header) at fault."})
     reason = text()
 
 
-class ProblemSchema(Schema):
+class ProblemSchema(OutputSchema):
     """RFC 9457 problem details, the body of every error."""
 
     type = text()
@@ -438,30 +461,30 @@ class ProblemSchema(Schema):
     status = integer()
     detail = text()
     invalid_params = fields.List(
-        fields.Nested(InvalidParamSchema), metadata={"description": "Each bad parameter and why (400 only)."}
+        Nested(InvalidParamSchema), metadata={"description": "Each bad parameter and why (400 only)."}
     )
 
 
-class TimelineCountsSchema(Schema):
+class TimelineCountsSchema(OutputSchema):
     worse = integer()
     unchanged = integer()
     better = integer()
 
 
-class TimelineIssueSchema(Schema):
+class TimelineIssueSchema(OutputSchema):
     """The issue of a timeline cell (a reference without the ISO week)."""
 
-    id = computed(lambda i: issue_id(i.start), ISSUE_ID)
+    id = computed(lambda i, c: issue_id(i.start), ISSUE_ID)
     title = computed(
-        lambda i: week_title(i.start, ctx()["lang"])[0],
+        lambda i, c: week_title(i.start, c.lang)[0],
         {"type": "string", "example": "February 14 – February 20, 2022"},
         description=WEEK_TITLE_DOC,
     )
-    url = url_field(lambda i: f"{ctx()['base']}/v1/issues/{issue_id(i.start)}")
-    fallback = fallback_field(lambda i: fallback(title=week_title(i.start, ctx()["lang"])[1]), ("title",))
+    url = url_field(lambda i, c: f"{c.base}/v1/issues/{issue_id(i.start)}")
+    fallback = fallback_field(lambda i, c: fallback(c.lang, title=week_title(i.start, c.lang)[1]), ("title",))
 
 
-class TimelineCellSchema(Schema):
+class TimelineCellSchema(OutputSchema):
     """One (issue, section) point of the trend timeline."""
 
     issue = nested(TimelineIssueSchema)
@@ -483,7 +506,7 @@ class TimelineCellSchema(Schema):
     )
 
 
-class TimelineMetaSchema(Schema):
+class TimelineMetaSchema(OutputSchema):
     issues = fields.List(fields.String(), required=True, metadata={"description": "Issue ids charted, oldest first."})
     sections = fields.List(
         fields.String(), required=True, metadata={"description": "Section slugs charted, in display order."}
@@ -495,11 +518,11 @@ class TimelineMetaSchema(Schema):
     generation = text()
 
 
-SelfLinkSchema = Schema.from_dict({"self": text()}, name="SelfLink")
+SelfLinkSchema = OutputSchema.from_dict({"self": text()}, name="SelfLink")
 
 
-class TimelineSchema(Schema):
-    data = fields.List(fields.Nested(TimelineCellSchema), required=True)
+class TimelineSchema(OutputSchema):
+    data = fields.List(Nested(TimelineCellSchema), required=True)
     meta = nested(TimelineMetaSchema)
     links = nested(PageLinksSchema)
 
@@ -507,16 +530,7 @@ class TimelineSchema(Schema):
 # --------------------------------------------------------------------------- the change feed
 
 
-class OneOf(fields.Field):
-    """A value that is one of several schemas, told apart by a discriminating property (documentation only:
-    the change feed builds its items itself)."""
-
-    def __init__(self, mapping: dict[str, type[Schema]], property_name: str, **kwargs):
-        super().__init__(**kwargs)
-        self.mapping, self.property_name = mapping, property_name
-
-
-class ChangeUpsertSchema(Schema):
+class ChangeUpsertSchema(OutputSchema):
     """An article created or changed (or moved into the feed's filtered view): the whole article as it is now."""
 
     type = text(metadata={"enum": ["upsert"]})
@@ -524,7 +538,7 @@ class ChangeUpsertSchema(Schema):
     article = nested(ArticleFullSchema)
 
 
-class TombstoneSchema(Schema):
+class TombstoneSchema(OutputSchema):
     id = text(metadata={"description": "The article's API URL, which now answers 404 (or 410)."})
     slug = text()
     section = text(allow_none=True, metadata={"description": "The section it was in (null: none)."})
@@ -532,7 +546,7 @@ class TombstoneSchema(Schema):
     removed_at = fields.DateTime(format="iso", required=True)
 
 
-class ChangeDeleteSchema(Schema):
+class ChangeDeleteSchema(OutputSchema):
     """An article removed (retracted, made a draft again, deleted, or moved out of the feed's filtered view)."""
 
     type = text(metadata={"enum": ["delete"]})
@@ -540,7 +554,7 @@ class ChangeDeleteSchema(Schema):
     tombstone = nested(TombstoneSchema)
 
 
-class ChangeMetaSchema(Schema):
+class ChangeMetaSchema(OutputSchema):
     has_more = fields.Boolean(required=True, metadata={"description": "More changes follow right away: call `next`."})
     next = text(
         allow_none=True,
@@ -548,7 +562,7 @@ class ChangeMetaSchema(Schema):
     )
 
 
-class ChangeFeedSchema(Schema):
+class ChangeFeedSchema(OutputSchema):
     data = fields.List(
         OneOf({"upsert": ChangeUpsertSchema, "delete": ChangeDeleteSchema}, "type"),
         required=True,
@@ -556,6 +570,6 @@ class ChangeFeedSchema(Schema):
     )
     meta = nested(ChangeMetaSchema)
     links = nested(
-        Schema.from_dict({"next": text(metadata={"description": "This view's URL with since=meta.next."})},
+        OutputSchema.from_dict({"next": text(metadata={"description": "This view's URL with since=meta.next."})},
                          name="ChangeLinks")
     )  # fmt: skip

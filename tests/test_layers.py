@@ -41,3 +41,48 @@ def test_sql_lives_in_the_store():
         builds = re.findall(r"\b(?:select|text|and_|or_|func)\(", path.read_text())
         imports = re.findall(r"from sqlalchemy import ([^\n]+)", path.read_text())
         assert not builds and all(set(i.replace(" ", "").split(",")) <= {"Select"} for i in imports), path.name
+
+
+def _modules(*roots: str) -> list[Path]:
+    return [p for root in roots for p in (ROOT / root).rglob("*.py")]
+
+
+def test_no_module_uses_ambient_context():
+    """No marshmallow Context (a context variable dumps would read) and no flask.g anywhere in the app or schemas."""
+    for path in _modules("api", "schemas"):
+        source = path.read_text()
+        assert "marshmallow.experimental.context" not in source, f"{path.name} uses marshmallow's ambient Context"
+        assert not re.search(r"from flask import [^\n]*\bg\b|\bflask\.g\b", source), f"{path.name} reads flask.g"
+
+
+def test_views_and_what_they_call_do_not_read_the_request(app):
+    """Every cached view is `view(session, ctx, **path)`; the resources and the site helpers they call read the
+    request from `ctx`, never from Flask's `request`."""
+    import inspect
+
+    from api.openapi import operations
+
+    views = [view for _path, _rule, view in operations(app)]
+    assert len(views) > 15
+    for view in views:
+        params = list(inspect.signature(inspect.unwrap(view)).parameters)
+        assert params[:2] == ["session", "ctx"], f"{view.__name__} takes {params}"
+    for path in [*(ROOT / "api" / "resources").glob("*.py"), ROOT / "api" / "site.py"]:
+        source = path.read_text()
+        assert not re.search(r"from flask import [^\n]*\brequest\b|\bflask\.request\b", source), path.name
+
+
+def test_no_resource_imports_another_resources_private_name():
+    """Shared behaviour moves down a layer (or gets a public name): `from api.resources.x import _y` is refused."""
+    import ast
+
+    for path in (ROOT / "api" / "resources").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("api.resources"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                base = node.value
+                if isinstance(base, ast.Name) and base.id in {p.stem for p in path.parent.glob("*.py")}:
+                    raise AssertionError(f"{path.name} reads {base.id}.{node.attr}")

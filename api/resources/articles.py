@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 
 from flask import Blueprint
+from marshmallow import Schema
 
 from api.http import cached_endpoint
+from api.pagination import jsonable_filters
 from api.problems import NotFound
-from api.resources.collection import collection
+from api.resources.collection import Extended, collection
 from api.store import queries, search
 from api.store.models import Article
-from schemas.args import ArticleItemArgs, ArticleListArgs
-from schemas.compiled import dump_many, dumper
-from schemas.output import (
-    ArticleItemSchema,
-    ArticleListItemSchema,
-    ArticleListSchema,
-    ArticleSchema,
-    ArticleSummarySchema,
-    IssueSummarySchema,
-    SectionSchema,
-    TrendSchema,
-)
+from schemas.args import ARTICLE_LIST_EXTRAS, ArticleItemArgs, ArticleListArgs
+from schemas.output import ArticleDetailSchema, ArticleItemSchema, ArticleListItemSchema, ArticleListSchema
 
 bp = Blueprint("articles", __name__)
 
@@ -37,13 +29,25 @@ def article_filters(args: dict) -> dict:
     return filters
 
 
-@functools.cache
-def list_item_schema(exclude: tuple[str, ...]) -> type:
-    """The list item schema without the opt-in fields `fields` did not name."""
-    if not exclude:
-        return ArticleListItemSchema
-    meta = type("Meta", (), {"exclude": exclude})
-    return type(f"ArticleListItemSchema_{'_'.join(exclude)}", (ArticleListItemSchema,), {"Meta": meta})
+def fieldset(prefix: str, schema: type[Schema], opt_in: tuple[str, ...] = ()) -> Callable[[dict], tuple[str, ...]]:
+    """`exclude(args)` for an endpoint whose articles are dumped by `schema` at `prefix` (`data.`): the fields the
+    arguments leave out. With `fields`, every field it does not name (`slug` always stays); of the `opt_in` fields,
+    those not named (`body` is also asked for by `format`)."""
+    names = tuple(schema().fields)
+
+    def exclude(args: dict) -> tuple[str, ...]:
+        named = set(args.get("fields_") or ())
+        asked = named | ({"body"} if args.get("format") is not None else set())
+        left_out = {f for f in opt_in if f not in asked}
+        if named:
+            left_out |= {f for f in names if f not in named | {"slug"}}
+        return tuple(prefix + f for f in sorted(left_out))
+
+    return exclude
+
+
+#: The sparse fieldset of every article list (its `exclude`): /v1/articles and a section's, trend's or issue's.
+list_fields = fieldset("data.", ArticleListItemSchema, ARTICLE_LIST_EXTRAS)
 
 
 def article_page(session, ctx, **fixed):
@@ -56,10 +60,6 @@ def article_page(session, ctx, **fixed):
     filters = {**article_filters(args), **fixed}
     sort = args.get("sort") or ("relevance" if args.get("q") is not None else "newest")
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
-    named = set(args.get("fields_") or ())
-    extras = with_body or bool({"authors", "image"} & named)
-    wanted = named | ({"body"} if with_body else set())
-    schema = list_item_schema(tuple(f for f in ("body", "authors", "image") if f not in wanted)) if extras else None
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
         stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
@@ -71,10 +71,7 @@ def article_page(session, ctx, **fixed):
         def count():
             return queries.article_total(session, now, filters)
 
-    page_items: list = []
-
     def annotate(items):
-        page_items.extend(items)
         found = search.snippets(session.connection(), [a.id for a in items], words) if words else {}
         for article in items:
             if words:
@@ -86,35 +83,16 @@ def article_page(session, ctx, **fixed):
         stmt,
         order,
         ctx,
-        schema or ArticleSummarySchema,
-        filters=_jsonable(filters),
+        filters=jsonable_filters(filters),
         annotate=annotate,
         params=params,
         prepared=prepared,
         count=count,
         row=lambda row: queries.ArticleItem(row, terms),
     )
-    return shape(session, body, page_items, args, now), headers
-
-
-def pick(item: dict, names: list[str] | None) -> dict:
-    """A sparse fieldset of one dumped item: only `names`, and always `slug` (to link and paginate)."""
-    if not names:
-        return item
-    keep = {*names, "slug"}
-    return {k: v for k, v in item.items() if k in keep}
-
-
-def shape(session, body: dict, articles: list, args: dict, now) -> dict:
-    """Apply `fields` to the body's article(s) and add the `included` objects the articles refer to."""
-    names = args.get("fields_")
-    if isinstance(body["data"], list):
-        body["data"] = [pick(item, names) for item in body["data"]]
-    else:
-        body["data"] = pick(body["data"], names)
     if args.get("include"):
-        body["included"] = included(session, articles, args["include"], now)
-    return body
+        body["included"] = included(session, body["data"], args["include"], now)
+    return body, headers
 
 
 def included(session, articles: list, names: list[str], now) -> dict:
@@ -125,46 +103,43 @@ def included(session, articles: list, names: list[str], now) -> dict:
         if sections:
             queries.annotate_counts(session, sections, Article.section_slug, "slug", now)
             queries.annotate_streaks(session, sections, now)
-        out["section"] = dump_many(SectionSchema, sections)
+        out["section"] = sections
     if "trend" in names:
         trends = queries.trends_by_slug(session, {a.trend_slug for a in articles if a.trend_slug})
         if trends:
             queries.annotate_counts(session, trends, Article.trend_slug, "slug", now)
-        out["trend"] = dump_many(TrendSchema, trends)
+        out["trend"] = trends
     if "issue" in names:
         issues = queries.issues_by_start(session, {a.issue_start for a in articles if a.issue_start})
         queries.annotate_issues(session, issues, now)
-        out["issue"] = dump_many(IssueSummarySchema, issues)
+        out["issue"] = issues
     return out
 
 
-def _jsonable(filters: dict) -> dict:
-    return {k: ([str(x) for x in v] if isinstance(v, list) else str(v)) for k, v in filters.items()}
-
-
 @bp.get("/v1/articles")
-@cached_endpoint(ArticleListArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema, exclude=list_fields)
 def list_articles(session, ctx):
     """Public articles, newest first, filtered and paginated."""
     return article_page(session, ctx)
 
 
 @bp.get("/v1/articles/<slug>")
-@cached_endpoint(ArticleItemArgs(), ArticleItemSchema)
+@cached_endpoint(ArticleItemArgs(), ArticleItemSchema, exclude=fieldset("data.", ArticleDetailSchema))
 def get_article(session, ctx, slug):
     """One public article by slug; an alias slug answers with the canonical article."""
     args, now = ctx.args, ctx.now
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
-    data = dumper(ArticleSchema)(article)
-    data["translations"] = {
+    translations = {
         t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
         for t in queries.translations(session, article, now)
     }
-    data["requested_slug"] = slug if via_alias else article.slug
+    body = {"data": Extended(article, translations=translations, requested_slug=slug if via_alias else article.slug)}
+    if args.get("include"):
+        body["included"] = included(session, [article], args["include"], now)
     headers = {"Link": f'<{ctx.base}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
-    return shape(session, {"data": data}, [article], args, now), headers
+    return body, headers
 
 
 get_article.link_header = "Link-Canonical"  # the OpenAPI document's name for this Link header

@@ -21,9 +21,8 @@ from api.signing import Signer
 from api.store import queries
 from api.store.models import Article
 from schemas.args import SLUG, BaseArgs
-from schemas.compiled import dumper
 from schemas.fields import StrictInt, Text
-from schemas.output import ArticleSchema, ChangeFeedSchema
+from schemas.output import ChangeFeedSchema
 
 bp = Blueprint("changes", __name__)
 
@@ -81,7 +80,6 @@ def changes(session, ctx):
     slugs = [r.slug for r in rows if r.kind == "upsert"]
     current = {a.slug: a for a in queries.public_by_slug(session, now, slugs)}
     data = []
-    dump = dumper(ArticleSchema)
     for r in rows:
         article = current.get(r.slug) if r.kind == "upsert" else None
         if r.kind == "upsert" and article is None:
@@ -89,13 +87,13 @@ def changes(session, ctx):
         if article is not None and not _in_view(article, args):
             article = None  # it has left this section or language: for this view it is removed
         if article is not None:
-            data.append({"type": "upsert", "at": r.visible_at.isoformat(), "article": dump(article)})
+            data.append({"type": "upsert", "at": r.visible_at, "article": article})
         else:
             data.append(
-                {"type": "delete", "at": r.visible_at.isoformat(),
+                {"type": "delete", "at": r.visible_at,
                  "tombstone": {"id": f"{ctx.base}/v1/articles/{r.slug}", "slug": r.slug,
                                "section": r.previous_section_slug or r.section_slug, "lang": r.previous_lang or r.lang,
-                               "removed_at": r.visible_at.isoformat()}}
+                               "removed_at": r.visible_at}}
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)

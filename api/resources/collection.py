@@ -1,15 +1,27 @@
-"""The one way every collection is answered: paginate, dump, and add data/meta/links plus an RFC 8288 Link header."""
+"""What views share to answer: every collection's page as data/meta/links plus an RFC 8288 Link header, and a
+stored object with what a view adds to it. Views return these objects; the endpoint's response schema dumps them."""
 
 from __future__ import annotations
 
-from marshmallow import Schema
+from typing import Any
+
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from api.context import RequestContext
 from api.http import per_generation
 from api.pagination import Order, Page, paginate
-from schemas.compiled import dump_many
+
+
+class Extended:
+    """`obj` with more attributes (an article's translations, an issue's sections), for the schema to dump."""
+
+    def __init__(self, obj: Any, **more: Any):
+        self.__dict__.update(more)
+        self._obj = obj
+
+    def __getattr__(self, name: str) -> Any:  # only for names not given here
+        return getattr(self._obj, name)
 
 
 def collection(
@@ -17,20 +29,26 @@ def collection(
     stmt: Select,
     order: Order,
     ctx: RequestContext,
-    schema: type[Schema],
     filters: dict | None = None,
     annotate=None,
     **query,
 ) -> tuple[dict, dict]:
-    """A page of `stmt` as the standard envelope, each item dumped by `schema` (compiled: schemas/compiled.py);
+    """A page of `stmt` as the standard envelope ({data: the page's items, meta, links}, see listing);
     `annotate(items)` may attach computed fields first; `query` passes `params`, `prepared` and `row` to paginate."""
     page = requested_page(session, stmt, order, ctx, filters=filters, **query)
     if annotate:
         annotate(page.items)
+    return listing(ctx, page)
+
+
+def listing(ctx: RequestContext, page: Page, **meta) -> tuple[dict, dict]:
+    """{data, meta, links} of a page (`meta` adds to limit, total, total_estimated, page and generation), and its
+    Link header."""
     links = page_links(ctx, page)
     body = {
-        "data": dump_many(schema, page.items),
+        "data": page.items,
         "meta": {
+            **meta,
             "limit": ctx.args["limit"],
             "total": page.total,
             "total_estimated": page.total_estimated,

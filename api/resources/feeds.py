@@ -17,8 +17,8 @@ from flask import Blueprint, current_app
 from lxml import etree
 
 from api.http import cached_endpoint, per_generation
-from api.pagination import fingerprint
-from api.resources.articles import _jsonable, article_filters
+from api.pagination import jsonable_filters
+from api.resources.articles import article_filters
 from api.resources.collection import page_links, requested_page
 from api.site import reader_article_url, reader_list_url, reader_url, site_name
 from api.store import queries
@@ -51,10 +51,8 @@ def _archive_links(session, ctx) -> tuple[dict, bool]:
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
     # The weeks with a matching public article, once per generation and filter set.
     weeks = per_generation(
-        ctx,
-        f"weeks|{fingerprint(_jsonable(filters))}",
-        lambda: [w.isoformat() for w in queries.archive_weeks(session, now, filters)],
-    )  # fmt: skip
+        ctx, "weeks", lambda: [w.isoformat() for w in queries.archive_weeks(session, now, filters)], filters=filters
+    )
     issue = args.get("issue")
     if not issue:
         return ({"prev-archive": ctx.url(issue=weeks[-1])} if weeks else {}), False
@@ -73,7 +71,7 @@ def _entries(session, ctx):
     filters = article_filters(args)
     stmt = queries.filter_articles(queries.public_articles(now), filters)
     order = queries.ARTICLE_ORDERS[args.get("sort") or "newest"]
-    return requested_page(session, stmt, order, ctx, filters=_jsonable(filters), count=False)  # no total shown
+    return requested_page(session, stmt, order, ctx, filters=jsonable_filters(filters), count=False)  # no total shown
 
 
 def _title(args) -> str:
@@ -159,7 +157,7 @@ def _entry_links(ctx, a) -> list[tuple[str, str, str]]:
     """(href, rel, type) of an Atom entry: the reader page's article view (what a feed reader opens), the article
     in the API, and the page it was first published on (`via`) when known."""
     links = [
-        (reader_article_url(a.slug), "alternate", "text/html"),
+        (reader_article_url(ctx.base, a.slug), "alternate", "text/html"),
         (_article_url(ctx, a), "alternate", "application/json"),
     ]
     if a.canonical_url:
@@ -187,7 +185,7 @@ def _xml_feed(session, ctx, kind: str) -> tuple[bytes, dict]:
         fg.load_extension("dc", atom=False, rss=True)  # RSS <author> demands an email; dc:creator takes a name
     updated = _entry_updated(ctx, page)
     fg.updated(max(updated.values()) if updated else ctx.generation.last_modified(now))
-    fg.link(href=reader_list_url(article_filters(args)), rel="alternate", type="text/html")
+    fg.link(href=reader_list_url(ctx.base, article_filters(args)), rel="alternate", type="text/html")
     fg.link(href=links["self"], rel="self", type=MIMETYPES[kind])
     archive, is_archive = _archive_links(session, ctx) if kind == "atom" else ({}, False)
     if kind == "atom":
@@ -203,7 +201,7 @@ def _xml_feed(session, ctx, kind: str) -> tuple[bytes, dict]:
         fe.guid(_article_url(ctx, a), permalink=False)  # an id; the page to read is <link>
         fe.title(a.title)
         if kind == "rss":  # Atom's links are written below (feedgen drops an Atom link's rel and type)
-            fe.link(href=reader_article_url(a.slug), rel="alternate")
+            fe.link(href=reader_article_url(ctx.base, a.slug), rel="alternate")
         if a.lead:
             fe.summary(a.lead)
         fe.content(a.body_html or "", type="CDATA" if kind == "rss" else "html")
@@ -223,7 +221,9 @@ def _xml_feed(session, ctx, kind: str) -> tuple[bytes, dict]:
     root = etree.fromstring(fg.rss_str() if kind == "rss" else fg.atom_str())
     if kind == "rss":
         channel = root.find("channel")
-        channel.find("link").text = reader_list_url(article_filters(args))  # the site (feedgen puts the feed there)
+        channel.find("link").text = reader_list_url(
+            ctx.base, article_filters(args)
+        )  # the site (feedgen puts the feed there)
         at = list(channel).index(channel.find(f"{{{ATOM}}}link")) + 1
         for key, rel in (("first", "first"), ("next", "next"), ("prev", "previous")):
             if links[key]:
@@ -257,7 +257,7 @@ def _json_feed(session, ctx) -> tuple[bytes, dict]:
         categories = _categories(session, ctx, a, language)
         item = {
             "id": _article_url(ctx, a),
-            "url": reader_article_url(a.slug),
+            "url": reader_article_url(ctx.base, a.slug),
             "external_url": a.canonical_url or None,
             "title": a.title,
             "content_html": a.body_html or "",
@@ -279,10 +279,10 @@ def _json_feed(session, ctx) -> tuple[bytes, dict]:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": _title(args),
-        "home_page_url": reader_list_url(article_filters(args)),
+        "home_page_url": reader_list_url(ctx.base, article_filters(args)),
         "feed_url": links["self"],
         "description": current_app.config["FEED_ATTRIBUTION"] + ". " + current_app.config["FEED_RIGHTS"],
-        "authors": [{"name": site_name(language), "url": reader_url()}],
+        "authors": [{"name": site_name(language), "url": reader_url(ctx.base)}],
         "language": language,
         "items": items,
     }

@@ -6,28 +6,21 @@ from flask import Blueprint
 
 from api.http import cached_endpoint
 from api.problems import NotFound
-from api.resources.articles import article_page, pick
-from api.resources.collection import collection
+from api.resources.articles import article_page, fieldset, list_fields
+from api.resources.collection import Extended, collection
 from api.resources.feeds import feed_links
 from api.store import queries
 from schemas.args import ArticleListArgs, IssueItemArgs, IssueListArgs
-from schemas.compiled import dumper
 from schemas.fields import parse_issue_id
-from schemas.output import (
-    ArticleListSchema,
-    ArticleSummarySchema,
-    IssueItemSchema,
-    IssueListSchema,
-    IssueRefSchema,
-    IssueSummarySchema,
-    SectionRefSchema,
-    issue_id,
-)
+from schemas.output import ArticleListSchema, ArticleSummarySchema, IssueItemSchema, IssueListSchema, issue_id
 
 bp = Blueprint("issues", __name__)
 
+#: `fields` picks the fields of the issue's article summaries.
+issue_fields = fieldset("data.sections.articles.", ArticleSummarySchema)
 
-def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
+
+def issue_body(session, ctx, issue) -> dict:
     """An issue with its first articles as summaries, grouped by section in editorial order: at most
     ISSUE_ARTICLES_PER_SECTION per section and ISSUE_ARTICLES_MAX in all, each section with its article count and
     the link to all of them (the issue's article list), so the body is bounded however big the week is."""
@@ -36,8 +29,6 @@ def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
     articles = queries.issue_articles(session, issue, now, terms, lang)
     # `lang` picks the articles listed and those counted; the issue's counts come with the sections' (one query)
     counts = queries.issue_section_counts(session, issue, now, lang)
-    data = dumper(IssueSummarySchema)(issue)
-    summary, ref = dumper(ArticleSummarySchema), dumper(SectionRefSchema)
     shown: dict = {}
     for a in articles:
         shown.setdefault(a.section_slug, []).append(a)
@@ -48,21 +39,19 @@ def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
         term = terms.sections.get(slug) if slug is not None else None
         return (term is None or term.position is None, term.position if term else 0, slug or "")
 
-    data["sections"] = []
+    sections = []
     for slug in sorted(counts, key=section_key):
         section = terms.sections.get(slug) if slug is not None else None
         query = "&".join(q for q in (f"section={slug}" if section else "", lang_query) if q)
-        data["sections"].append(
+        sections.append(
             {
-                "section": ref(section) if section else None,
-                "articles": [pick(summary(a), names) for a in shown.get(slug, [])],
+                "section": section,
+                "articles": shown.get(slug, []),
                 "article_count": counts[slug],
                 "articles_url": listed + (f"?{query}" if query else ""),
             }
         )
     prev, nxt = queries.neighbours(session, issue, now)
-    data["previous"] = dumper(IssueRefSchema)(prev) if prev else None
-    data["next"] = dumper(IssueRefSchema)(nxt) if nxt else None
     total = sum(counts.values())
     meta = {
         "articles_listed": len(articles),
@@ -72,7 +61,7 @@ def issue_body(session, ctx, issue, names: list[str] | None = None) -> dict:
         "max": queries.ISSUE_ARTICLES_MAX,
     }
     links = {**feed_links(ctx, issue=issue.start.isoformat()), "articles": listed + (f"?{lang_query}" if lang else "")}
-    return {"data": data, "meta": meta, "links": links}
+    return {"data": Extended(issue, sections=sections, previous=prev, next=nxt), "meta": meta, "links": links}
 
 
 @bp.get("/v1/issues")
@@ -87,14 +76,13 @@ def list_issues(session, ctx):
         queries.public_issues(now, filters),
         order,
         ctx,
-        IssueSummarySchema,
         filters={k: str(v) for k, v in filters.items()},
         annotate=lambda items: queries.annotate_issues(session, items, now, args.get("lang")),
     )
 
 
 @bp.get("/v1/issues/latest")
-@cached_endpoint(IssueItemArgs(), IssueItemSchema)
+@cached_endpoint(IssueItemArgs(), IssueItemSchema, exclude=issue_fields)
 def latest_issue(session, ctx):
     """The newest public issue; with `lang`, the newest that has an article in that language."""
     args = ctx.args
@@ -104,7 +92,7 @@ def latest_issue(session, ctx):
             "No issue has been published yet."
             + (f" (none with an article in '{args['lang']}')" if args.get("lang") else "")
         )
-    return issue_body(session, ctx, issue, args.get("fields_"))
+    return issue_body(session, ctx, issue)
 
 
 def _issue_or_404(session, issue_id: str, now):
@@ -121,15 +109,15 @@ def _issue_or_404(session, issue_id: str, now):
 
 
 @bp.get("/v1/issues/<issue_id>")
-@cached_endpoint(IssueItemArgs(), IssueItemSchema)
+@cached_endpoint(IssueItemArgs(), IssueItemSchema, exclude=issue_fields)
 def get_issue(session, ctx, issue_id):
     """One issue by the Monday that starts it (2022-02-14) or its ISO week (2022-W07)."""
     issue = _issue_or_404(session, issue_id, ctx.now)
-    return issue_body(session, ctx, issue, ctx.args.get("fields_"))
+    return issue_body(session, ctx, issue)
 
 
 @bp.get("/v1/issues/<issue_id>/articles")
-@cached_endpoint(ArticleListArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema, exclude=list_fields)
 def issue_articles(session, ctx, issue_id):
     """The issue's public articles, newest first, with every article filter (an `issue` filter naming another
     issue matches nothing), paged like every article list."""

@@ -5,17 +5,18 @@ from __future__ import annotations
 from flask import Blueprint
 
 from api.http import cached_endpoint
+from api.resources.articles import list_fields
 from api.resources.feeds import feed_links
 from api.resources.taxonomy import Taxonomy
 from api.store import queries
 from api.store.models import Article, Section
 from schemas.args import ArticleListArgs, ItemArgs, PageArgs
-from schemas.output import ArticleListSchema, SectionItemSchema, SectionListSchema, SectionSchema
+from schemas.output import ArticleListSchema, SectionItemSchema, SectionListSchema
 
 bp = Blueprint("sections", __name__)
 
 SECTIONS = Taxonomy(
-    "section", Section, Article.section_slug, "section", queries.SECTION_ORDER, SectionSchema, queries.get_section,
+    "section", Section, Article.section_slug, "section", queries.SECTION_ORDER, queries.get_section,
     annotations=(queries.annotate_streaks,),
 )  # fmt: skip
 
@@ -32,12 +33,12 @@ def list_sections(session, ctx):
 def get_section(session, ctx, slug):
     """One section with its count of public articles, its latest trend and how many issues that trend has lasted."""
     item = SECTIONS.item(session, ctx.now, slug)
-    item["links"] = feed_links(ctx, section=item["data"]["slug"])
+    item["links"] = feed_links(ctx, section=item["data"].slug)
     return item
 
 
 @bp.get("/v1/sections/<slug>/articles")
-@cached_endpoint(ArticleListArgs(), ArticleListSchema)
+@cached_endpoint(ArticleListArgs(), ArticleListSchema, exclude=list_fields)
 def section_articles(session, ctx, slug):
     """The section's public articles, newest first, with every article filter."""
     return SECTIONS.articles(session, ctx, slug)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from marshmallow import Schema
-
 from api.pagination import Order
 from api.problems import NotFound
 from api.resources.articles import article_page
 from api.resources.collection import collection
 from api.store import queries
-from schemas.compiled import dumper
 
 
 @dataclass(frozen=True)
@@ -24,7 +21,6 @@ class Taxonomy:
     column: object  # the article column holding the term's slug
     filter_key: str  # the article filter of that column
     order: Order
-    schema: type[Schema]
     lookup: Callable  # (session, slug) -> term | None, from api.store.queries
     annotations: tuple[Callable, ...] = ()  # more (session, terms, now) annotations beyond the article count
 
@@ -44,7 +40,6 @@ class Taxonomy:
             queries.terms_in_use(self.model, self.column, ctx.now),
             self.order,
             ctx,
-            self.schema,
             annotate=lambda terms: self.annotate(session, terms, ctx.now),
         )
 
@@ -58,7 +53,7 @@ class Taxonomy:
         """One term with its annotations, as {"data": …}."""
         term = self.get_or_404(session, slug, now)
         self.annotate(session, [term], now)
-        return {"data": dumper(self.schema)(term)}
+        return {"data": term}
 
     def articles(self, session, ctx, slug: str):
         """The term's public articles with every article filter (a filter naming another term matches nothing)."""

@@ -7,11 +7,10 @@ from urllib.parse import urlencode
 from flask import Blueprint
 
 from api.http import cached_endpoint
-from api.resources.collection import page_links, requested_page
+from api.resources.collection import listing, requested_page
 from api.store import queries
 from schemas.args import TimelineArgs
-from schemas.compiled import dump_many
-from schemas.output import TimelineCellSchema, TimelineSchema
+from schemas.output import TimelineSchema
 
 bp = Blueprint("timeline", __name__)
 
@@ -43,18 +42,6 @@ def trend_timeline(session, ctx):
         cell["section"] = sections[cell["section_slug"]]
         query = {"issue": cell["issue_start"].isoformat(), "section": cell["section_slug"]}
         cell["articles_url"] = f"{base}/v1/articles?{urlencode(query)}"
-    links = page_links(ctx, page)
-    link_header = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
-    return {
-        "data": dump_many(TimelineCellSchema, cells),
-        "meta": {
-            "issues": [s.isoformat() for s in starts],
-            "sections": list(sections),
-            "limit": args["limit"],
-            "total": page.total,
-            "total_estimated": page.total_estimated,
-            "page": page.page,
-            "generation": ctx.generation.id[:20],
-        },
-        "links": links,
-    }, {"Link": link_header}
+    body, headers = listing(ctx, page, issues=[s.isoformat() for s in starts], sections=list(sections))
+    body["data"] = cells
+    return body, headers
