@@ -74,7 +74,7 @@ load: $(VENV)/.installed-dev
 
 # Fault injection under load (also part of `make test`): gunicorn + private PostgreSQL/Redis on loopback, 2-5 min.
 faults: $(VENV)/.installed-dev
-	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py $(FAULTS_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py tests/test_instances.py $(FAULTS_ARGS)
 
 # Mutation testing (mutmut) of the rule modules against their fast SQLite tests, then docs/mutation.md from the
 # results; not part of `make test`: on two busy cores languages took 5 min and http 3 min, pagination about 20 min,

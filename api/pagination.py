@@ -71,12 +71,13 @@ class Order:
     """A stable order: the last key is unique, so keyset pagination never skips or repeats an item.
 
     A positional order (search relevance) pages by position instead: its first key (a score) is never put in a
-    cursor, and its cursors hold only for the content version that issued them.
+    cursor, and its cursors hold only for the content version that issued them; its pages reach `depth` items.
     """
 
     name: str
     keys: tuple[Key, ...]
     positional: bool = False
+    depth: int | None = None
 
     def clauses(self, reverse: bool = False) -> list:
         return [(k.column.asc() if k.descending == reverse else k.column.desc()) for k in self.keys]
@@ -103,6 +104,15 @@ class Order:
         return and_(seek, or_(*ors))
 
 
+@dataclass(frozen=True)
+class Total:
+    """How many items a collection holds: exact, or (estimated) a lower bound, when counting would read more
+    than a bounded number of rows."""
+
+    n: int
+    estimated: bool = False
+
+
 @dataclass
 class Page:
     items: list
@@ -110,6 +120,16 @@ class Page:
     next_cursor: str | None
     prev_cursor: str | None
     page: int | None
+    total_estimated: bool = False
+
+
+def bounded_total(session: Session, stmt: Select, params: dict | None, bound: int) -> Total:
+    """The rows of `stmt`, counted up to `bound`: past it, the total is `bound`, marked as estimated (at least
+    that many). The count reads at most bound + 1 rows, whatever the archive holds."""
+    found = session.scalar(
+        select(func.count()).select_from(stmt.order_by(None).limit(bound + 1).subquery()), params or {}
+    )
+    return Total(bound, True) if found > bound else Total(found)
 
 
 def _json_value(value: Any) -> Any:
@@ -214,26 +234,31 @@ def paginate(
     cursor: str | None = None,
     page: int | None = None,
     filters: dict | None = None,
-    count: bool = True,
-    memo: Callable[[Callable[[], int]], int] | None = None,
+    count: bool | Callable[[], Total] = True,
+    memo: Callable[[Callable[[], Total]], Total] | None = None,
     params: dict | None = None,
     prepared=None,
     row: Callable | None = None,
 ) -> Page:
     """Run `stmt` one page at a time in `order`: fetch limit+1 to know whether a next page exists.
 
-    Cursors are signed by `signer`; a positional order's cursors name the content `version` they hold for. The
-    total is computed unless `count` is false, through `memo(compute)` when given (the web layer keeps it once per
-    generation and filter set).
+    Cursors are signed by `signer`; a positional order's cursors name the content `version` they hold for, and its
+    pages stop at its `depth` (deeper is a 400). The total is computed unless `count` is false, by `count()` when
+    it is a function (else by counting `stmt`: a positional order's up to its depth), through `memo(compute)`
+    when given (the web layer keeps it once per generation and filter set).
     `params` are the values of `stmt`'s bound parameters; `prepared` (hashable) names a statement built once
     per process, whose page statements are then kept too; `row` turns a plain row into an item.
     """
     fp = fingerprint({"order": order.name, **(filters or {})})
-    total = -1
+    total = Total(-1)
     if count:
 
-        def compute() -> int:
-            return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {})
+        def compute() -> Total:
+            if callable(count):
+                return count()
+            if order.depth is not None:
+                return bounded_total(session, stmt, params, order.depth)
+            return Total(session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()), params or {}))
 
         total = memo(compute) if memo is not None else compute()
     if cursor is not None and page is not None:
@@ -248,19 +273,27 @@ def paginate(
         start = (page - 1) * limit if page is not None else 0
         if cursor is not None:
             start, _ = decode_cursor(cursor, order, fp, signer, version)
+        depth = order.depth if order.depth is not None else math.inf
+        if start >= depth > 0:
+            name = "cursor" if cursor is not None else "page"
+            raise BadRequest(
+                f"A search reaches only its {depth} best hits; narrow it with more words or filters.",
+                {name: f"a search page must start within its first {depth} hits"},
+            )
         values["_offset"] = start
         rows = _fetch(session, _page_statement(stmt, order, prepared, False, "offset"), values, row)
-        items = rows[:limit]
-        nxt = _position_cursor(order, start + limit, fp, signer, version) if len(rows) > limit else None
+        items = rows[: max(0, min(limit, depth - start))]
+        more = len(rows) > limit and start + limit < depth
+        nxt = _position_cursor(order, start + limit, fp, signer, version) if more else None
         prev = _position_cursor(order, max(0, start - limit), fp, signer, version) if start > 0 else None
-        return Page(items, total, nxt, prev, page)
+        return Page(items, total.n, nxt, prev, page, total.estimated)
     if page is not None:
         values["_offset"] = (page - 1) * limit
         rows = _fetch(session, _page_statement(stmt, order, prepared, False, "offset"), values, row)
         items = rows[:limit]
         nxt = _cursor(order, items[-1], fp, False, signer) if len(rows) > limit else None
         prev = _cursor(order, items[0], fp, True, signer) if page > 1 and items else None
-        return Page(items, total, nxt, prev, page)
+        return Page(items, total.n, nxt, prev, page, total.estimated)
     backwards = False
     if cursor is not None:
         keys, backwards = decode_cursor(cursor, order, fp, signer)
@@ -276,4 +309,4 @@ def paginate(
     else:
         nxt = _cursor(order, items[-1], fp, False, signer) if more else None
         prev = _cursor(order, items[0], fp, True, signer) if cursor is not None and items else None
-    return Page(items, total, nxt, prev, None)
+    return Page(items, total.n, nxt, prev, None, total.estimated)

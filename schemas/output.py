@@ -364,9 +364,18 @@ class IssueSchema(IssueSummarySchema):
     next = nested(IssueRefSchema, allow_none=True)
 
 
+ESTIMATED = {
+    "description": "true: counting would read more than a bounded number of rows (a search past its candidate "
+    "bound, some filter sets), so `total` is a lower bound (at least that many), not the exact count."
+}
+
+
 class PageMetaSchema(OutputSchema):
     limit = integer()
-    total = integer(metadata={"description": "Items of the whole collection (every page)."})
+    total = integer(
+        metadata={"description": "Items of the whole collection (every page); a lower bound when `total_estimated`."}
+    )
+    total_estimated = fields.Boolean(required=True, metadata=ESTIMATED)
     page = integer(allow_none=True, metadata={"description": "The page number asked for (null: cursor paging)."})
     generation = text(metadata={"description": "The store generation this page was read from."})
 
@@ -553,6 +562,7 @@ class TimelineMetaSchema(OutputSchema):
     )
     limit = integer(metadata={"description": "Issue weeks per page."})
     total = integer(metadata={"description": "Issue weeks matching the filters, on every page."})
+    total_estimated = fields.Boolean(required=True, metadata=ESTIMATED)
     page = integer(allow_none=True, metadata={"description": "The page number asked for (null: cursor paging)."})
     generation = text()
 

@@ -352,7 +352,7 @@ class Prometheus:
 class Nginx:
     """The shipped deploy/nginx.conf in front of `upstream` (a loopback port): own prefix, pid, logs, cache."""
 
-    def __init__(self, upstream: int) -> None:
+    def __init__(self, upstream: int | list[int]) -> None:
         import re
 
         self.binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
@@ -364,9 +364,11 @@ class Nginx:
             (self.dir / d).mkdir()
         self.access_log = self.dir / "logs" / "access.log"
         shipped = (ROOT / "deploy" / "nginx.conf").read_text()
+        ports = [upstream] if isinstance(upstream, int) else upstream  # several: the instances behind one nginx
+        servers = ";\n    server ".join(f"127.0.0.1:{p}" for p in ports)
         subs = [
             (r"(proxy_cache_path\s+)\S+", rf"\g<1>{self.dir / 'cache'}"),
-            (r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{upstream}"),
+            (r"(upstream\s+bulletin_api\s*\{\s*server\s+)127\.0\.0\.1:\d+;", rf"\g<1>{servers};"),
             (r"(listen\s+)127\.0\.0\.1:\d+", rf"\g<1>127.0.0.1:{self.port}"),
             (r"(access_log\s+)\S+", rf"\g<1>{self.access_log}"),
         ]

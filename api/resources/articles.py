@@ -70,10 +70,13 @@ def article_page(session, ctx, **fixed):
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
         stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
-        prepared = None  # the hits subquery holds the words
+        prepared, count = None, True  # the hits subquery holds the words; its count is bounded by the candidates
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)
         order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
+
+        def count():
+            return queries.article_total(session, now, filters)
 
     named = set(args.get("fields_") or ())
 
@@ -97,6 +100,7 @@ def article_page(session, ctx, **fixed):
         annotate=annotate,
         params=params,
         prepared=prepared,
+        count=count,
         row=lambda row: queries.ArticleItem(row, terms),
     )
     if args.get("include"):

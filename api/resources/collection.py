@@ -42,7 +42,8 @@ def collection(
 
 
 def listing(ctx: RequestContext, page: Page, **meta) -> tuple[dict, dict]:
-    """{data, meta, links} of a page (`meta` adds to limit, total, page and generation), and its Link header."""
+    """{data, meta, links} of a page (`meta` adds to limit, total, total_estimated, page and generation), and its
+    Link header."""
     links = page_links(ctx, page)
     body = {
         "data": page.items,
@@ -50,6 +51,7 @@ def listing(ctx: RequestContext, page: Page, **meta) -> tuple[dict, dict]:
             **meta,
             "limit": ctx.args["limit"],
             "total": page.total,
+            "total_estimated": page.total_estimated,
             "page": page.page,
             "generation": ctx.generation.id[:20],
         },

@@ -139,6 +139,23 @@ class Article(Base):
     )
 
 
+class ArticleCount(Base):
+    """How many articles share one combination of the filterable columns and the visibility columns, written by
+    the loader with each generation: a total of any filter set over these columns is a sum over this small table
+    (at most one row per issue week, section, trend tag, language and embargo end), answered by the visibility
+    rule at any clock time, instead of a count over the articles."""
+
+    __tablename__ = "article_count"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section_slug: Mapped[str | None] = mapped_column(String(80))
+    trend_slug: Mapped[str | None] = mapped_column(String(40))
+    issue_start: Mapped[dt.date | None] = mapped_column(Date)
+    lang: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    embargo_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class Alias(Base):
     """Another slug or URL under which an article was captured; resolves to the article."""
 

@@ -7,12 +7,26 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, insert, literal, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from api.pagination import Key, Order
+from api.pagination import Key, Order, Total, bounded_total
 from api.store import search
-from api.store.models import RELATED_MAX, Alias, Article, Change, Issue, MediaFile, MediaUse, Related, Section, Trend
+from api.store.models import (
+    RELATED_MAX,
+    VISIBILITY,
+    Alias,
+    Article,
+    ArticleCount,
+    Change,
+    Issue,
+    MediaFile,
+    MediaUse,
+    Related,
+    Section,
+    Trend,
+)
 from api.store.visibility import has_become_visible, is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
@@ -44,17 +58,23 @@ SUMMARY_COLUMNS = (
     Article.translation_key,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
-#: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
-#: several values; filters compose with AND). `q` changes the statement itself (search.Matches).
+#: The article filters but `q`: name → the condition on a value over a table holding the article's filterable
+#: columns (the article table, or the per-generation counts for all but updated_since); the value is a literal or a
+#: bound parameter (lists hold several values; filters compose with AND). `q` changes the statement itself
+#: (search.Matches).
 _FILTERS = {
-    "section": lambda v: Article.section_slug.in_(v),
-    "trend": lambda v: Article.trend_slug.in_(v),
-    "issue": lambda v: Article.issue_start.in_(v),
-    "lang": lambda v: Article.lang.in_(v),
-    "from_": lambda v: Article.issue_start >= v,  # v: `from` − 6 days, since the issue week must end on or after it
-    "to": lambda v: Article.issue_start <= v,
-    "updated_since": lambda v: Article.updated_at >= v,
+    "section": lambda t, v: t.section_slug.in_(v),
+    "trend": lambda t, v: t.trend_slug.in_(v),
+    "issue": lambda t, v: t.issue_start.in_(v),
+    "lang": lambda t, v: t.lang.in_(v),
+    "from_": lambda t, v: t.issue_start >= v,  # v: `from` − 6 days, since the issue week must end on or after it
+    "to": lambda t, v: t.issue_start <= v,
+    "updated_since": lambda t, v: t.updated_at >= v,
 }
+#: The filters the per-generation counts answer (ArticleCount holds their columns).
+COUNTED = {"section", "trend", "issue", "lang", "from_", "to"}
+#: Past this many rows a total the counts do not answer (a search by date, `updated_since`) is estimated.
+COUNT_BOUND = 10_000
 _LISTS = {"section", "trend", "issue", "lang"}
 
 
@@ -76,7 +96,7 @@ def _search(stmt: Select, q: str | None) -> Select:
 @cache
 def _article_list(shape: tuple[str, ...], with_body: bool) -> Select:
     stmt = select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(is_public(bindparam("now")))
-    return stmt.where(*(_FILTERS[name](bindparam(name, expanding=name in _LISTS)) for name in shape))
+    return stmt.where(*(_FILTERS[name](Article, bindparam(name, expanding=name in _LISTS)) for name in shape))
 
 
 def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tuple[Select, dict, tuple | None]:
@@ -95,6 +115,28 @@ def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tu
     if filters.get("q") is None:
         return stmt, params, (shape, with_body)
     return _search(stmt, filters["q"]), params, None
+
+
+def article_total(session: Session, now: dt.datetime, filters: dict) -> Total:
+    """How many public articles match `filters`, without counting the articles: a sum over the per-generation
+    counts (exact, at any clock time: the visibility rule reads their embargo ends) when every filter is one they
+    hold, else the matching articles counted up to COUNT_BOUND (past it, estimated)."""
+    values = _filter_values(filters)
+    if filters.get("q") is None and set(values) <= COUNTED:
+        stmt = select(func.coalesce(func.sum(ArticleCount.n), 0)).where(
+            is_public(now, ArticleCount), *(_FILTERS[k](ArticleCount, v) for k, v in values.items())
+        )
+        return Total(int(session.scalar(stmt)))
+    stmt, params, _ = article_list(now, filters)
+    return bounded_total(session, stmt.with_only_columns(Article.id), params, COUNT_BOUND)
+
+
+def build_counts(conn: Connection) -> None:
+    """Write the per-generation counts of the articles just inserted (same transaction as the load)."""
+    names = ["section_slug", "trend_slug", "issue_start", "lang", *VISIBILITY]
+    columns = [getattr(Article, name) for name in names]
+    grouped = select(*columns, func.count()).group_by(*columns)
+    conn.execute(insert(ArticleCount).from_select([*names, "n"], grouped))
 
 
 class ArticleItem:
@@ -142,19 +184,22 @@ def terms(session: Session, generation_id: str) -> Terms:
 
 def filter_articles(stmt: Select, filters: dict) -> Select:
     """Apply the article filters (each may hold several values; filters compose with AND)."""
-    stmt = stmt.where(*(_FILTERS[k](v) for k, v in _filter_values(filters).items()))
+    stmt = stmt.where(*(_FILTERS[k](Article, v) for k, v in _filter_values(filters).items()))
     return _search(stmt, filters.get("q"))
 
 
-def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
-    """The relevance order of a search (rank, then slug as the unique tie-breaker) and the hits subquery to join.
+def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
+    """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
+    subquery to join (search.top_candidates over `stmt`).
 
-    Positional: its pages are positions in this order, so no cursor ever carries a score."""
-    hits = search.ranked(dialect, search.tokens(q))
+    Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
+    search.CANDIDATES deep."""
+    hits = search.top_candidates(dialect, stmt, search.tokens(q))
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
         positional=True,
+        depth=search.CANDIDATES,
     )
     return order, hits
 
@@ -162,11 +207,12 @@ def relevance_order(dialect: str, q: str) -> tuple[Order, object]:
 def ranked_article_list(
     session: Session, now: dt.datetime, filters: dict, with_body: bool
 ) -> tuple[Select, dict, Order]:
-    """The public articles matching `filters` and every word of `filters["q"]`, joined to their search rank:
-    (statement, its parameters, the relevance order). Joining the ranked hits is the search filter itself."""
+    """The best public articles matching `filters` and every word of `filters["q"]`, at most search.CANDIDATES
+    (and one more, to tell there are more), joined to their search rank: (statement, its parameters, the
+    relevance order). Joining the candidates is the search filter itself."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
-    order, hits = relevance_order(session.get_bind().dialect.name, filters["q"])
-    return stmt.join(hits, hits.c.id == Article.id), params, order
+    order, hits = relevance_order(session.get_bind().dialect.name, stmt, filters["q"])
+    return stmt.join(hits, hits.c.id == Article.id), {**params, "_candidates": search.CANDIDATES + 1}, order
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
@@ -361,15 +407,25 @@ def get_trend(session: Session, slug: str) -> Trend | None:
 DIRECTIONS = {-1: "worse", 0: "unchanged", 1: "better"}
 
 
-def story_versions(now: dt.datetime) -> Select:
+def story_versions(now: dt.datetime, issues: list[dt.date] | None = None) -> Select:
     """The ids of one public version per story: a story is a translation group (an article without a
     translation key is a story of its own), represented by its earliest published public version (then slug).
 
-    Chosen over every public article before any filter, so a story is counted the same way in any view.
+    Chosen over every public version of a story before any filter, so a story is counted the same way in any view.
+    With `issues`, only the stories with an article in those issues are ranked (their versions in other issues
+    included): the same choice for every article of those issues, at a cost bounded by theirs, not the archive's.
     """
     story = func.coalesce(literal("k:") + Article.translation_key, literal("a:") + cast(Article.id, String))
     rank = func.row_number().over(partition_by=story, order_by=(Article.published_at, Article.slug))
-    ranked = select(Article.id, rank.label("version")).where(is_public(now)).subquery()
+    candidates = select(Article.id, rank.label("version")).where(is_public(now))
+    if issues is not None:
+        keys = select(Article.translation_key).where(
+            Article.issue_start.in_(issues), Article.translation_key.is_not(None)
+        )
+        candidates = candidates.where(
+            or_(Article.issue_start.in_(issues), Article.translation_key.in_(keys.scalar_subquery()))
+        )
+    ranked = candidates.subquery()
     return select(ranked.c.id).where(ranked.c.version == 1)
 
 
@@ -380,8 +436,10 @@ def trend_timeline(session: Session, now: dt.datetime, filters: dict | None = No
     query (GROUP BY issue, section, trend direction); stories without a trend count in `total` only;
     stories without an issue or a section are not charted.
     """
+    filters = filters or {}
+    versions = story_versions(now, filters.get("issue"))
     stmt = (
-        filter_articles(public_articles(now).where(Article.id.in_(story_versions(now))), filters or {})
+        filter_articles(public_articles(now).where(Article.id.in_(versions)), filters)
         .with_only_columns(Article.issue_start, Article.section_slug, Trend.direction, func.count(Article.id))
         .join_from(Article, Section, Section.slug == Article.section_slug)
         .outerjoin(Trend, Trend.slug == Article.trend_slug)

@@ -13,7 +13,7 @@ so English words are stemmed and every script, Cyrillic included, is case- and a
 bm25 with title ×10, lead ×4, body ×1. PostgreSQL: a table `article_search` holding a weighted tsvector
 (title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
 Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the nearest), with a
-GIN index, ranked by ts_rank.
+GIN index, ranked by ts_rank. A relevance search ranks a bounded candidate set (`top_candidates`).
 
 User input is never query syntax: `tokens()` splits it into words (letters and digits; everything else is a
 separator), and each word is passed as a quoted FTS5 string or through plainto_tsquery, so quotes, AND/OR/NOT,
@@ -25,7 +25,7 @@ from __future__ import annotations
 import html
 import re
 
-from sqlalchemy import Boolean, Float, Integer, bindparam, text
+from sqlalchemy import Boolean, Float, Integer, Select, bindparam, cast, column, func, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -82,19 +82,47 @@ def build_index(conn: Connection) -> None:
     conn.exec_driver_sql(f"CREATE INDEX article_search_document ON {search} USING gin (document)")
 
 
-def ranked(dialect: str, words: list[str]):
-    """A subquery (id, rank) of every indexed article matching all `words`; higher rank is better."""
+#: How many of a search's best hits are ranked and served: pages reach this deep, and a total past it is a lower
+#: bound, marked as estimated.
+CANDIDATES = 1000
+_FTS = table("article_fts", column("rowid", Integer), column("rank", Float))
+BM25 = "bm25(10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1
+_PG_MATCH = (
+    "(article_search.config = 'english'::regconfig AND article_search.document @@ plainto_tsquery('english', :fts_q))"
+    " OR (article_search.config = 'russian'::regconfig AND article_search.document @@ plainto_tsquery('russian', :fts_q))"
+)
+_DOCUMENTS = table("article_search", column("article_id", Integer), column("config"), column("document"))
+
+
+def top_candidates(dialect: str, stmt: Select, words: list[str]):
+    """A subquery (id, rank) of at most CANDIDATES + 1 of the articles of `stmt` (a select over the article table
+    whose conditions say which articles may be found: the public ones under the request's filters) that match
+    every word; higher rank is better. The extra one tells that there are more.
+
+    SQLite: FTS5 yields its matches best first (`ORDER BY rank` with the bm25 weights, consumed by the virtual
+    table) and the join stops once enough of them pass the conditions: the best CANDIDATES of the full ranking.
+    PostgreSQL: the first CANDIDATES + 1 matches that the GIN index and the conditions yield (no order: the
+    scan stops there), each then scored with ts_rank; below the bound they are every match.
+    The bound is the bound parameter `_candidates`.
+    """
+    bound = bindparam("_candidates", type_=Integer)
+    found = stmt.with_only_columns(Article.id)
     if dialect == "sqlite":
-        stmt = text(
-            "SELECT rowid AS id, -bm25(article_fts, 10.0, 4.0, 1.0) AS rank FROM article_fts WHERE article_fts MATCH :fts_q"
-        ).bindparams(bindparam("fts_q", fts5_query(words)))
-    else:
-        stmt = text(
-            "SELECT article_id AS id, ts_rank(document, plainto_tsquery(config, :fts_q))::float8 AS rank FROM article_search "
-            "WHERE (config = 'english'::regconfig AND document @@ plainto_tsquery('english', :fts_q)) "
-            "OR (config = 'russian'::regconfig AND document @@ plainto_tsquery('russian', :fts_q))"
-        ).bindparams(bindparam("fts_q", " ".join(words)))
-    return stmt.columns(id=Integer, rank=Float).subquery("search_hits")
+        match = text("article_fts MATCH :fts_q AND article_fts.rank MATCH :fts_rank").bindparams(
+            fts_q=fts5_query(words), fts_rank=BM25
+        )
+        found = found.add_columns((-_FTS.c.rank).label("rank")).join_from(Article, _FTS, _FTS.c.rowid == Article.id)
+        return found.where(match).order_by(_FTS.c.rank).limit(bound).subquery("search_hits")
+    query = " ".join(words)
+    hits = (
+        found.add_columns(_DOCUMENTS.c.config, _DOCUMENTS.c.document)
+        .join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id)
+        .where(text(_PG_MATCH).bindparams(fts_q=query))
+        .limit(bound)
+        .subquery("search_matches")
+    )
+    score = func.ts_rank(hits.c.document, func.plainto_tsquery(hits.c.config, bindparam("fts_pg_q", query)))
+    return select(hits.c.id, cast(score, Float).label("rank")).subquery("search_hits")
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:

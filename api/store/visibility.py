@@ -41,9 +41,10 @@ def _visibility(ops: _Ops, status, embargo_until, now):
     return ops.both(status == PUBLISHED, ops.either(ops.unset(embargo_until), ops.reached(embargo_until, now)))
 
 
-def is_public(now: dt.datetime):
-    """The rule as SQL over the article table. Every article query goes through it."""
-    return _visibility(_SQL, Article.status, Article.embargo_until, now)
+def is_public(now: dt.datetime, table=Article):
+    """The rule as SQL over the article table (or another holding its visibility columns: the per-generation
+    counts). Every article query goes through it."""
+    return _visibility(_SQL, table.status, table.embargo_until, now)
 
 
 def public_articles(now: dt.datetime) -> Select:

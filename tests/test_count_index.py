@@ -1,0 +1,186 @@
+"""Totals of article filter sets come from the per-generation counts (or a bounded count, marked as estimated past
+its bound), never from a count over the archive: on generated archives with drafts and embargoes, whenever
+`meta.total_estimated` is false the total equals an oracle count of the visible articles, at clock times either
+side of the embargo end, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, select
+
+from api import clock
+from api.ingest.loader import load_archive
+from api.store import queries
+from api.store.models import Article
+from bench.generate import Rates, generate
+from tests.conftest import drop_pg_schema, make_app, new_pg_schema
+
+EMBARGO_END = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)  # the generator's embargo end
+CLOCKS = (EMBARGO_END - dt.timedelta(seconds=1), EMBARGO_END)
+
+
+@pytest.fixture(scope="module")
+def counted(backend, tmp_path_factory):
+    """A generated archive (about 40 weeks; drafts and embargoed documents) loaded into a store of this backend,
+    an app over it, and every article's filterable and visibility columns (the oracle's input)."""
+    archive = tmp_path_factory.mktemp("counted") / "archive"
+    generate(archive, 160, seed=31, rates=Rates(per_issue=4, documents=0.6, draft=0.1, embargoed=0.2), per_dir=200)
+    if backend["DATABASE_URL"].startswith("sqlite"):
+        store = {**backend, "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('counted-store') / 's.sqlite'}"}
+    else:
+        store = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
+    try:
+        report = load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"])
+        assert report.rejected == []
+        app = make_app(store, HOT_CACHE_MAX_BYTES=0, CACHE_REDIS_URL=None)
+        db = app.extensions["store"]
+        columns = (Article.status, Article.embargo_until, Article.section_slug, Article.trend_slug,
+                   Article.issue_start, Article.lang, Article.updated_at)  # fmt: skip
+        with db.session(db.current()) as session:
+            rows = session.execute(select(*columns)).all()
+        yield app, rows
+        db.dispose()
+    finally:
+        if not store["DATABASE_URL"].startswith("sqlite"):
+            drop_pg_schema(store["DATABASE_SCHEMA"])
+
+
+def oracle(rows, now: dt.datetime, f: dict) -> int:
+    """The visible articles matching the filters, counted row by row (the rule written out here again)."""
+
+    def visible(r) -> bool:
+        return r.status == "published" and (r.embargo_until is None or r.embargo_until <= now)
+
+    def matches(r) -> bool:
+        if "section" in f and r.section_slug not in f["section"]:
+            return False
+        if "trend" in f and r.trend_slug not in f["trend"]:
+            return False
+        if "issue" in f and r.issue_start not in f["issue"]:
+            return False
+        if "lang" in f and r.lang != f["lang"]:
+            return False
+        if "from" in f and (r.issue_start is None or r.issue_start + dt.timedelta(days=6) < f["from"]):
+            return False
+        if "to" in f and (r.issue_start is None or r.issue_start > f["to"]):
+            return False
+        return "updated_since" not in f or r.updated_at >= f["updated_since"]
+
+    return sum(visible(r) and matches(r) for r in rows)
+
+
+def _query(f: dict) -> dict:
+    out = {"limit": 1}
+    for k, v in f.items():
+        if isinstance(v, list | tuple | set | frozenset):
+            out[k] = ",".join(sorted(x.isoformat() if isinstance(x, dt.date) else x for x in v))
+        elif isinstance(v, dt.datetime):
+            out[k] = v.strftime("%Y-%m-%dT%H:%M:%SZ")
+        elif isinstance(v, dt.date):
+            out[k] = v.isoformat()
+        else:
+            out[k] = v
+    return out
+
+
+@st.composite
+def filter_sets(draw, rows) -> dict:
+    sections = sorted({r.section_slug for r in rows if r.section_slug})
+    trends = sorted({r.trend_slug for r in rows if r.trend_slug})
+    issues = sorted({r.issue_start for r in rows if r.issue_start})
+    f: dict = {}
+    if draw(st.booleans()):
+        f["section"] = draw(st.sets(st.sampled_from(sections), min_size=1, max_size=3))
+    if draw(st.booleans()):
+        f["trend"] = draw(st.sets(st.sampled_from(trends), min_size=1, max_size=2))
+    if draw(st.integers(0, 3)) == 0:
+        f["issue"] = draw(st.sets(st.sampled_from(issues), min_size=1, max_size=3))
+    if draw(st.booleans()):
+        f["lang"] = draw(st.sampled_from(["en", "ru"]))
+    span = (issues[-1] - issues[0]).days
+    if draw(st.booleans()):
+        f["from"] = issues[0] + dt.timedelta(days=draw(st.integers(-10, span + 10)))
+    if draw(st.booleans()):
+        f["to"] = issues[0] + dt.timedelta(days=draw(st.integers(-10, span + 10)))
+    if "from" in f and "to" in f and f["from"] > f["to"]:  # from after to is a 400
+        f["from"], f["to"] = f["to"], f["from"]
+    if draw(st.integers(0, 3)) == 0:
+        f["updated_since"] = dt.datetime.combine(
+            issues[0] + dt.timedelta(days=draw(st.integers(0, span))), dt.time(), dt.UTC
+        )
+    return f
+
+
+@contextmanager
+def statements(app):
+    engine = app.extensions["store"].current().engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement.lower())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_an_exact_total_is_the_oracle_count_at_any_clock_time(counted):
+    app, rows = counted
+    client = app.test_client()
+    assert sum(r.embargo_until is not None and r.status == "published" for r in rows) >= 3  # the clock matters
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(f=filter_sets(rows), now=st.sampled_from(CLOCKS))
+    def check(f, now):
+        clock.freeze(now)
+        try:
+            response = client.get("/v1/articles", query_string=_query(f))
+        finally:
+            clock.freeze(None)
+        assert response.status_code == 200, response.get_json()
+        meta = response.get_json()["meta"]
+        if not meta["total_estimated"]:
+            assert meta["total"] == oracle(rows, now, f), f
+        else:  # a lower bound
+            assert queries.COUNT_BOUND == meta["total"] <= oracle(rows, now, f)
+
+    check()
+
+
+@pytest.mark.parametrize("now", CLOCKS)
+def test_a_total_of_counted_filters_never_counts_the_articles(counted, now):
+    """Filters the counts hold are answered by a sum over them: no statement of the request counts articles."""
+    app, rows = counted
+    client = app.test_client()
+    clock.freeze(now)
+    try:
+        with statements(app) as seen:
+            body = client.get("/v1/articles?section=economy&lang=en&limit=1").get_json()
+    finally:
+        clock.freeze(None)
+    assert body["meta"]["total_estimated"] is False
+    assert body["meta"]["total"] == oracle(rows, now, {"section": {"economy"}, "lang": "en"}) > 0
+    assert not [s for s in seen if "count(" in s]
+    assert [s for s in seen if "article_count" in s]
+
+
+def test_past_the_bound_an_uncounted_filter_set_is_estimated(counted, monkeypatch):
+    app, rows = counted
+    monkeypatch.setattr(queries, "COUNT_BOUND", 5)
+    since = {"updated_since": dt.datetime(1990, 1, 1, tzinfo=dt.UTC)}
+    assert oracle(rows, CLOCKS[0], since) > 5
+    for sort in ("newest", "oldest"):
+        meta = app.test_client().get("/v1/articles", query_string={**_query(since), "sort": sort}).get_json()["meta"]
+        assert (meta["total"], meta["total_estimated"]) == (5, True)
+    few = {"updated_since": max(r.updated_at for r in rows)}
+    expected = oracle(rows, dt.datetime.now(dt.UTC), few)
+    assert 0 < expected <= 5
+    meta = app.test_client().get("/v1/articles", query_string=_query(few)).get_json()["meta"]
+    assert (meta["total"], meta["total_estimated"]) == (expected, False)
