@@ -7,8 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from api.pagination import Key, Order
 from api.store import search
@@ -254,10 +254,12 @@ def latest_issue(session: Session, now: dt.datetime, lang: str | None = None) ->
 
 
 def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue | None, Issue | None]:
-    """The previous and next public issues."""
-    prev = session.scalar(public_issues(now).where(Issue.start < issue.start).order_by(Issue.start.desc()).limit(1))
-    nxt = session.scalar(public_issues(now).where(Issue.start > issue.start).order_by(Issue.start.asc()).limit(1))
-    return prev, nxt
+    """The previous and next public issues, in one statement (the two one-row seeks, UNION ALL)."""
+    before = public_issues(now).where(Issue.start < issue.start).order_by(Issue.start.desc()).limit(1)
+    after = public_issues(now).where(Issue.start > issue.start).order_by(Issue.start.asc()).limit(1)
+    both = aliased(Issue, union_all(select(before.subquery()), select(after.subquery())).subquery("neighbours"))
+    found = {("prev" if i.start < issue.start else "next"): i for i in session.scalars(select(both))}
+    return found.get("prev"), found.get("next")
 
 
 #: How many article summaries an issue item embeds: per section and in all (the rest are one link away).
