@@ -26,7 +26,7 @@ ISSUE = "2022-02-14"
 ROUTES = {
     f"/v1/issues/{ISSUE}?fields={{f}}": (4, "the issue; its bounded article summaries; its per-section counts; "
                                            "its previous and next issue (one UNION ALL)"),
-    f"/v1/articles/{SEED_SLUG}?fields={{f}}": (3, "the article with section and trend joined; its aliases; its "
+    f"/v1/articles/{SEED_SLUG}?fields={{f}}": (2, "the article with its section, trend and aliases joined; its "
                                                  "translations"),
     "/v1/articles?fields={f}": (1, "the page (the total is kept per generation and filter set)"),
     "/v1/articles?section=international-relations&limit=10&fields={f}": (1, "the page"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import Select, String, and_, bindparam, cast, false, func, literal, or_, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from api.pagination import Key, Order
 from api.store import search
@@ -169,12 +169,14 @@ def ranked_article_list(
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
-    """The public article with this slug, or the one this alias slug points to: (article, via_alias)."""
-    article = session.scalar(public_articles(now).where(Article.slug == slug))
+    """The public article with this slug, or the one this alias slug points to: (article, via_alias). Its aliases
+    come joined in the same statement (an item shows them all; a list loads them by a second select)."""
+    stmt = public_articles(now).options(joinedload(Article.aliases))
+    article = session.scalars(stmt.where(Article.slug == slug)).unique().one_or_none()
     if article is not None:
         return article, False
     alias_target = select(Alias.article_id).where(Alias.slug == slug).scalar_subquery()
-    return session.scalar(public_articles(now).where(Article.id == alias_target)), True
+    return session.scalars(stmt.where(Article.id == alias_target)).unique().one_or_none(), True
 
 
 def translations(session: Session, article: Article, now: dt.datetime) -> list[Article]:
