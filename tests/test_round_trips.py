@@ -32,7 +32,7 @@ ROUTES = {
     "/v1/articles?section=international-relations&limit=10&fields={f}": (1, "the page"),
     "/v1/articles?q=pressure&fields={f}": (2, "the ranked page; the snippets of its hits"),
     "/v1/articles?from={d}": (2, "a new filter set: its total, counted once per generation; the page"),
-    "/v1/feed.atom?from={d}": (3, "the entries; their aliases; the archive weeks of the new filter set"),
+    "/v1/feed.atom?from={d}": (2, "the entries with section and trend joined; the archive weeks of the new filter set"),
 }  # fmt: skip
 FIELDS = ("slug,title", "title,slug", "slug,title,lead")
 
