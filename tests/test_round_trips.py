@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import shutil
 import time
 
 import psycopg
@@ -18,7 +19,16 @@ from sqlalchemy.engine import Engine
 
 from api.ingest.loader import load_archive
 from api.store import db
-from tests.conftest import ARCHIVE, PG_ADDRESS, PG_URL, SEED_SLUG, drop_pg_schema, new_pg_schema, require_service
+from tests.conftest import (
+    ARCHIVE,
+    PG_ADDRESS,
+    PG_URL,
+    SEED_SLUG,
+    copy_archive,
+    drop_pg_schema,
+    new_pg_schema,
+    require_service,
+)
 
 ISSUE = "2022-02-14"
 #: path → (budget, why each statement is needed). Every URL is requested first with another `fields` (or `from`)
@@ -174,3 +184,30 @@ def test_idle_connection_killed_by_the_server_is_replaced_before_use(pg_loaded, 
     time.sleep(0.01)
     resp = client.get("/v1/articles?fields=lead")
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+
+
+def test_statements_prepared_before_a_reload_read_the_new_generation(scratch_store, tmp_path, new_app):
+    """psycopg prepares a statement server-side after five runs on a connection; a reload swaps the schema under
+    it. The same statements must then read the new generation (PostgreSQL replans them), not fail or serve old
+    rows; on SQLite the engine of the new file is new."""
+    archive = copy_archive(tmp_path, ARCHIVE)
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = new_app(scratch_store, HOT_CACHE_MAX_BYTES=0)
+    client = app.test_client()
+    names = ("slug", "title", "lead", "section", "issue", "published_at", "lang", "url")
+    urls = [f"/v1/articles?limit=100&fields={','.join(names[: i + 1])}" for i in range(len(names))]
+    before = [client.get(u).get_json() for u in urls[:7]]  # one connection, the same page statement 7 times
+    assert all(b["meta"]["total"] == before[0]["meta"]["total"] for b in before)
+    store = app.extensions["store"]
+    if not store.sqlite:  # the pool's one connection now holds the page statement prepared
+        with store.current().engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar() >= 1
+    shutil.rmtree(archive / "2022-01-31")  # a week of the sample archive: the new generation lacks its articles
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    after = client.get(urls[7])
+    assert after.status_code == 200, after.get_data(as_text=True)[:300]
+    body = after.get_json()
+    assert body["meta"]["generation"] != before[0]["meta"]["generation"]
+    assert body["meta"]["total"] < before[0]["meta"]["total"]
+    fresh = new_app(scratch_store, HOT_CACHE_MAX_BYTES=0).test_client().get(urls[7]).get_json()
+    assert [a["slug"] for a in body["data"]] == [a["slug"] for a in fresh["data"]]
