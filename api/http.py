@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import logging
 import time
@@ -187,13 +188,37 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _not_modified_since(header: str | None, last_modified) -> bool:
+    """If-Modified-Since names a time at or after the last modification. An HTTP-date is GMT in each of its three
+    formats (RFC 9110 5.6.7): asctime's, which names no zone, is read as GMT too; an invalid date is ignored."""
     if not header:
         return False
     try:
         since = parsedate_to_datetime(header)
     except (TypeError, ValueError, IndexError):
         return False
-    return since.tzinfo is not None and last_modified.replace(microsecond=0) <= since
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return last_modified.replace(microsecond=0) <= since
+
+
+def _fresh_for(generation, now) -> int | None:
+    """Seconds until the next embargo of this generation ends (None: none pending): no cache may hold a page past it."""
+    next_change = generation.next_change(now)
+    return None if next_change is None else max(0, int((next_change - now).total_seconds()))
+
+
+def _tag_proves_current(inm: str | None, etag: str) -> bool:
+    """If-None-Match names the tag we issued for this very key: the resource exists in this (immutable) generation,
+    so a 304 needs no lookup. `*` proves nothing before the resource is found (a missing one stays a 404)."""
+    wildcard = inm is not None and inm.strip() == "*"
+    return not wildcard and _etag_matches(inm, etag)
+
+
+def _not_modified(inm: str | None, ims: str | None, last_modified) -> bool:
+    """The existing resource's 304 (RFC 9110 13.2.2): `If-None-Match: *` matches it; If-Modified-Since counts only
+    when If-None-Match is absent (a tag that did not match is never overruled by a date)."""
+    wildcard = inm is not None and inm.strip() == "*"
+    return wildcard or (inm is None and _not_modified_since(ims, last_modified))
 
 
 def cache_control(limit: int | None) -> str:
@@ -257,9 +282,7 @@ def cached_endpoint(
             )  # fmt: skip
             etag = signer.etag(key)  # keyed: a client cannot make one up
             last_modified = generation.last_modified(now)
-            next_change = generation.next_change(now)
-            # Never let a cache hold a page past the moment an embargo ends.
-            limit = None if next_change is None else max(0, int((next_change - now).total_seconds()))
+            limit = _fresh_for(generation, now)  # never let a cache hold a page past the moment an embargo ends
             headers = {
                 "ETag": etag,
                 "Last-Modified": format_datetime(last_modified, usegmt=True),
@@ -268,11 +291,7 @@ def cached_endpoint(
                 "Content-Language": lang,
             }
             inm = request.headers.get("If-None-Match")
-            # A tag we issued for this very key proves the resource exists in this (immutable) generation: 304
-            # with no lookup at all. `*` and If-Modified-Since prove nothing, so they wait for the resource
-            # (a missing one stays a 404).
-            wildcard = inm is not None and inm.strip() == "*"
-            if not wildcard and _etag_matches(inm, etag):
+            if _tag_proves_current(inm, etag):  # `*` and If-Modified-Since wait for the resource (404 if missing)
                 return Response(status=304, headers=headers)
             entry = response_cache.get(key)
             _note_lookup("response", entry is not None)
@@ -285,9 +304,7 @@ def cached_endpoint(
                     # dumped in the session: a dump may load what the view left lazy (an article's aliases)
                     body = value if isinstance(value, bytes) else orjson.dumps(dump(value, ctx))
                 entry = Cached(body, extra, mimetype)
-            if wildcard or (
-                inm is None and _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
-            ):
+            if _not_modified(inm, request.headers.get("If-Modified-Since"), last_modified):
                 if fresh:
                     response_cache.set(key, entry)
                 return Response(status=304, headers=headers)

@@ -341,11 +341,45 @@ COMPONENTS = {
         },
         "additionalProperties": False,
     },
+    "TableCell": {
+        "type": "object",
+        "required": ["type", "text", "children", "markDefs"],
+        "properties": {
+            "type": {"type": "string", "enum": ["cell"]},
+            "text": {"type": "string", "description": "Plain text of the spans (empty for an empty cell)."},
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Span"}},
+            "markDefs": {"type": "array", "items": {"$ref": "#/components/schemas/LinkMarkDef"}},
+        },
+        "additionalProperties": False,
+    },
+    "TableRow": {
+        "type": "object",
+        "required": ["header", "cells"],
+        "properties": {
+            "header": {"type": "boolean", "description": "A head row (`<th>` cells)."},
+            "cells": {"type": "array", "items": {"$ref": "#/components/schemas/TableCell"}},
+        },
+        "additionalProperties": False,
+    },
+    "TableBlock": {
+        "type": "object",
+        "required": ["type", "align", "rows"],
+        "properties": {
+            "type": {"type": "string", "enum": ["table"]},
+            "align": {
+                "type": "array",
+                "description": "Each column's alignment, left to right (null: not set).",
+                "items": {"type": ["string", "null"], "enum": ["left", "center", "right", None]},
+            },
+            "rows": {"type": "array", "items": {"$ref": "#/components/schemas/TableRow"}},
+        },
+        "additionalProperties": False,
+    },
     "Block": {
         "description": "One block of an article body (`format=blocks`), after Portable Text.",
         "oneOf": [
             {"$ref": f"#/components/schemas/{name}Block"}
-            for name in ("Paragraph", "Heading", "Quote", "List", "Code", "Image")
+            for name in ("Paragraph", "Heading", "Quote", "List", "Code", "Image", "Table")
         ],
         "discriminator": {
             "propertyName": "type",
@@ -358,6 +392,7 @@ COMPONENTS = {
                     ("list", "List"),
                     ("code", "Code"),
                     ("image", "Image"),
+                    ("table", "Table"),
                 )
             },
         },

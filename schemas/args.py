@@ -70,9 +70,7 @@ class ArticleFilterArgs(PageArgs):
 
     @validates_schema
     def _check(self, data, **kwargs):
-        _check_range(data)
-        if data.get("sort") == "relevance" and data.get("q") is None:
-            raise ValidationError("sort=relevance needs a search text q.", "sort")
+        _check_article_filters(data)
 
 
 class FeedArgs(ArticleFilterArgs):
@@ -89,19 +87,28 @@ def _check_range(data: dict) -> None:
         raise ValidationError("from must not be after to.", "from")
 
 
+def _check_article_filters(data: dict) -> None:
+    """The article filters' own rules (plain functions, not the schema hooks: mutation testing reaches them)."""
+    _check_range(data)
+    if data.get("sort") == "relevance" and data.get("q") is None:
+        raise ValidationError("sort=relevance needs a search text q.", "sort")
+
+
 ARTICLE_FIELDS = (
     "slug", "title", "lead", "lang", "section", "trend", "issue", "position", "published_at", "updated_at",
     "truncated", "url", "snippet", "fallback",
 )  # fmt: skip
 ARTICLE_FIELDS = ARTICLE_FIELDS[:10] + ("word_count", "reading_minutes") + ARTICLE_FIELDS[10:]
 #: Fields a list item carries only when `fields` names them (or, for the body, `format` asks for it).
-ARTICLE_LIST_EXTRAS = ("body", "authors", "image")
+ARTICLE_LIST_EXTRAS = ("body", "authors", "image", "translations")
 ARTICLE_LIST_FIELDS = ARTICLE_FIELDS + ARTICLE_LIST_EXTRAS
 ARTICLE_ITEM_FIELDS = ARTICLE_FIELDS[:-2] + (
     "body", "authors", "image", "canonical_url", "aliases", "translation_key", "translations", "requested_slug",
-    "fallback",
+    "related_url", "fallback",
 )  # fmt: skip
 INCLUDES = ("section", "trend", "issue")
+#: An article item may also embed its related articles.
+ITEM_INCLUDES = (*INCLUDES, "related")
 
 
 BODY_FORMATS = ("html", "text", "blocks")
@@ -130,14 +137,19 @@ def fields_param(allowed: tuple[str, ...], what: str) -> CsvList:
     )
 
 
-def include_param() -> CsvList:
+def include_param(allowed: tuple[str, ...] = INCLUDES) -> CsvList:
+    related = (
+        " On an article item, `related` embeds its related articles (`included.related`, at most 5 summaries)."
+        if "related" in allowed
+        else ""
+    )
     return CsvList(
-        Text(validate=validate.OneOf(INCLUDES)),
-        max_items=len(INCLUDES),
+        Text(validate=validate.OneOf(allowed)),
+        max_items=len(allowed),
         data_key="include",
         metadata={
             "description": "Embed the full section, trend and/or issue objects the articles refer to, once each, in "
-            "a top-level `included` object (comma-separated: section, trend, issue)."
+            f"a top-level `included` object (comma-separated: {', '.join(allowed)}).{related}"
         },
     )
 
@@ -193,7 +205,13 @@ class ItemArgs(BaseArgs):
 class ArticleItemArgs(BaseArgs):
     format = format_param(on_lists=False)
     fields_ = fields_param(ARTICLE_ITEM_FIELDS, "article")
-    include = include_param()
+    include = include_param(ITEM_INCLUDES)
+
+
+class RelatedArgs(BaseArgs):
+    """An article's related articles: `fields` shapes the summaries."""
+
+    fields_ = fields_param(ARTICLE_FIELDS, "related article")
 
 
 class IssueItemArgs(BaseArgs):

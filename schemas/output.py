@@ -217,6 +217,23 @@ class ArticleSummarySchema(OutputSchema):
     )
 
 
+class TranslationSchema(OutputSchema):
+    slug = text()
+    title = text()
+    url = text()
+
+
+TRANSLATIONS_DOC = "Language → the same article in that language."
+
+
+def translations_field(description: str = TRANSLATIONS_DOC) -> fields.Dict:
+    return fields.Dict(
+        keys=fields.String(metadata=LANG),
+        values=Nested(TranslationSchema),
+        metadata={"description": description},
+    )
+
+
 class ArticleListItemSchema(ArticleSummarySchema):
     """An article of a list; `body` only when asked for (`format=…` or `fields=…,body`), to keep pages light."""
 
@@ -226,6 +243,7 @@ class ArticleListItemSchema(ArticleSummarySchema):
         lambda a, c: {"caption": a.image_caption, "credit": a.image_credit} if a.image_caption or a.image_credit else None,
         IMAGE, required=False, allow_none=True, description="Only with `fields=…,image`.",
     )  # fmt: skip
+    translations = translations_field("Only with `fields=…,translations`. " + TRANSLATIONS_DOC)
 
 
 class ArticleSchema(ArticleSummarySchema):
@@ -359,7 +377,25 @@ class IncludedSchema(OutputSchema):
     section = fields.List(Nested(SectionSchema))
     trend = fields.List(Nested(TrendSchema))
     issue = fields.List(Nested(IssueSummarySchema))
+    related = fields.List(
+        Nested(ArticleSummarySchema),
+        metadata={"description": "Article item only, `include=related`: its related articles, best first."},
+    )
 
+
+RELATED_DOC = (
+    "Public articles in the article's language ranked by shared section, trend tag and terms and nearness in time, "
+    "best first; never the same story in another language, never a hidden article (at most 5)."
+)
+RelatedListSchema = OutputSchema.from_dict(
+    {
+        "data": fields.List(Nested(ArticleSummarySchema), required=True, metadata={"description": RELATED_DOC}),
+        "meta": nested(OutputSchema.from_dict({"max": integer(metadata={"description": "At most this many."}),
+                                               "generation": text()}, name="RelatedMeta")),
+        "links": nested(OutputSchema.from_dict({"self": text(), "article": text()}, name="RelatedLinks")),
+    },
+    name="RelatedList",
+)  # fmt: skip
 
 INCLUDED = Nested(IncludedSchema, metadata={"description": "Only with `include`."})
 ArticleListSchema = OutputSchema.from_dict(
@@ -385,21 +421,12 @@ def item(schema: type[Schema], name: str, links: type[Schema] | None = None) -> 
     return OutputSchema.from_dict(shape, name=name)
 
 
-class TranslationSchema(OutputSchema):
-    slug = text()
-    title = text()
-    url = text()
-
-
 class ArticleDetailSchema(ArticleSchema):
-    translations = fields.Dict(
-        keys=fields.String(metadata=LANG),
-        values=Nested(TranslationSchema),
-        metadata={"description": "Language → the same article in that language."},
-    )
+    translations = translations_field()
     requested_slug = fields.String(
         metadata={"description": "The slug asked for (an alias slug when it differs from `slug`)."}
     )
+    related_url = fields.String(metadata={"description": "Its related articles (the list `include=related` embeds)."})
 
 
 ArticleItemSchema = OutputSchema.from_dict(

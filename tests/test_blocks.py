@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+import tempfile
+from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.ingest.loader import load_archive
@@ -36,6 +38,11 @@ Plain words with **bold**, *italic*, `code` and a [link](https://example.org/rep
 ```python
 print("hi")
 ```
+
+| Region | **Output** | Change |
+|:-------|:----------:|-------:|
+| Minsk | [up](https://example.org/minsk) | `+3%` |
+| Brest | |
 """
 
 DOC = """\
@@ -65,7 +72,7 @@ def _walk(blocks):
 
 def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> None:
     kinds = [b["type"] for b in _walk(blocks)]
-    assert {"heading", "paragraph", "quote", "list", "image", "code"} <= set(kinds)
+    assert {"heading", "paragraph", "quote", "list", "image", "code", "table"} <= set(kinds)
     heading = next(b for b in _walk(blocks) if b["type"] == "heading")
     assert (heading["level"], heading["text"]) == (2, "Reading the week")
     para = next(b for b in blocks if b["type"] == "paragraph")
@@ -86,6 +93,19 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
     assert (image["src"], image["alt"], image["caption"]) == ("media/map.png", "A map of the region", "The region")
     code = next(b for b in blocks if b["type"] == "code")
     assert (code["language"], code["text"]) == ("python", 'print("hi")')
+    table = next(b for b in blocks if b["type"] == "table")
+    assert table["align"] == ["left", "center", "right"]
+    assert [r["header"] for r in table["rows"]] == [True, False, False]
+    assert [[c["text"] for c in r["cells"]] for r in table["rows"]] == [
+        ["Region", "Output", "Change"],
+        ["Minsk", "up", "+3%"],
+        ["Brest", "", ""],
+    ]
+    head, minsk = table["rows"][0]["cells"], table["rows"][1]["cells"]
+    assert head[1]["children"] == [{"type": "span", "text": "Output", "marks": ["strong"]}]
+    (cell_link,) = minsk[1]["markDefs"]
+    assert cell_link["href"] == "https://example.org/minsk" and minsk[1]["children"][0]["marks"] == [cell_link["key"]]
+    assert minsk[2]["children"] == [{"type": "span", "text": "+3%", "marks": ["code"]}]
     for fragment in (
         "<h2>Reading the week</h2>",
         "<strong>bold</strong>",
@@ -96,6 +116,10 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
         "<ol><li>nested one</li><li>nested two</li></ol>",
         '<img src="media/map.png" alt="A map of the region">',
         '<pre><code>print("hi")</code></pre>',
+        '<thead><tr><th align="left">Region</th><th align="center"><strong>Output</strong></th>',
+        '<td align="center"><a href="https://example.org/minsk" rel="noopener nofollow">up</a></td>',
+        '<td align="right"><code>+3%</code></td>',
+        '<tr><td align="left">Brest</td><td align="center"></td><td align="right"></td></tr></tbody></table>',
     ):
         assert fragment in body_html
     assert "<p></p>" not in body_html
@@ -106,6 +130,7 @@ def _check_everything(blocks: list[dict], body_html: str, body_text: str) -> Non
         "• first item",
         "  1) nested one",
         "A map of the region",
+        "Region\tOutput\tChange\nMinsk\tup\t+3%\nBrest\t\t",
     ):
         assert words in body_text
     assert body_html == blocks_to_html(blocks) and body_text == blocks_to_text(blocks)
@@ -163,6 +188,15 @@ _block = st.one_of(
     st.lists(_inline, min_size=1, max_size=3).map(lambda items: "\n".join(f"- {i}" for i in items)),
     st.lists(_inline, min_size=1, max_size=3).map(lambda items: "\n".join(f"1. {i}\n   - {i}" for i in items)),
     _word.map(lambda w: f"```\n{w}\n```"),
+    st.integers(1, 3)
+    .flatmap(
+        lambda n: st.tuples(
+            st.lists(_inline, min_size=n, max_size=n),
+            st.lists(st.sampled_from(["---", ":--", ":-:", "--:"]), min_size=n, max_size=n),
+            st.lists(st.lists(_inline, min_size=1, max_size=n), max_size=3),
+        )
+    )
+    .map(lambda t: "\n".join("| " + " | ".join(row) + " |" for row in (t[0], t[1], *t[2]))),
 )
 _document = st.lists(_block, min_size=1, max_size=6).map("\n\n".join)
 
@@ -183,6 +217,39 @@ def test_html_and_text_are_the_blocks_rendered(source):
     words = re.sub(r"\s+", "", re.sub(r"^(?:\s*(?:•|\d+\)))+", "", text, flags=re.M))
     alts = "".join(re.sub(r"\s+", "", b["alt"]) for b in _walk(blocks) if b["type"] == "image")
     assert sorted(words) == sorted(shown + alts)
+    tables = [b for b in _walk(blocks) if b["type"] == "table"]
+    assert body_html.count("<table>") == len(tables)
+    for table in tables:  # every row of a table has a cell per column, each alignment a known one
+        assert all(len(r["cells"]) == len(table["align"]) for r in table["rows"])
+        assert set(table["align"]) <= {None, "left", "center", "right"}
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_document.filter(lambda d: markdown_to_blocks(d)[1]), min_size=2, max_size=4))
+def test_served_html_and_text_are_the_served_blocks_rendered(scratch_store, documents):
+    """Generated documents (tables among them) loaded into this backend: each format the API serves derives from
+    the blocks it serves, so no format holds what another lacks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        week = Path(tmp) / "2022-01-31"
+        week.mkdir()
+        for n, source in enumerate(documents):
+            head = DOC.replace("every-construct", f"generated-{n}").replace("position: 9", f"position: {n + 1}")
+            head = head.replace("Every construct", f"Generated document {n}")  # merged as one article otherwise
+            (week / f"generated-{n}.en.md").write_text(head + source + "\n", encoding="utf-8")
+        load_archive(Path(tmp), scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    try:
+        client = app.test_client()
+        for n, source in enumerate(documents):
+            body = {}
+            for fmt in ("html", "text", "blocks"):
+                response = client.get(f"/v1/articles/generated-{n}?format={fmt}")
+                assert response.status_code == 200, response.get_data(as_text=True)
+                body.update(response.get_json()["data"]["body"])
+            assert body["blocks"] == markdown_to_blocks(source)[1]
+            assert body["html"] == blocks_to_html(body["blocks"]) and body["text"] == blocks_to_text(body["blocks"])
+    finally:
+        app.extensions["store"].dispose()
 
 
 # ---------------------------------------------------------------- word count and reading time
@@ -217,3 +284,14 @@ def test_list_fields_may_name_authors_and_image(client):
         assert (article["authors"], article["image"]) == (item["authors"], item["image"])
     with_body = walk(client, "/v1/articles?format=blocks&fields=body,authors&limit=50")
     assert all(set(a) == {"slug", "body", "authors"} for a in with_body)
+
+
+def test_list_fields_may_name_translations(client):
+    listed = walk(client, "/v1/articles?fields=title,translations&limit=50")
+    assert listed and all(set(a) == {"slug", "title", "translations"} for a in listed)
+    assert any(a["translations"] for a in listed), "the sample archive holds a translated story"
+    for article in listed:
+        item = client.get(f"/v1/articles/{article['slug']}").get_json()["data"]
+        assert article["translations"] == item["translations"]
+        assert article["slug"] not in {t["slug"] for t in article["translations"].values()}
+    assert all("translations" not in a for a in walk(client, "/v1/articles?fields=title,authors&limit=50"))

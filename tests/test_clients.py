@@ -121,6 +121,9 @@ def _summaries_agree_with_the_api(summary: dict, port: int) -> None:
     blocks = summary["blocks"]  # each article of the latest issue as blocks: paragraphs and at least one list
     assert [b["slug"] for b in blocks] == summary["issue"]["articles"] and all(b["text"] for b in blocks)
     assert {kind for b in blocks for kind in b["kinds"]} == {"paragraph", "list"}
+    for b in blocks:  # include=related, read through each generated client's types
+        assert b["related"] == [a["slug"] for a in api(port, f"/v1/articles/{b['slug']}/related")["data"]]
+    assert any(b["related"] for b in blocks)
     listed = summary["list"]
     assert listed["total"] >= 1 and listed["sections"] == ["economy"] and listed["trends"] == ["worse"]
     assert listed["total"] == api(port, "/v1/articles?section=economy&trend=worse&lang=en")["meta"]["total"]

@@ -10,7 +10,12 @@ import pytest
 from tests.conftest import SEED_SLUG
 
 EXAMPLES = {"slug": "economy", "issue_id": "2022-02-14"}
-PER_PATH = {"/v1/articles/<slug>": SEED_SLUG, "/v1/trends/<slug>": "worse", "/v1/trends/<slug>/articles": "worse"}
+PER_PATH = {
+    "/v1/articles/<slug>": SEED_SLUG,
+    "/v1/articles/<slug>/related": SEED_SLUG,
+    "/v1/trends/<slug>": "worse",
+    "/v1/trends/<slug>/articles": "worse",
+}
 
 
 def _concrete(rule) -> str:

@@ -197,7 +197,7 @@ def _normalised(response, slug: str) -> tuple:
 
 
 @pytest.mark.parametrize("slug", HIDDEN_SLUGS)
-@pytest.mark.parametrize("suffix", ["", "?lang=ru", "?format=text"])
+@pytest.mark.parametrize("suffix", ["", "?lang=ru", "?format=text", "/related", "?include=related"])
 def test_hidden_article_answers_like_a_missing_one(client, slug, suffix):
     missing = "absent" + slug.removeprefix("canary")  # same length, so Content-Length compares too
     hidden = client.get(f"/v1/articles/{slug}{suffix}")

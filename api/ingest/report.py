@@ -34,6 +34,7 @@ class LoadReport:
     renamed_slugs: list[str] = field(default_factory=list)  # `slug (lang) -> slug-lang`: one slug, two languages
     issues_per_year: dict[str, int] = field(default_factory=dict)
     changes_recorded: int = 0
+    related_rows: int = 0  # rows of the related-articles table (each article's kept neighbours)
     generation: str = ""
     swapped: bool = False
 

@@ -14,8 +14,17 @@ from markdown_it.tree import SyntaxTreeNode
 ALLOWED_TAGS = {
     *("p", "ul", "ol", "li", "em", "strong", "b", "i", "a", "blockquote", "br", "code", "pre", "img"),
     *("h1", "h2", "h3", "h4", "h5", "h6"),
+    *("table", "thead", "tbody", "tr", "th", "td"),
 }
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}, "ol": {"start"}}
+ALLOWED_ATTRIBUTES = {
+    "*": set(),  # no generic attributes (ammonia's default keeps `lang` and `title` on every tag): only these
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+}
+#: Column alignment is the one table attribute kept (`align` on th/td), and only with these values (never `style`).
+ALIGNMENTS = ("left", "center", "right")
+_ATTRIBUTE_VALUES = {tag: {"align": set(ALIGNMENTS)} for tag in ("th", "td")}
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 _TRANSLIT = str.maketrans(
@@ -61,7 +70,8 @@ _TRANSLIT = str.maketrans(
     }
 )
 
-_md = MarkdownIt("commonmark")
+# CommonMark plus GFM tables (markdown-it's `table` rule), which the archive's documents use.
+_md = MarkdownIt("commonmark").enable("table")
 
 
 def slugify(text: str, max_length: int = 120) -> str:
@@ -109,6 +119,7 @@ def _clean(raw: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=ALLOWED_SCHEMES,
+        tag_attribute_values=_ATTRIBUTE_VALUES,
         link_rel="noopener nofollow",
         clean_content_tags={"script", "style"},
     )
@@ -250,6 +261,31 @@ def _inline_blocks(node, kind: str, **extra) -> list[dict]:
     return out
 
 
+def _cell(node) -> dict:
+    """One table cell: a text block of inline spans (an image in a cell stays its alt text, as in the HTML)."""
+    run = _Inline()
+    if node.children:
+        run.walk(node.children[0], [], [0], top=False)
+    run.flush()
+    children, defs = run.parts[0] if run.parts else ([], [])
+    return text_block("cell", children, defs)
+
+
+def _alignment(node) -> str | None:
+    found = re.search(r"text-align:\s*(left|center|right)", str(node.attrs.get("style", "")))
+    return found and found.group(1)
+
+
+def table_block(node) -> dict:
+    """A GFM table: rows of cells (the head row flagged `header`) and each column's alignment (null: none)."""
+    rows = []
+    for part in node.children:  # thead, tbody
+        for tr in part.children:
+            rows.append({"header": part.type == "thead", "cells": [_cell(td) for td in tr.children]})
+    first = node.children[0].children[0].children if node.children and node.children[0].children else []
+    return {"type": "table", "align": [_alignment(th) for th in first], "rows": rows}
+
+
 def _node_blocks(nodes) -> list[dict]:
     out: list[dict] = []
     for node in nodes:
@@ -275,6 +311,8 @@ def _node_blocks(nodes) -> list[dict]:
             text = node.content.rstrip("\n")
             if text.strip():
                 out.append({"type": "code", "language": (node.info or "").split(" ")[0] or None, "text": text})
+        elif kind == "table":
+            out.append(table_block(node))
         # thematic breaks and raw HTML blocks are not part of the model
     return out
 
@@ -310,6 +348,8 @@ def _block_html(block: dict, *, tight: bool = False) -> str:
             if block.get(dim):
                 attrs += f' {dim}="{int(block[dim])}"'
         return f"<p><img {attrs}></p>"
+    if kind == "table":
+        return _table_html(block)
     if kind == "list":
         tag = "ol" if block.get("ordered") else "ul"
         start = f' start="{block["start"]}"' if block.get("start") else ""
@@ -321,6 +361,28 @@ def _block_html(block: dict, *, tight: bool = False) -> str:
             items.append("<li>" + "".join(_block_html(b, tight=lone) for b in inner) + "</li>")
         return f"<{tag}{start}>" + "".join(items) + f"</{tag}>"
     return ""
+
+
+def _table_html(block: dict) -> str:
+    align = block["align"]
+    head = [r for r in block["rows"] if r["header"]]
+    body = [r for r in block["rows"] if not r["header"]]
+
+    def row(r: dict) -> str:
+        tag = "th" if r["header"] else "td"
+        cells = []
+        for i, cell in enumerate(r["cells"]):
+            way = align[i] if i < len(align) else None
+            attr = f' align="{way}"' if way in ALIGNMENTS else ""
+            cells.append(f"<{tag}{attr}>{_children_html(cell)}</{tag}>")
+        return "<tr>" + "".join(cells) + "</tr>"
+
+    out = "<table>"
+    if head:
+        out += "<thead>" + "".join(map(row, head)) + "</thead>"
+    if body:
+        out += "<tbody>" + "".join(map(row, body)) + "</tbody>"
+    return out + "</table>"
 
 
 def blocks_to_html(blocks: list[dict]) -> str:
@@ -344,11 +406,14 @@ def _block_text(block: dict, depth: int = 0) -> str:
         return "\n\n".join(_block_text(b, depth) for b in block["blocks"])
     if kind == "image":
         return block.get("alt") or ""
+    if kind == "table":  # a row a line, cells tab-separated (the plain-text table every spreadsheet pastes)
+        return "\n".join("  " * depth + "\t".join(c["text"] for c in r["cells"]) for r in block["rows"])
     return ("  " * depth if depth else "") + block["text"]
 
 
 def blocks_to_text(blocks: list[dict]) -> str:
-    """Plain text of blocks: blocks separated by blank lines, list items bulleted, images by their alt text."""
+    """Plain text of blocks: blocks separated by blank lines, list items bulleted, images by their alt text,
+    table rows one a line with tab-separated cells."""
     return "\n\n".join(t for t in (_block_text(b) for b in blocks) if t)
 
 

@@ -20,6 +20,7 @@ from api import clock
 from api.ingest.captures import publication_time
 from api.ingest.merge import BATCH, Index, in_batches
 from api.ingest.records import BULK_IMPORTED, ArticleRecord
+from api.ingest.related import build_related
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.text import blocks_to_html, blocks_to_text, word_count
 from api.ingest.vocabulary import Vocabulary
@@ -299,6 +300,7 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime) 
         _insertin_batches(conn, Alias, alias_rows())
         _insertin_batches(conn, ArticleUrl, url_rows())
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
+        report.related_rows = build_related(conn, now, digest)  # what the related-articles lookup reads
 
         report.changes_recorded = _record_changes(conn, previous, now)
         # The change feed is served content too: two stores of the same archive with different histories

@@ -13,8 +13,15 @@ from api.problems import NotFound
 from api.resources.collection import Extended, collection
 from api.store import queries, search
 from api.store.models import Article
-from schemas.args import ARTICLE_LIST_EXTRAS, ArticleItemArgs, ArticleListArgs
-from schemas.output import ArticleDetailSchema, ArticleItemSchema, ArticleListItemSchema, ArticleListSchema
+from schemas.args import ARTICLE_LIST_EXTRAS, ArticleItemArgs, ArticleListArgs, RelatedArgs
+from schemas.output import (
+    ArticleDetailSchema,
+    ArticleItemSchema,
+    ArticleListItemSchema,
+    ArticleListSchema,
+    ArticleSummarySchema,
+    RelatedListSchema,
+)
 
 bp = Blueprint("articles", __name__)
 
@@ -68,11 +75,17 @@ def article_page(session, ctx, **fixed):
         stmt, params, prepared = queries.article_list(now, filters, with_body)
         order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
 
+    named = set(args.get("fields_") or ())
+
     def annotate(items):
         found = search.snippets(session.connection(), [a.id for a in items], words) if words else {}
         for article in items:
             if words:
                 article.snippet = found.get(article.id, "")
+        if "translations" in named:
+            linked = translation_links(session, items, ctx)
+            for article in items:
+                article.translations = linked[article.id]
 
     terms = queries.terms(session, ctx.generation.id)
     body, headers = collection(
@@ -87,12 +100,27 @@ def article_page(session, ctx, **fixed):
         row=lambda row: queries.ArticleItem(row, terms),
     )
     if args.get("include"):
-        body["included"] = included(session, body["data"], args["include"], now)
+        body["included"] = included(session, body["data"], args["include"], ctx)
     return body, headers
 
 
-def included(session, articles: list, names: list[str], now) -> dict:
-    """The full section, trend and issue objects that `articles` refer to, once each, in display order."""
+def translation_links(session, articles: list, ctx) -> dict[int, dict]:
+    """Article id → {lang: {slug, title, url}} of its public translations (one query for all of `articles`)."""
+    found = queries.translations_of(session, articles, ctx.now)
+    return {
+        a.id: {
+            t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
+            for t in found.get(a.translation_key, ())
+            if t.id != a.id
+        }
+        for a in articles
+    }
+
+
+def included(session, articles: list, names: list[str], ctx) -> dict:
+    """The full section, trend and issue objects that `articles` refer to, once each, in display order; on an
+    article item, `related`: its related articles."""
+    now = ctx.now
     out: dict = {}
     if "section" in names:
         sections = queries.sections_by_slug(session, {a.section_slug for a in articles if a.section_slug})
@@ -109,6 +137,9 @@ def included(session, articles: list, names: list[str], now) -> dict:
         issues = queries.issues_by_start(session, {a.issue_start for a in articles if a.issue_start})
         queries.annotate_issues(session, issues, now)
         out["issue"] = issues
+    if "related" in names:  # only an item's arguments allow it: one article
+        (article,) = articles
+        out["related"] = queries.related(session, article.id, now, queries.terms(session, ctx.generation.id))
     return out
 
 
@@ -127,15 +158,32 @@ def get_article(session, ctx, slug):
     article, via_alias = queries.get_article(session, slug[:200], now)
     if article is None:
         raise NotFound(f"No article with slug '{slug[:200]}'.")
-    translations = {
-        t.lang: {"slug": t.slug, "title": t.title, "url": f"{ctx.base}/v1/articles/{t.slug}"}
-        for t in queries.translations(session, article, now)
+    body = {
+        "data": Extended(
+            article,
+            translations=translation_links(session, [article], ctx)[article.id],
+            requested_slug=slug if via_alias else article.slug,
+            related_url=f"{ctx.base}/v1/articles/{article.slug}/related",
+        )
     }
-    body = {"data": Extended(article, translations=translations, requested_slug=slug if via_alias else article.slug)}
     if args.get("include"):
-        body["included"] = included(session, [article], args["include"], now)
+        body["included"] = included(session, [article], args["include"], ctx)
     headers = {"Link": f'<{ctx.base}/v1/articles/{article.slug}>; rel="canonical"'} if via_alias else {}
     return body, headers
 
 
 get_article.link_header = "Link-Canonical"  # the OpenAPI document's name for this Link header
+
+
+@bp.get("/v1/articles/<slug>/related")
+@cached_endpoint(RelatedArgs(), RelatedListSchema, exclude=fieldset("data.", ArticleSummarySchema))
+def related_articles(session, ctx, slug):
+    """A public article's related articles (at most 5), best first; an alias slug answers for its article."""
+    article, _ = queries.get_article(session, slug[:200], ctx.now)
+    if article is None:
+        raise NotFound(f"No article with slug '{slug[:200]}'.")
+    return {
+        "data": queries.related(session, article.id, ctx.now, queries.terms(session, ctx.generation.id)),
+        "meta": {"max": queries.RELATED_MAX, "generation": ctx.generation.id[:20]},
+        "links": {"self": ctx.url(), "article": f"{ctx.base}/v1/articles/{article.slug}"},
+    }

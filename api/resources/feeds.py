@@ -131,7 +131,9 @@ def _entry_updated(ctx, page) -> dict[str, dt.datetime]:
 
     Articles of one issue are stored with one shared instant, and Atom readers (and the W3C validator) take two
     entries with one `updated` for one change. Each entry's instant is its updated time plus a fraction of a
-    second derived from its slug (the same in every document), never earlier than the stored time.
+    second derived from its slug (the same in every document, unless two entries of one updated time share an
+    offset: one in a million, then the later of them in the document steps a microsecond on), never earlier than the
+    stored time.
     """
     seen: set[dt.datetime] = set()
     found = {}

@@ -1,4 +1,5 @@
-"""SQLAlchemy 2.0 models of the store: issues, sections, trend tags, articles, aliases and the change log."""
+"""SQLAlchemy 2.0 models of the store: issues, sections, trend tags, articles, aliases, related articles and the
+change log."""
 
 from __future__ import annotations
 
@@ -132,6 +133,19 @@ class Alias(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), index=True)
     url: Mapped[str | None] = mapped_column(Text)
     article: Mapped[Article] = relationship(back_populates="aliases")
+
+
+#: How many related articles an article lists (the loader keeps at least this many public at load time).
+RELATED_MAX = 5
+
+
+class Related(Base):
+    """An article's related articles, ranked at load time (api/ingest/related.py); read through the visibility rule."""
+
+    __tablename__ = "related"
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    related_id: Mapped[int] = mapped_column(ForeignKey("article.id"))
 
 
 class ArticleUrl(Base):

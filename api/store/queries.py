@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from api.pagination import Key, Order
 from api.store import search
-from api.store.models import Alias, Article, Change, Issue, Section, Trend
+from api.store.models import RELATED_MAX, Alias, Article, Change, Issue, Related, Section, Trend
 from api.store.visibility import has_become_visible, is_public, public_articles  # noqa: F401 - the rule lives with the writer's side
 
 ARTICLE_ORDERS = {
@@ -40,7 +40,7 @@ TREND_ORDER = Order("trends", (Key("direction", Trend.direction, False, int), Ke
 SUMMARY_COLUMNS = (
     Article.id, Article.slug, Article.title, Article.lead, Article.lang, Article.section_slug, Article.trend_slug,
     Article.issue_start, Article.position, Article.published_at, Article.updated_at, Article.truncated,
-    Article.word_count, Article.authors, Article.image_caption, Article.image_credit,
+    Article.word_count, Article.authors, Article.image_caption, Article.image_credit, Article.translation_key,
 )  # fmt: skip
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
 #: The article filters but `q`: name → the condition on a value, which is a literal or a bound parameter (lists hold
@@ -179,12 +179,34 @@ def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article 
     return session.scalars(stmt.where(Article.id == alias_target)).unique().one_or_none(), True
 
 
-def translations(session: Session, article: Article, now: dt.datetime) -> list[Article]:
-    """Public articles sharing the translation key, other languages only."""
-    if not article.translation_key:
-        return []
-    stmt = public_articles(now).where(Article.translation_key == article.translation_key, Article.id != article.id)
-    return list(session.scalars(stmt.order_by(Article.lang, Article.slug)))
+def translations_of(session: Session, articles: list, now: dt.datetime) -> dict[str, list]:
+    """Translation key → the public articles carrying it (id, lang, slug, title), by language, for the keys of
+    `articles` (each article is among its own key's: callers leave it out)."""
+    keys = {a.translation_key for a in articles if a.translation_key}
+    if not keys:
+        return {}
+    stmt = (
+        select(Article.id, Article.lang, Article.slug, Article.title, Article.translation_key)
+        .where(is_public(now), Article.translation_key.in_(keys))
+        .order_by(Article.lang, Article.slug)
+    )
+    found: dict[str, list] = defaultdict(list)
+    for row in session.execute(stmt):
+        found[row.translation_key].append(row)
+    return found
+
+
+def related(session: Session, article_id: int, now: dt.datetime, terms: Terms, limit: int = RELATED_MAX) -> list:
+    """The article's related articles public now, best first, as list items: the ranks the loader wrote
+    (api/ingest/related.py) filtered by the visibility rule, one index range of the `related` table."""
+    stmt = (
+        select(*SUMMARY_COLUMNS)
+        .join(Related, Related.related_id == Article.id)
+        .where(Related.article_id == article_id, is_public(now))
+        .order_by(Related.rank)
+        .limit(limit)
+    )
+    return [ArticleItem(row, terms) for row in session.execute(stmt)]
 
 
 def has_public_article(now: dt.datetime, article_filters: dict | None = None):

@@ -30,6 +30,7 @@ from bulletin_client.models import (
     ListBlock,
     ParagraphBlock,
     QuoteBlock,
+    TableBlock,
 )
 from bulletin_client.types import UNSET, Unset
 
@@ -50,13 +51,18 @@ def cursor_of(next_url: str | None) -> str | None:
     return parse_qs(urlsplit(next_url).query).get("cursor", [None])[0]
 
 
-def block_text(block: ParagraphBlock | HeadingBlock | QuoteBlock | ListBlock | CodeBlock | ImageBlock) -> str:
+Block = ParagraphBlock | HeadingBlock | QuoteBlock | ListBlock | CodeBlock | ImageBlock | TableBlock
+
+
+def block_text(block: Block) -> str:
     if isinstance(block, (ParagraphBlock, HeadingBlock, CodeBlock)):
         return block.text
     if isinstance(block, QuoteBlock):
         return "\n\n".join(block_text(b) for b in block.blocks)
     if isinstance(block, ImageBlock):
         return block.alt
+    if isinstance(block, TableBlock):
+        return "\n".join("\t".join(cell.text for cell in row.cells) for row in block.rows)
     return "\n".join(f"{i}) {item}" if block.ordered else f"• {item}" for i, item in enumerate(block.items, 1))
 
 
@@ -90,16 +96,22 @@ def walk_articles(client: Client, limit: int) -> dict:
 
 
 def article_blocks(client: Client, slug: str) -> dict:
-    body = _ok(get_article.sync(slug, client=client, format_=GetArticleFormat.BLOCKS), ArticleItem, "article")
+    body = _ok(
+        get_article.sync(slug, client=client, format_=GetArticleFormat.BLOCKS, include="related"),
+        ArticleItem,
+        "article",
+    )
     article = body.data
     blocks = _given(_given(article.body, None) and article.body.blocks, [])
     translations = _given(article.translations, None)
+    included = _given(body.included, None)
     return {
         "slug": article.slug,
         "title": _given(article.title, ""),
         "kinds": [b.type_.value for b in blocks],
         "text": "\n\n".join(block_text(b) for b in blocks),
         "translations": [] if translations is None else list(translations.additional_properties),
+        "related": [a.slug for a in _given(included and included.related, [])],
     }
 
 

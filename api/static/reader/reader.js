@@ -60,10 +60,58 @@ async function showIssue(id) {
   markCurrentIssue(issue.id);
 }
 
+// The body is drawn from its blocks (format=blocks), as a native app would: the same model the HTML is rendered from.
+const DECORATORS = new Set(["strong", "em", "code"]);
+
+function spans(block) {
+  const links = new Map((block.markDefs || []).map((d) => [d.key, d]));
+  return block.children.map((s) => {
+    const lines = s.text.split("\n");
+    let node = el("span", {}, lines.flatMap((line, i) => (i ? [el("br"), line] : [line])));
+    for (const mark of [...s.marks].reverse()) {
+      if (DECORATORS.has(mark)) node = el(mark, {}, node);
+      else if (links.has(mark)) node = el("a", { href: links.get(mark).href, rel: "noopener nofollow" }, node);
+    }
+    return node;
+  });
+}
+
+function tableBlock(b) {
+  const row = (r) => el("tr", {}, r.cells.map((c, i) => {
+    const cell = el(r.header ? "th" : "td", r.header ? { scope: "col" } : {}, spans(c));
+    if (b.align[i]) cell.style.textAlign = b.align[i];
+    return cell;
+  }));
+  const head = b.rows.filter((r) => r.header);
+  const body = b.rows.filter((r) => !r.header);
+  return el("div", { class: "table-box" }, el("table", { class: "body-table" },
+    head.length ? el("thead", {}, head.map(row)) : null, body.length ? el("tbody", {}, body.map(row)) : null));
+}
+
+function renderBlock(b) {
+  switch (b.type) {
+    case "paragraph": return el("p", {}, spans(b));
+    // the article title is an h2: a body heading of level n is drawn one rank under it, its level kept in data-level
+    case "heading": return el(`h${Math.min(6, b.level + 2)}`, { class: "body-heading", "data-level": String(b.level) }, spans(b));
+    case "quote": return el("blockquote", {}, b.blocks.map(renderBlock));
+    case "list": return el(b.ordered ? "ol" : "ul", b.start ? { start: b.start } : {},
+      b.entries.map((entry) => el("li", {}, entry.blocks.map(renderBlock))));
+    case "code": return el("pre", {}, el("code", b.language ? { "data-language": b.language } : {}, b.text));
+    case "table": return tableBlock(b);
+    case "image": return el("figure", {}, el("img", { src: b.src, alt: b.alt, width: b.width, height: b.height }),
+      b.caption ? el("figcaption", {}, b.caption) : null);
+    default: return null;
+  }
+}
+
+function relatedList(items) {
+  if (!items || !items.length) return null;
+  return el("aside", { id: "related" }, el("h3", {}, t("related")), el("ul", { class: "articles" }, items.map(articleItem)));
+}
+
 async function showArticle(slug) {
-  const { data: a } = await api(`/v1/articles/${encodeURIComponent(slug)}`);
-  const body = el("div", { class: "body" });
-  body.innerHTML = a.body.html || ""; // sanitised by the API (nh3)
+  const { data: a, included } = await api(`/v1/articles/${encodeURIComponent(slug)}`, { format: "blocks", include: "related" });
+  const body = el("div", { class: "body" }, (a.body.blocks || []).map(renderBlock));
   const translations = Object.entries(a.translations || {});
   app.replaceChildren(el("article", { id: "article", "data-slug": a.slug },
     el("p", {}, el("a", { href: a.issue ? `#/issue/${a.issue}` : "#/" }, t("back"))),
@@ -71,7 +119,8 @@ async function showArticle(slug) {
     el("p", { class: "note" }, [a.section ? a.section.name : null, a.issue, (a.authors || []).join(", ")].filter(Boolean).join(" · ")),
     a.lead ? el("p", { class: "lead" }, a.lead) : null, body,
     translations.length ? el("p", { class: "note" }, `${t("translations")}: `,
-      translations.map(([l, tr]) => el("a", { href: articleHash(tr), lang: l }, ` ${l.toUpperCase()} `))) : null));
+      translations.map(([l, tr]) => el("a", { href: articleHash(tr), lang: l }, ` ${l.toUpperCase()} `))) : null),
+    relatedList(included && included.related));
   if (a.issue) markCurrentIssue(a.issue);
 }
 

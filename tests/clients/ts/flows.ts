@@ -34,6 +34,8 @@ function blockText(block: Block): string {
       return block.alt;
     case "list":
       return block.items.map((item, i) => (block.ordered ? `${i + 1}) ${item}` : `• ${item}`)).join("\n");
+    case "table":
+      return block.rows.map((row) => row.cells.map((cell) => cell.text).join("\t")).join("\n");
   }
 }
 
@@ -71,7 +73,7 @@ async function walkArticles(limit: number) {
 
 async function articleBlocks(slug: string) {
   const { data, response } = await client.GET("/v1/articles/{slug}", {
-    params: { path: { slug }, query: { format: "blocks" } },
+    params: { path: { slug }, query: { format: "blocks", include: "related" } },
   });
   if (!data) return fail("article", response.status);
   const article = data.data;
@@ -82,6 +84,7 @@ async function articleBlocks(slug: string) {
     kinds: blocks.map((b) => b.type),
     text: blocks.map(blockText).join("\n\n"),
     translations: Object.keys(article.translations ?? {}),
+    related: (data.included?.related ?? []).map((a) => a.slug),
   };
 }
 
