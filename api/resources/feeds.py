@@ -15,6 +15,7 @@ import orjson
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, current_app
 from lxml import etree
+from sqlalchemy.orm import lazyload
 
 from api.http import cached_endpoint, per_generation
 from api.ingest.text import html_with_base
@@ -23,7 +24,7 @@ from api.resources.articles import article_filters
 from api.resources.collection import page_links, requested_page
 from api.site import reader_article_url, reader_list_url, reader_url, site_name
 from api.store import queries
-from api.store.models import UNKNOWN_TIME
+from api.store.models import UNKNOWN_TIME, Article
 from schemas.args import FeedArgs
 from schemas.weeks import week_title
 
@@ -70,7 +71,8 @@ def _archive_links(session, ctx) -> tuple[dict, bool]:
 def _entries(session, ctx):
     args, now = ctx.args, ctx.now
     filters = article_filters(args)
-    stmt = queries.filter_articles(queries.public_articles(now), filters)
+    # No entry shows its aliases: they load only if something asks (the model would select them for every page).
+    stmt = queries.filter_articles(queries.public_articles(now), filters).options(lazyload(Article.aliases))
     order = queries.ARTICLE_ORDERS[args.get("sort") or "newest"]
     return requested_page(session, stmt, order, ctx, filters=jsonable_filters(filters), count=False)  # no total shown
 

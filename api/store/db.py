@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.store.models import Article, StoreMeta
@@ -92,19 +92,51 @@ def install_progress_deadline(dbapi_conn, timeout_ms: int) -> None:
     dbapi_conn.set_progress_handler(check, 10_000)
 
 
+#: A pooled PostgreSQL connection idle for longer than this is pinged before it is used again (seconds).
+PING_AFTER_IDLE_S = 5.0
+
+
 def _postgres_engine(url: str, schema: str, query_timeout_ms: int) -> Engine:
-    return create_engine(
+    """The reader's engine: autocommit and pinged only after an idle spell, so a request costs its statements.
+
+    Every request only reads, and each statement at READ COMMITTED takes its own snapshot inside a transaction
+    too, so autocommit reads the same rows without the BEGIN and ROLLBACK round trips a transaction adds.
+    `pool_pre_ping` would add a `SELECT` to every checkout; instead a connection that sat idle in the pool past
+    PING_AFTER_IDLE_S is pinged (a connection that fails it is replaced before the request sees it), and one
+    that fails mid-request (the database restarted under load) is a disconnect, after which SQLAlchemy replaces
+    every pooled connection opened before it. psycopg prepares a statement server-side once a connection has run
+    it five times (`prepare_threshold`, its default); the article lists bind every value, so theirs recur.
+    """
+    engine = create_engine(
         url,
         pool_size=5,
         max_overflow=5,
-        pool_pre_ping=True,
+        pool_pre_ping=False,
         pool_timeout=2,
         pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
         connect_args={
             "connect_timeout": 2,
             "options": f"-csearch_path={schema} -cstatement_timeout={query_timeout_ms}",
         },
     )
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn, record):
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)  # psycopg's: an empty query, one round trip
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool replaces this connection and retries
+            raise DisconnectionError(exc.__class__.__name__) from exc
+
+    return engine
 
 
 def read_generation(engine: Engine) -> Generation:

@@ -7,9 +7,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, insert, literal, or_, select
+from sqlalchemy import Select, String, and_, bindparam, cast, false, func, insert, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from api.pagination import Key, Order, Total, bounded_total
 from api.store import search
@@ -216,12 +216,14 @@ def ranked_article_list(
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:
-    """The public article with this slug, or the one this alias slug points to: (article, via_alias)."""
-    article = session.scalar(public_articles(now).where(Article.slug == slug))
+    """The public article with this slug, or the one this alias slug points to: (article, via_alias). Its aliases
+    come joined in the same statement (an item shows them all; a list loads them by a second select)."""
+    stmt = public_articles(now).options(joinedload(Article.aliases))
+    article = session.scalars(stmt.where(Article.slug == slug)).unique().one_or_none()
     if article is not None:
         return article, False
     alias_target = select(Alias.article_id).where(Alias.slug == slug).scalar_subquery()
-    return session.scalar(public_articles(now).where(Article.id == alias_target)), True
+    return session.scalars(stmt.where(Article.id == alias_target)).unique().one_or_none(), True
 
 
 def translations_of(session: Session, articles: list, now: dt.datetime) -> dict[str, list]:
@@ -323,10 +325,12 @@ def latest_issue(session: Session, now: dt.datetime, lang: str | None = None) ->
 
 
 def neighbours(session: Session, issue: Issue, now: dt.datetime) -> tuple[Issue | None, Issue | None]:
-    """The previous and next public issues."""
-    prev = session.scalar(public_issues(now).where(Issue.start < issue.start).order_by(Issue.start.desc()).limit(1))
-    nxt = session.scalar(public_issues(now).where(Issue.start > issue.start).order_by(Issue.start.asc()).limit(1))
-    return prev, nxt
+    """The previous and next public issues, in one statement (the two one-row seeks, UNION ALL)."""
+    before = public_issues(now).where(Issue.start < issue.start).order_by(Issue.start.desc()).limit(1)
+    after = public_issues(now).where(Issue.start > issue.start).order_by(Issue.start.asc()).limit(1)
+    both = aliased(Issue, union_all(select(before.subquery()), select(after.subquery())).subquery("neighbours"))
+    found = {("prev" if i.start < issue.start else "next"): i for i in session.scalars(select(both))}
+    return found.get("prev"), found.get("next")
 
 
 #: How many article summaries an issue item embeds: per section and in all (the rest are one link away).
