@@ -312,7 +312,7 @@ def _block_html(block: dict, *, tight: bool = False) -> str:
         return f"<p><img {attrs}></p>"
     if kind == "list":
         tag = "ol" if block.get("ordered") else "ul"
-        start = f' start="{block["start"]}"' if block.get("start") else ""
+        start = f' start="{block["start"]}"' if block.get("start", 1) != 1 else ""  # an ordered list may start at 0
         entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
         items = []
         for entry in entries:
@@ -334,7 +334,7 @@ def _block_text(block: dict, depth: int = 0) -> str:
         ordered = block.get("ordered")
         entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
         lines = []
-        for i, entry in enumerate(entries, block.get("start") or 1):
+        for i, entry in enumerate(entries, block.get("start", 1)):
             bullet = f"{i})" if ordered else "•"
             first, *rest = [_block_text(b, depth + 1) for b in entry["blocks"]] or [""]
             lines.append("  " * depth + f"{bullet} {first.lstrip()}")
