@@ -31,7 +31,7 @@ from api.ingest.text import (
 )
 from tests.test_blocks import _document, _walk
 
-FAST = settings(max_examples=200, deadline=None)
+FAST = settings(max_examples=100, deadline=None)
 REL = ' rel="noopener nofollow"'
 
 # ---------------------------------------------------------------- slugs
@@ -212,13 +212,17 @@ def test_links_become_mark_definitions_numbered_per_block():
         ),  # fmt: skip
         _para(span("three", ["l0"]), defs=[{"key": "l0", "type": "link", "href": "mailto:c@d.org"}]),
     ]
+    # keys count on through the block, one per link
+    assert [c["marks"] for c in _blocks("[a](/1) [b](/2) *[c](/3)* [d](/4)")[0]["children"]] == [
+        ["l0"], [], ["l1"], [], ["em", "l2"], [], ["l3"],
+    ]  # fmt: skip
     # emphasis inside a link keeps both marks, decorators first as they were opened
     assert _blocks("*[x](http://a.org)*") == [
         _para(span("x", ["em", "l0"]), defs=[{"key": "l0", "type": "link", "href": "http://a.org"}])
     ]
 
 
-@pytest.mark.parametrize("href", ["ftp://a.org/f", "tel:123", "x-y:z", "a.b+c:d", " ftp://a.org"])
+@pytest.mark.parametrize("href", ["ftp://a.org/f", "FTP://a.org/f", "Tel:123", "x-y:z", "a.b+c:d", " ftp://a.org"])
 def test_a_link_of_an_unsafe_scheme_keeps_only_its_text(href):
     assert _blocks(f"see [x](<{href}>) now") == [_para(span("see x now"))]
 
@@ -239,6 +243,12 @@ def test_an_image_at_the_top_of_a_paragraph_is_its_own_block():
         _para(span("after", ["em"])),
     ]
     assert _blocks("![A `b` c](p.png)") == [image_block("p.png", "A b c")]
+    # emphasis around an image at the top of a paragraph still splits it out
+    assert _blocks("**a ![i](p.png) *b***") == [
+        _para(span("a", ["strong"])),
+        image_block("p.png", "i"),
+        _para(span("b", ["strong", "em"])),
+    ]
     # in a heading, a link or an unsafe scheme an image is its alt text
     assert _blocks("## T ![i](p.png)") == [_para(span("T i"), kind="heading", level=2)]
     assert _blocks("[![i](p.png)](/x)") == [
@@ -365,6 +375,8 @@ def test_text_rendering_of_every_block():
 def test_nested_lists_indent_two_spaces_a_level_in_text():
     _html, blocks = markdown_to_blocks("- a\n  - b\n    1. c\n- d")
     assert blocks_to_text(blocks) == "• a\n  • b\n    1) c\n• d"
+    # a quote inside a list item is indented with the item's other blocks
+    assert blocks_to_text(_blocks("- a\n\n  > q1\n  >\n  > q2\n- b")) == "• a\n  q1\n\n  q2\n• b"
     assert _html == "<ul><li>a<ul><li>b<ol><li>c</li></ol></li></ul></li><li>d</li></ul>"
 
 

@@ -34,14 +34,14 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "languages": (["api/languages.py"], ["tests/test_languages.py", "tests/test_rules.py"]),
     "sanitiser": (
         ["api/ingest/text.py"],
-        ["tests/test_text_rules.py", "tests/test_blocks.py", "tests/test_properties.py"],
+        ["tests/test_text_rules.py", "tests/test_properties.py"],
     ),
     "pagination": (["api/pagination.py"], ["tests/test_rules.py", "tests/test_properties.py"]),
     "http": (["api/http.py"], ["tests/test_rules.py"]),
     "filters": (["schemas/args.py"], ["tests/test_rules.py", "tests/test_filters.py"]),
     "visibility": (["api/store/visibility.py", "api/store/queries.py"], ["tests/test_rules.py"]),
     "feeds": (["api/resources/feeds.py"], ["tests/test_rules.py", "tests/test_feeds.py"]),
-    "merge": (["api/ingest/merge.py"], ["tests/test_merge_rules.py", "tests/test_merges.py"]),
+    "merge": (["api/ingest/merge.py"], ["tests/test_merge_rules.py"]),
 }
 
 #: group -> the functions mutated (mutmut name patterns), where not all: mutmut switches a mutant on per call, so

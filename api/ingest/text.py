@@ -344,7 +344,7 @@ def _block_text(block: dict, depth: int = 0) -> str:
         return "\n\n".join(_block_text(b, depth) for b in block["blocks"])
     if kind == "image":
         return block.get("alt") or ""
-    return ("  " * depth if depth else "") + block["text"]
+    return "  " * depth + block["text"]
 
 
 def blocks_to_text(blocks: list[dict]) -> str:
