@@ -46,10 +46,12 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 
 # The bench at BENCH_SIZES articles (synthetic archives and their stores cached in .bench/); about 4 min at
-# 1000 once cached. `make bench BENCH_SIZES=100000` for the large size (see docs/performance.md).
+# 1000 once cached. `make bench BENCH_SIZES=100000` for the large size, `BENCH_BACKENDS=sqlite,postgresql` for
+# PostgreSQL + Redis (private servers) beside SQLite (see docs/performance.md).
 BENCH_SIZES ?= 1000
+BENCH_BACKENDS ?= sqlite
 bench: $(VENV)/.installed-dev
-	$(PY) -m bench.run --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+	$(PY) -m bench.run --sizes $(BENCH_SIZES) --backends $(BENCH_BACKENDS) $(BENCH_ARGS)
 
 # Lighthouse's performance score of / and /docs on the phone profile (median of 3 runs; about 2 min). A CPU-bound
 # figure, so a bench: `make test` asserts the bytes, requests and layout shift behind it (tests/test_lighthouse.py).

@@ -105,6 +105,9 @@ def create_app(overrides: dict | None = None) -> Flask:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         return resp
 
+    if app.config["METRICS_ENABLED"] or app.config["LOG_FORMAT"] == "json":
+        app.wsgi_app = metrics.count_statements(app.wsgi_app)  # statements per request, for metrics and logs
+
     # The hot path replays prepared responses before Flask; every request must reach the limiter when it is on.
     if app.config["HOT_CACHE_MAX_BYTES"] > 0 and not app.config["RATELIMIT_ENABLED"]:
         app.wsgi_app = app.extensions["hot_path"] = HotPath(

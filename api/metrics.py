@@ -21,6 +21,8 @@ import datetime as dt
 import ipaddress
 import os
 import threading
+import time
+from bisect import bisect_left
 from pathlib import Path
 from time import perf_counter
 
@@ -67,6 +69,104 @@ DB_TIME_PER_REQUEST = Histogram("bulletin_db_seconds_per_request", "Database tim
 DEADLINE = Counter("bulletin_query_deadline_exceeded", "Requests answered 503 because a query ran past "
                    "QUERY_TIMEOUT_MS, by route.", ["route"])  # fmt: skip
 RATE_LIMITED = Counter("bulletin_rate_limited", "Requests refused by the rate limiter (429), by route.", ["route"])
+
+
+FLUSH_INTERVAL = 1.0  # seconds: the most a worker's request counts and latencies lag behind in a scrape
+
+
+class Pending:
+    """The per-request samples (request count, latency, hot-path hit), tallied in plain Python and written into
+    prometheus_client's values at most every FLUSH_INTERVAL. In multiprocess mode every `inc` or `observe` is a
+    locked write into a memory-mapped file, four of them per request, which cost more than a whole hot-path replay.
+
+    Each thread tallies into slots of its own (one per label set: [requests, latency sum, a count per bucket]),
+    so a request takes no lock and allocates nothing; only that thread ever writes them. A flush reads every
+    thread's slots (a list copy is atomic under the GIL) and writes what grew since it last read them: a slot
+    read between two of its increments is made good by the next flush, and nothing is lost or counted twice.
+    A flush runs at the end of a request once the interval has passed, in a daemon thread of each worker every
+    interval (so an idle worker's counts still arrive), before this process answers a scrape, and when a gunicorn
+    worker exits (deploy/gunicorn.conf.py)."""
+
+    _UPPER = (*LATENCY_BUCKETS, float("inf"))
+    _FIRST = LATENCY_BUCKETS[0]
+
+    def __init__(self, interval: float = FLUSH_INTERVAL):
+        self.interval = interval
+        self._lock = threading.Lock()  # taken when a thread or label set first appears, and by a flush
+        self._local = threading.local()  # .slots: this thread's {(route, method, status, hot-path hit): slot}
+        self._threads: list[dict] = []  # every thread's slots, for the flush
+        self._written: dict[int, list] = {}  # id(slot) -> what a flush has written of it so far
+        self._flushed = 0.0  # perf_counter() of the last flush
+        self._thread_pid: int | None = None
+
+    def add(self, key: tuple, elapsed: float, now: float) -> None:
+        """One request: `key` is (route, method, status, hot-path hit), `now` a perf_counter() reading."""
+        try:
+            slot = self._local.slots[key]
+        except (AttributeError, KeyError):
+            slot = self._slot(key)
+        slot[0] += 1
+        slot[1] += elapsed
+        slot[2 if elapsed <= self._FIRST else 2 + bisect_left(self._UPPER, elapsed)] += 1
+        if now - self._flushed >= self.interval:
+            self.flush()
+
+    def _slot(self, key: tuple) -> list:
+        slots = getattr(self._local, "slots", None)
+        if slots is None:
+            slots = self._local.slots = {}
+            with self._lock:
+                self._threads.append(slots)
+        slot = slots.get(key)
+        if slot is None:
+            slot = [0, 0.0] + [0] * len(self._UPPER)
+            with self._lock:
+                self._written[id(slot)] = slot[:]
+                slots[key] = slot
+        return slot
+
+    def flush(self) -> None:
+        """Write what was tallied since the last flush into the metrics (and start this process's flusher)."""
+        with self._lock:  # one flush at a time: a request's, the flusher's or a scrape's
+            self._flushed = perf_counter()
+            if self._thread_pid != os.getpid():  # first flush in this process (a gunicorn worker is a fork)
+                if self._thread_pid is not None:  # what a parent tallied is the parent's: never flushed here
+                    for slots in self._threads:
+                        for slot in list(slots.values()):
+                            self._written[id(slot)] = slot[:]
+                self._thread_pid = os.getpid()
+                threading.Thread(target=self._run, name="metrics-flush", daemon=True).start()
+            for slots in self._threads:
+                for (route, method, status, hot), slot in list(slots.items()):
+                    now, before = slot[:], self._written[id(slot)]
+                    if now[0] == before[0] and now[2:] == before[2:]:
+                        continue
+                    self._written[id(slot)] = now
+                    requests = now[0] - before[0]
+                    if requests:
+                        REQUESTS.labels(route, method, status).inc(requests)
+                        if hot:
+                            CACHE.labels("hot", "hit").inc(requests)
+                    latency = LATENCY.labels(route)
+                    latency._sum.inc(now[1] - before[1])  # prometheus_client has no bulk observe: as observe() does
+                    for i in range(2, len(now)):
+                        if now[i] != before[i]:
+                            latency._buckets[i - 2].inc(now[i] - before[i])
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self._thread_pid == pid:
+            time.sleep(self.interval)
+            if perf_counter() - self._flushed >= self.interval:
+                self.flush()
+
+
+PENDING = Pending()
+
+
+def flush() -> None:
+    """Flush this process's pending samples (gunicorn's worker_exit hook calls it)."""
+    PENDING.flush()
 
 
 def multiprocess() -> bool:
@@ -232,11 +332,7 @@ class Observed:
         self.replayable = REPLAYABLE
         self.allow = _networks(allow) if metrics else []
         self._children: dict = {}
-        self._pairs: dict = {}  # (route, method, status) → (request counter, latency histogram) children
-        self._hot_hit = CACHE.labels("hot", "hit")
-        self.measure = metrics or json_logs  # count the request's statements
-        if self.measure:
-            install_db_events()
+        self.pending = PENDING
         if metrics:
             if multiprocess():
                 self.registry = CollectorRegistry()
@@ -264,6 +360,7 @@ class Observed:
         return any(ip in net for net in self.allow)
 
     def exposition(self) -> bytes:
+        self.pending.flush()
         return generate_latest(self.registry) + generate_latest(self.own)
 
     def __call__(self, environ, start_response):
@@ -275,7 +372,6 @@ class Observed:
         started = perf_counter()
         rid = logs.request_id(environ.get("HTTP_X_REQUEST_ID"), self.trusted)
         environ["bulletin.request_id"] = logs.context.request_id = rid
-        tally = _db.tally = [0, 0.0] if self.measure else None
         answered = []
 
         def with_id(status, headers, exc_info=None):
@@ -286,37 +382,45 @@ class Observed:
         try:
             return self.wsgi_app(environ, with_id)
         finally:
-            _db.tally = None
-            self._record(environ, answered[-1] if answered else "500", perf_counter() - started, tally)
+            ended = perf_counter()
+            self._record(environ, answered[-1] if answered else "500", ended - started, ended)
             logs.context.request_id = None
 
-    def _record(self, environ, status: str, elapsed: float, tally) -> None:
+    def _record_miss(self, environ, route: str, code: str) -> None:
+        tally = environ.get("bulletin.db")
+        if self.hot and environ.get("bulletin.hot_miss") and self.replayable in environ:
+            self._child(CACHE, "hot", "miss").inc()  # a miss of a response the hot path then kept
+        for layer, hit in environ.get("bulletin.lookups", ()):
+            self._child(CACHE, layer, "hit" if hit else "miss").inc()
+        if tally is not None and tally[0]:
+            DB_QUERIES.inc(tally[0])
+            DB_SECONDS.inc(tally[1])
+            self._child(DB_PER_REQUEST, route).observe(tally[0])
+            self._child(DB_TIME_PER_REQUEST, route).observe(tally[1])
+        if code == "429":
+            self._child(RATE_LIMITED, route).inc()
+        if environ.get("bulletin.error") == "query_deadline":
+            self._child(DEADLINE, route).inc()
+
+    def _record(self, environ, status: str, elapsed: float, ended: float) -> None:
         route = environ.get("bulletin.route") or UNMATCHED
         code = status[:3]
         cache = environ.get("bulletin.cache")
         if self.metrics:
-            method = environ.get("REQUEST_METHOD", "")
-            key = (route, method if method in METHODS else "OTHER", code)  # bounded: a client picks the method
-            pair = self._pairs.get(key)  # one lookup on the hot path for both children
-            if pair is None:
-                pair = self._pairs[key] = (REQUESTS.labels(*key), LATENCY.labels(route))
-            pair[0].inc()
-            pair[1].observe(elapsed)
-            if cache == "hot":
-                self._hot_hit.inc()
-            elif self.hot and environ.get("bulletin.hot_miss") and self.replayable in environ:
-                self._child(CACHE, "hot", "miss").inc()  # a miss of a response the hot path then kept
-            for layer, hit in environ.get("bulletin.lookups", ()):
-                self._child(CACHE, layer, "hit" if hit else "miss").inc()
-            if tally[0]:
-                DB_QUERIES.inc(tally[0])
-                DB_SECONDS.inc(tally[1])
-                self._child(DB_PER_REQUEST, route).observe(tally[0])
-                self._child(DB_TIME_PER_REQUEST, route).observe(tally[1])
-            if code == "429":
-                self._child(RATE_LIMITED, route).inc()
-            if environ.get("bulletin.error") == "query_deadline":
-                self._child(DEADLINE, route).inc()
+            hot = cache == "hot"
+            pending = self.pending
+            try:  # Pending.add, inlined: this is every request's cost of metrics
+                slot = pending._local.slots[route, environ["REQUEST_METHOD"], code, hot]
+            except (AttributeError, KeyError):
+                method = environ["REQUEST_METHOD"]  # bounded labels: a client picks the method
+                slot = pending._slot((route, method if method in METHODS else "OTHER", code, hot))
+            slot[0] += 1
+            slot[1] += elapsed
+            slot[2 if elapsed <= pending._FIRST else 2 + bisect_left(pending._UPPER, elapsed)] += 1
+            if ended - pending._flushed >= pending.interval:
+                pending.flush()
+            if not hot:  # a replay ran no lookups, no statement, no limiter and no error handler
+                self._record_miss(environ, route, code)
         if self.json_logs:
             line = {
                 "method": environ.get("REQUEST_METHOD"),
@@ -330,12 +434,28 @@ class Observed:
                 "remote_addr": environ.get("REMOTE_ADDR"),
                 "pid": os.getpid(),  # which gunicorn worker
             }
+            tally = environ.get("bulletin.db")
             if tally is not None and tally[0]:
                 line["db_queries"], line["db_ms"] = tally[0], round(tally[1] * 1000, 3)
             for key in ("problem", "error"):
                 if environ.get(f"bulletin.{key}"):
                     line[key] = environ[f"bulletin.{key}"]
             logs.access(line)
+
+
+def count_statements(wsgi_app):
+    """Innermost, under the hot path: the statements of a request that reaches Flask (a replay runs none), as
+    [count, seconds] in environ["bulletin.db"] for the wrapper's metrics and access line."""
+    install_db_events()
+
+    def counted(environ, start_response):
+        environ["bulletin.db"] = _db.tally = [0, 0.0]
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            _db.tally = None
+
+    return counted
 
 
 def _note_route() -> None:

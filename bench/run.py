@@ -1,6 +1,7 @@
-"""`make bench`: synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON.
+"""`make bench`: synthetic archive → real loader → gunicorn on loopback → wrk → table + JSON, per backend.
 
-For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the large sizes):
+For each size (`--sizes`, default 1000 articles; 100000 and 1000000 are the large sizes) and backend (`--backends`:
+sqlite, postgresql = PostgreSQL + Redis on private servers, see `Services`):
 
 1. the synthetic archive of that size is generated with `bench.generate` (seed 1) into `.bench/archives/<N>`, or
    reused (the same cache as `make bench-loader`);
@@ -580,7 +581,92 @@ class Bench:
         return round(time.monotonic() - begun, 1)
 
 
-def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
+class Services:
+    """PostgreSQL and Redis for the postgresql backend: private servers on free loopback ports (initdb'd in a
+    temporary directory, as the fault suite does), or the local ones with --local-services (TEST_DATABASE_URL,
+    TEST_REDIS_URL or 127.0.0.1:5432/test and 127.0.0.1:6379/14; schema `bench`)."""
+
+    def __init__(self, local: bool):
+        from tests.live import PrivatePostgres, PrivateRedis
+
+        self.pg = self.redis = None
+        self.schema = "bench" if local else "bulletin"
+        if local:
+            self.db_url = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+            self.redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+            import redis
+
+            redis.Redis.from_url(self.redis_url).flushdb()
+            return
+        self.pg, self.redis = PrivatePostgres(), PrivateRedis()
+        self.pg.start()
+        self.redis.start()
+        self.db_url, self.redis_url = self.pg.url, self.redis.url
+
+    def close(self) -> None:
+        for server in (self.redis, self.pg):
+            if server is not None:
+                server.close()
+
+
+def explain(app, url: str) -> list[dict]:
+    """The statements one request to `url` runs (in process, a fresh app cache), each with its plan: EXPLAIN
+    (ANALYZE, BUFFERS, FORMAT JSON) on PostgreSQL, EXPLAIN QUERY PLAN on SQLite."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from api.extensions import cache
+
+    seen: list[tuple] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("EXPLAIN", "SET", "SHOW", "BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append((conn, statement, parameters))
+
+    with app.app_context():
+        cache.clear()
+    hot = app.extensions.get("hot_path")
+    if hot is not None:
+        hot._entries.clear()
+        hot._aliases.clear()
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        app.test_client().get(url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    plans = []
+    generation = app.extensions["store"].current()
+    for _conn, statement, parameters in seen:
+        entry = {"sql": " ".join(statement.split())[:2000]}
+        try:
+            with generation.engine.connect() as conn:
+                cursor = conn.connection.cursor()
+                if conn.dialect.name == "postgresql":
+                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters)
+                    plan = cursor.fetchone()[0][0]
+                    entry.update(execution_ms=plan.get("Execution Time"), planning_ms=plan.get("Planning Time"),
+                                 plan=plan["Plan"])  # fmt: skip
+                else:
+                    cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                    entry["plan"] = [row[-1] for row in cursor.fetchall()]
+                cursor.close()
+        except Exception as exc:  # a plan is context, never a reason to lose the run
+            entry["error"] = f"{exc.__class__.__name__}: {exc}"[:300]
+        plans.append(entry)
+    return plans
+
+
+def run_size(size: int | None, args, wrk: str, nginx: str | None, backend: str = "sqlite") -> dict:
+    """One size on one backend; the postgresql backend's servers are always stopped."""
+    services = Services(args.local_services) if backend == "postgresql" else None
+    try:
+        return _run_size(size, args, wrk, nginx, services)
+    finally:
+        if services is not None:
+            services.close()
+
+
+def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Services | None) -> dict:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if size is None:
@@ -599,6 +685,20 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     timings["load_s"] = round(load_s, 1)
     timings["store_reused"] = reused
 
+    backend = "sqlite" if services is None else "postgresql"
+    if services is not None:
+        from api.ingest.loader import load_archive
+        from api.ingest.vocabulary import Vocabulary
+
+        started = time.perf_counter()
+        say(f"loading {path} into PostgreSQL ({services.db_url}, schema {services.schema}) with the real loader ...")
+        report = load_archive(path, services.db_url, schema=services.schema,
+                              vocabulary=Vocabulary.load(ROOT / "data" / "vocabulary.yaml"))  # fmt: skip
+        if manifest and report.articles_loaded != manifest["articles"]:
+            sys.exit(f"the PostgreSQL load of {path} does not match its manifest ({report.articles_loaded})")
+        timings["load_s"], timings["store_reused"] = round(time.perf_counter() - started, 1), False
+        say(f"  loaded in {timings['load_s']} s")
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     env = dict(os.environ)
     env.update(
@@ -612,6 +712,12 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
         QUERY_TIMEOUT_MS=os.environ.get("QUERY_TIMEOUT_MS", "30000"),
     )
     env.pop("CACHE_REDIS_URL", None)
+    if services is not None:
+        env.update(DATABASE_URL=services.db_url, DATABASE_SCHEMA=services.schema, CACHE_REDIS_URL=services.redis_url)
+        os.environ["DATABASE_SCHEMA"] = services.schema
+    else:
+        env.pop("DATABASE_SCHEMA", None)
+        os.environ.pop("DATABASE_SCHEMA", None)
     os.environ["DATABASE_URL"] = env["DATABASE_URL"]
     # The in-process planner (not measured) may wait longer: at 1 000 000 articles with a cold page cache, counting
     # the hits of the search word reads half a million rows.
@@ -640,6 +746,9 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     # with the archive: 3 KB at 1 000 articles, 69 KB at 100 000, about 700 KB at 1 000 000).
     env["BENCH_REFERENCE_BYTES"] = str(args.reference_bytes)
     timings["plan_s"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    plans = {s["key"]: explain(app, s["cold"][0]) for s in scen if s["cold"]}
+    timings["explain_s"] = round(time.perf_counter() - started, 1)
     say(f"size {size or path}: {plan.total} public articles, {len(plan.issue_ids)} issues sampled, "
         f"{len(plan.slugs)} slugs, search q={plan.search} ({plan.search_total} hits)")  # fmt: skip
 
@@ -708,7 +817,7 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
                     f"(reference {row['adjacent_reference_rps']:.0f})")  # fmt: skip
         timings["scenarios_s"] = round(time.perf_counter() - started, 1)
 
-        if args.metrics_cost:
+        if args.metrics_cost and backend == "sqlite":  # a property of the request wrapper, not of the store
             started = time.perf_counter()
             metrics_cost = run_metrics_cost(bench, server, plan, tmp, env, args)
             timings["metrics_cost_s"] = round(time.perf_counter() - started, 1)
@@ -725,12 +834,14 @@ def run_size(size: int | None, args, wrk: str, nginx: str | None) -> dict:
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        app.extensions["store"].dispose()
         if size is None:
             shutil.rmtree(store.parent, ignore_errors=True)
     timings["total_s"] = round(time.perf_counter() - t0, 1)
-    app.extensions["store"].dispose()
     return {
         "size": size,
+        "backend": backend,
+        "explain": plans,
         "articles_public": plan.total,
         "archive": str(path),
         "manifest_articles": manifest["articles"] if manifest else None,
@@ -776,6 +887,17 @@ def run_metrics_cost(bench: Bench, server: Server, plan: Plan, tmp: Path, env: d
               "ratio": round(median(pairs), 3) if pairs else None}  # fmt: skip
     say(f"  metrics cost, warm hot path {path}: on {result['on_median_rps']:.0f} req/s, off "
         f"{result['off_median_rps']:.0f} req/s, median on/off ratio of adjacent runs {result['ratio']}")  # fmt: skip
+    # The same replay without HTTP (bench/metrics_cost.py, on this size's store): the strict figure, since over
+    # HTTP the socket and parsing work dwarfs what metrics add.
+    out = tmp / "metrics-in-process.json"
+    done = subprocess.run([sys.executable, "-m", "bench.metrics_cost", "--path", path, "--store", env["DATABASE_URL"]
+                           .removeprefix("sqlite:///"), "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    if done.returncode == 0 and out.exists():
+        result["in_process"] = json.loads(out.read_text())
+        say("  " + done.stdout.strip())
+    else:
+        say(f"  metrics cost in process failed: {done.stderr.strip()[-300:]}")
     return result
 
 
@@ -939,6 +1061,29 @@ def table(run: dict) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(runs: dict) -> str:
+    """Every scenario on every backend: requests/s and ratio to its own adjacent reference; the last column is
+    PostgreSQL's cost per request relative to SQLite's (each normalised by its own reference)."""
+    names = list(runs)
+    lines = ["| scenario | " + " | ".join(f"{b} req/s (ratio)" for b in names) + " | postgresql / sqlite cost |",
+             "| --- | " + " | ".join("---:" for _ in names) + " | ---: |"]  # fmt: skip
+    keyed = {b: {(r["key"], r["mode"]): r for r in run["rows"]} for b, run in runs.items()}
+    for key in keyed[names[0]]:
+        cells, ratios = [], {}
+        for b in names:
+            r = keyed[b].get(key)
+            if r is None:
+                cells.append("—")
+                continue
+            ratios[b] = r["ratio"]
+            cells.append(f"{r['rps']:.{0 if r['rps'] >= 10 else 1}f} ({r['ratio']:.3f}×)")
+        cost = (ratios["sqlite"] / ratios["postgresql"] if ratios.get("sqlite") and ratios.get("postgresql")
+                else None)  # fmt: skip
+        scenario = keyed[names[0]][key]["scenario"]
+        lines.append(f"| {scenario} | " + " | ".join(cells) + f" | {'—' if cost is None else f'{cost:.2f}×'} |")
+    return "\n".join(lines)
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
@@ -965,6 +1110,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics-cost", action="store_true",
                     help="also run the warm hot path with metrics on vs off (a second gunicorn), ratio of medians")  # fmt: skip
     ap.add_argument("--metrics-rounds", type=int, default=3, help="adjacent on/off wrk run pairs of --metrics-cost")
+    ap.add_argument("--backends", default=os.environ.get("BENCH_BACKENDS", "sqlite"),
+                    help="comma-separated: sqlite, postgresql (PostgreSQL + Redis; default $BENCH_BACKENDS or sqlite)")  # fmt: skip
+    ap.add_argument("--local-services", action="store_true",
+                    help="postgresql backend on the local PostgreSQL and Redis instead of private servers")  # fmt: skip
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     started = time.perf_counter()
@@ -973,8 +1122,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes: list[int | None] = [None] if args.archive else ([args.size] if args.size else
                                                            [int(s) for s in args.sizes.split(",")])  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    for size in sizes:
-        run = run_size(size, args, wrk, nginx)
+    done: dict = {}
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - {"sqlite", "postgresql"}
+    if unknown:
+        sys.exit(f"unknown backend(s) {', '.join(sorted(unknown))}: choose sqlite and/or postgresql")
+    for size, backend in itertools.product(sizes, backends):
+        run = run_size(size, args, wrk, nginx, backend)
         judge(run)
         run["table_markdown"] = table(run)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -996,15 +1150,18 @@ def main(argv: list[str] | None = None) -> int:
                     "scenarios",
                     "reference_bytes",
                     "metrics_cost",
+                    "local_services",
                 )
             },  # fmt: skip
             **run,
         }
-        out = RESULTS / f"{stamp}-{size or 'archive'}.json"
+        suffix = "" if backend == "sqlite" else f"-{backend}"
+        out = RESULTS / f"{stamp}-{size or 'archive'}{suffix}.json"
         out.write_text(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
         t = run["timings"]
         print(
-            f"\n## {size or args.archive} articles ({run['articles_public']} public), {stamp}, machine {doc['machine']}"
+            f"\n## {size or args.archive} articles ({run['articles_public']} public), {backend}, {stamp}, "
+            f"machine {doc['machine']}"
         )
         print(run["table_markdown"])
         if run["nginx_cache_check"]:
@@ -1015,6 +1172,11 @@ def main(argv: list[str] | None = None) -> int:
             c = run["metrics_cost"]
             print(f"\nmetrics cost, warm hot path {c['path']}: on {c['on_median_rps']:.0f} req/s, off "
                   f"{c['off_median_rps']:.0f} req/s (medians); adjacent on/off runs {c['pair_ratios']}: median ratio {c['ratio']}")  # fmt: skip
+            p = c.get("in_process")
+            if p:
+                print(f"metrics cost in process (CPU time, {p['batches']} adjacent batch pairs): on {p['on_us']:.2f} µs, "
+                      f"off {p['off_us']:.2f} µs, median ratio {p['ratio']:.3f} (interquartile {p['ratio_q1']:.3f}–"
+                      f"{p['ratio_q3']:.3f}); target ≤ 1.05: {'met' if p['ratio'] <= 1.05 else 'NOT met'}")  # fmt: skip
         if run["memory"]:
             m = run["memory"]
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(
@@ -1024,6 +1186,11 @@ def main(argv: list[str] | None = None) -> int:
               f", plan {t['plan_s']} s, scenarios {t.get('scenarios_s')} s, nginx {t.get('nginx_s', '—')} s, "
               f"memory {t.get('memory_s', '—')} s, this size {t['total_s']} s")  # fmt: skip
         print(f"written {out.relative_to(ROOT)}")
+        done.setdefault(size, {})[backend] = run
+    if len(backends) > 1:
+        for size, runs in done.items():
+            print(f"\n## {size or args.archive} articles, backends side by side\n")
+            print(side_by_side(runs))
     print(f"\nbench total: {time.perf_counter() - started:.0f} s")
     return 0
 

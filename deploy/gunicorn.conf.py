@@ -127,6 +127,14 @@ def when_ready(server):
     server.log.info("metrics on http://%s/metrics", bind)
 
 
+def worker_exit(server, worker):
+    """A worker's last request counts and latencies (tallied, flushed each second) reach its metrics file."""
+    if _metrics_on:
+        from api.metrics import flush
+
+        flush()
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

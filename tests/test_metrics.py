@@ -6,9 +6,12 @@ Counters live in the process-wide registry, so every assertion is on a differenc
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +22,7 @@ from tests.test_query_timeout import add_expensive_view
 
 
 def sample(name: str, **labels) -> float:
+    metrics.flush()  # what a scrape of this process does first: the request samples are tallied, then flushed
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -226,7 +230,84 @@ def test_an_invented_method_is_counted_as_other(loaded, new_app):
     for verb in ("BREW", "PROPFIND", "X-ANYTHING"):
         assert client.open("/v1/issues", method=verb).status_code == 405
     assert sample("bulletin_http_requests_total", route=metrics.UNMATCHED, method="OTHER", status="405") == before + 3
-    kept = len(app.wsgi_app._pairs)  # the wrapper's cache of label children must not grow per invented method
+    kept = len(
+        metrics.PENDING._local.slots
+    )  # this thread's tallies (one per label set) must not grow per invented method
     for verb in ("MKCOL", "UNLOCK", "Y-OTHER"):
         client.open("/v1/issues", method=verb)
-    assert len(app.wsgi_app._pairs) == kept
+    assert len(metrics.PENDING._local.slots) == kept
+
+
+# --- the tallies behind the request samples (api.metrics.Pending) ------------------------------------------------
+
+
+_routes = itertools.count()
+
+
+def _bucket(route: str, le: str) -> float:
+    return REGISTRY.get_sample_value("bulletin_http_request_duration_seconds_bucket", {"route": route, "le": le}) or 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 20, allow_nan=False), st.booleans()), max_size=30))
+def test_a_flush_writes_what_one_observe_per_request_would(samples):
+    """Count, sum, every cumulative bucket and the hot-path hits equal what prometheus_client's own observe() and
+    inc() per request give, whatever the latencies (bucket bounds included)."""
+    route = f"/t/{next(_routes)}"  # a label set of its own per example: the registry is process-wide
+    pending = metrics.Pending(interval=3600)
+    hot_before = sample("bulletin_cache_lookups_total", layer="hot", result="hit")
+    for elapsed, hot in samples:
+        pending.add((route, "GET", "200", hot), elapsed, now=0.0)
+    for bound in metrics.LATENCY_BUCKETS:  # exactly on a bound counts in that bucket (le is <=)
+        pending.add((route, "GET", "200", False), bound, now=0.0)
+    pending.flush()
+    values = [e for e, _ in samples] + list(metrics.LATENCY_BUCKETS)
+    assert sample("bulletin_http_requests_total", route=route, method="GET", status="200") == len(values)
+    count = REGISTRY.get_sample_value("bulletin_http_request_duration_seconds_count", {"route": route})
+    total = REGISTRY.get_sample_value("bulletin_http_request_duration_seconds_sum", {"route": route})
+    assert count == len(values) and total == pytest.approx(sum(values))
+    for bound in metrics.LATENCY_BUCKETS:
+        assert _bucket(route, str(float(bound))) == sum(1 for v in values if v <= bound), bound
+    assert _bucket(route, "+Inf") == len(values)
+    hot_after = REGISTRY.get_sample_value("bulletin_cache_lookups_total", {"layer": "hot", "result": "hit"}) or 0
+    assert hot_after - hot_before == sum(1 for _, hot in samples if hot)
+    pending.flush()  # nothing is written twice
+    assert sample("bulletin_http_requests_total", route=route, method="GET", status="200") == len(values)
+
+
+def test_tallies_from_many_threads_lose_nothing():
+    import threading
+
+    route, pending = "/t/threads", metrics.Pending(interval=0.001)  # flushes race with the adds too
+    before = sample("bulletin_http_requests_total", route=route, method="GET", status="200")
+
+    def worker():
+        for _ in range(3000):
+            pending.add((route, "GET", "200", False), 0.001, now=metrics.perf_counter())
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pending.flush()
+    assert sample("bulletin_http_requests_total", route=route, method="GET", status="200") == before + 18000
+
+
+def test_an_idle_process_still_flushes_within_the_interval():
+    """The flusher thread writes a tally that no later request or scrape of this process would flush."""
+    import time
+
+    route, pending = "/t/idle", metrics.Pending(interval=0.05)
+    pending.flush()  # starts this process's flusher, as the first request of a worker does
+    pending.add((route, "GET", "200", False), 0.002, now=pending._flushed)  # within the interval: not flushed now
+
+    def written():
+        return REGISTRY.get_sample_value("bulletin_http_requests_total", {"route": route, "method": "GET",
+                                                                          "status": "200"})  # fmt: skip
+
+    assert written() in (None, 0.0)
+    deadline = time.monotonic() + 5
+    while written() != 1.0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert written() == 1.0

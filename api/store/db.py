@@ -128,6 +128,7 @@ class Store:
     def __init__(self, url: str, schema: str = "bulletin", check_interval: float = 1.0, query_timeout_ms: int = 3000):
         self.url, self.schema = url, schema
         self.sqlite = is_sqlite(url)
+        self._path = sqlite_path(url) if self.sqlite else None  # parsed once: current() runs on every request
         self.check_interval = check_interval
         self.query_timeout_ms = query_timeout_ms
         self._lock = threading.Lock()
@@ -143,7 +144,7 @@ class Store:
         return self._current_postgres()
 
     def _current_sqlite(self) -> Generation:
-        path = sqlite_path(self.url)
+        path = self._path
         try:
             st = os.stat(path)
         except OSError as exc:
