@@ -58,7 +58,8 @@ def test_identity_keys_are_slug_url_slugs_title_and_translation_key_within_the_l
         "tk:ru:tk1",
     }
     assert identity_keys(record(slug="s", title="T")) == {"slug:en:s", "title:en:t"}
-    assert merge._url_slug("https://a.org/a/b//") == "b"
+    assert merge._url_slug("https://a.org/a/b//") == "b" and merge._url_slug("https://a.org/a/b/Last?x=1") == "last"
+    assert merge._url_slug("https://a.org/only") == "only"
     assert merge._url_slug("https://a.org/") is None and merge._url_slug("https://a.org") is None
 
 
