@@ -330,6 +330,19 @@ def test_a_winner_without_a_week_takes_the_first_week_lent_with_its_source_and_s
     )  # fmt: skip
 
 
+def test_a_bulk_import_stamp_gives_no_week():
+    # the week came from the canonical-view stamp, and that minute is a bulk import's: no week, none known
+    copy = {**_PLAIN, "week": MONDAYS[0], "week_source": "timestamp", "stamp": STAMPS[0]}
+    (article,) = _plan([[copy]], {"2026-05-05 09:30"})["articles"]
+    assert (article["week_start"], article["week_source"], article["timestamp"]) == (
+        None, BULK_IMPORTED, STAMPS[0].isoformat(),
+    )  # fmt: skip
+    # another minute, or a week printed on the page, keeps its week
+    for other, bulk in ((copy, {"2026-05-05 09:31"}), ({**copy, "week_source": "printed"}, {"2026-05-05 09:30"})):
+        (article,) = _plan([[other]], bulk)["articles"]
+        assert (article["week_start"], article["week_source"]) == (MONDAYS[0].isoformat(), other["week_source"])
+
+
 def test_copies_joined_through_others_are_one_article():
     # a -(slug)- b -(title)- c -(translation key)- d -(url slug)- e: one article, however far apart
     recs = [
