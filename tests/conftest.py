@@ -27,6 +27,30 @@ CANARIES = ("CANARYDRAFT", "CANARYEMBARGO", "CANARYRETRACT", "canarydraft", "can
 SEED_SLUG = "minsk-sends-conflicting-signals-about-the-expanding-russian-military-presence"
 
 
+if os.environ.get("MUTATION_TESTING"):
+    # A mutant is killed by its first failing example: shrinking it would only spend the mutant's time limit.
+    from hypothesis import Phase, settings
+
+    settings.register_profile("mutation", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    settings.load_profile("mutation")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under mutation testing (tools/mutation.py sets MUTATION_TEST_ORDER), run the group's test files in the order
+    it lists them, plain tests before Hypothesis properties: mutmut stops a mutant at its first failing test, and
+    hands pytest its tests in no particular order, so the fast exact tests go first."""
+    order = os.environ.get("MUTATION_TEST_ORDER")
+    if not order:
+        return
+    files = order.split(",")
+
+    def rank(item) -> tuple[int, bool]:
+        path = item.nodeid.split("::")[0]
+        return (files.index(path) if path in files else len(files), hasattr(item.obj, "hypothesis"))
+
+    items.sort(key=rank)  # stable: pytest's order within each rank
+
+
 def _reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):

@@ -314,6 +314,8 @@ def test_the_same_files_under_other_names_and_folders_load_to_the_same_store(bac
     rng = random.Random(7)
     for path in sorted(p for p in original.rglob("*") if p.is_file()):
         target = renamed / f"{rng.randrange(16**4):04x}" / f"{rng.randrange(16**8):08x}{path.suffix}"
+        if path.relative_to(original).parts[0] == "media":  # images are named by their path (`../media/x.png`)
+            target = renamed / path.relative_to(original)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target)
     source_path = list(Article.__table__.columns.keys()).index("source_path")

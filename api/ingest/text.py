@@ -431,7 +431,7 @@ def _block_html(block: dict, *, tight: bool = False) -> str:
         return _table_html(block)
     if kind == "list":
         tag = "ol" if block.get("ordered") else "ul"
-        start = f' start="{block["start"]}"' if block.get("start") else ""
+        start = f' start="{block["start"]}"' if block.get("start", 1) != 1 else ""  # an ordered list may start at 0
         entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
         items = []
         for entry in entries:
@@ -475,7 +475,7 @@ def _block_text(block: dict, depth: int = 0) -> str:
         ordered = block.get("ordered")
         entries = block.get("entries") or [{"blocks": [paragraph(t)]} for t in block["items"]]
         lines = []
-        for i, entry in enumerate(entries, block.get("start") or 1):
+        for i, entry in enumerate(entries, block.get("start", 1)):
             bullet = f"{i})" if ordered else "•"
             first, *rest = [_block_text(b, depth + 1) for b in entry["blocks"]] or [""]
             lines.append("  " * depth + f"{bullet} {first.lstrip()}")
@@ -487,7 +487,7 @@ def _block_text(block: dict, depth: int = 0) -> str:
         return block.get("alt") or ""
     if kind == "table":  # a row a line, cells tab-separated (the plain-text table every spreadsheet pastes)
         return "\n".join("  " * depth + "\t".join(c["text"] for c in r["cells"]) for r in block["rows"])
-    return ("  " * depth if depth else "") + block["text"]
+    return "  " * depth + block["text"]
 
 
 def blocks_to_text(blocks: list[dict]) -> str:
