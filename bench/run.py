@@ -857,10 +857,14 @@ def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Ser
 
 
 def run_metrics_cost(bench: Bench, server: Server, plan: Plan, tmp: Path, env: dict, args) -> dict:
-    """The warm hot path (the issue item) with metrics on (the bench's server) against a second gunicorn with
-    METRICS_ENABLED=0: `--metrics-rounds` adjacent pairs of wrk runs; the figure is the median of the pairs' ratios."""
+    """The warm hot path (the issue item) on a fresh gunicorn with metrics on against one with METRICS_ENABLED=0:
+    `--metrics-rounds` adjacent pairs of wrk runs; the figure is the median of the pairs' ratios (target ≥ 0.95),
+    then the in-process CPU-time figure of bench/metrics_cost.py for context."""
     path = f"/v1/issues/{plan.issue_ids[0]}"
+    # Two fresh servers alike but for METRICS_ENABLED: the bench's own server has run every scenario by now, and
+    # its fuller caches (and garbage collector) would be measured too.
     off = Server({**env, "METRICS_ENABLED": "0"}, args.workers, tmp / "gunicorn-metrics-off.log")
+    server = Server({**env, "METRICS_ENABLED": "1"}, args.workers, tmp / "gunicorn-metrics-on.log")
     try:
         if fetch(off.base + "/metrics")[0] != 404 or fetch(server.base + "/metrics")[0] != 200:
             sys.exit("metrics cost: /metrics should answer on the metrics-on server only")
@@ -875,6 +879,7 @@ def run_metrics_cost(bench: Bench, server: Server, plan: Plan, tmp: Path, env: d
             sys.exit("metrics cost: the metrics-on server did not count the requests")
     finally:
         off.stop()
+        server.stop()
 
     def median(values: list[float]) -> float:
         ordered = sorted(values)
@@ -1171,12 +1176,13 @@ def main(argv: list[str] | None = None) -> int:
         if run["metrics_cost"]:
             c = run["metrics_cost"]
             print(f"\nmetrics cost, warm hot path {c['path']}: on {c['on_median_rps']:.0f} req/s, off "
-                  f"{c['off_median_rps']:.0f} req/s (medians); adjacent on/off runs {c['pair_ratios']}: median ratio {c['ratio']}")  # fmt: skip
+                  f"{c['off_median_rps']:.0f} req/s (medians); adjacent on/off runs {c['pair_ratios']}: median ratio {c['ratio']}; "
+                  f"target ≥ 0.95: {'met' if c['ratio'] and c['ratio'] >= 0.95 else 'NOT met'}")  # fmt: skip
             p = c.get("in_process")
             if p:
                 print(f"metrics cost in process (CPU time, {p['batches']} adjacent batch pairs): on {p['on_us']:.2f} µs, "
                       f"off {p['off_us']:.2f} µs, median ratio {p['ratio']:.3f} (interquartile {p['ratio_q1']:.3f}–"
-                      f"{p['ratio_q3']:.3f}); target ≤ 1.05: {'met' if p['ratio'] <= 1.05 else 'NOT met'}")  # fmt: skip
+                      f"{p['ratio_q3']:.3f}), metrics add {p['on_us'] - p['off_us']:.2f} µs of CPU time per replay")  # fmt: skip
         if run["memory"]:
             m = run["memory"]
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(

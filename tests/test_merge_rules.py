@@ -7,6 +7,7 @@ this file for every mutant (the loader and the API are covered by tests/test_mer
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import tempfile
@@ -255,30 +256,36 @@ def _expected(archive: list[list[dict]], bulk: set[str]) -> dict:
     }
 
 
-def _plan(archive: list[list[dict]], bulk: set[str]) -> dict:
-    rows = _records(archive)
+@contextlib.contextmanager
+def grouped(recs, prefix: Path = Path()):
+    """A scratch merge index holding `recs` (added under prefix / rec.path), grouped; closed afterwards."""
     with tempfile.TemporaryDirectory() as scratch:
         index = Index(scratch)
         try:
-            for _a, _n, _copy, rec in rows:
-                index.add(Path("/archive") / rec.path, rec)
+            for rec in recs:
+                index.add(prefix / rec.path, rec)
             index.group()
-            index.plan(bulk, NOW)
-            articles = []
-            for row in index.articles():
-                members, rel = index.one("SELECT members, rel FROM article_plan WHERE id = ?", row["id"])
-                winner = orjson.loads(row.pop("record"))
-                # the copy number is the name of the file the winning record came from
-                articles.append({**row, "best": int(Path(winner["path"]).stem), "members": members, "rel": rel})
-            return {
-                "articles": articles,
-                "aliases": list(index.aliases()),
-                "urls": list(index.urls()),
-                "hidden": index.hidden_copies,
-                "renamed": index.renamed,
-            }
+            yield index
         finally:
             index.close()
+
+
+def _plan(archive: list[list[dict]], bulk: set[str]) -> dict:
+    with grouped([rec for _a, _n, _copy, rec in _records(archive)], Path("/archive")) as index:
+        index.plan(bulk, NOW)
+        articles = []
+        for row in index.articles():
+            members, rel = index.one("SELECT members, rel FROM article_plan WHERE id = ?", row["id"])
+            winner = orjson.loads(row.pop("record"))
+            # the copy number is the name of the file the winning record came from
+            articles.append({**row, "best": int(Path(winner["path"]).stem), "members": members, "rel": rel})
+        return {
+            "articles": articles,
+            "aliases": list(index.aliases()),
+            "urls": list(index.urls()),
+            "hidden": index.hidden_copies,
+            "renamed": index.renamed,
+        }
 
 
 @PROPERTY
@@ -397,31 +404,17 @@ def test_bulk_stamps_count_each_article_once_by_its_earliest_timestamp(monkeypat
         record(path="d.md", slug="d", title="D", week_source="printed", timestamp=STAMPS[2]),
         record(path="e.md", slug="e", title="E", week_source="timestamp"),
     ]
-    with tempfile.TemporaryDirectory() as scratch:
-        index = Index(scratch)
-        try:
-            for rec in recs:
-                index.add(Path(rec.path), rec)
-            index.group()
-            rule = object()
-            assert index.bulk_stamps(rule) == []
-            assert seen == [([STAMPS[0], STAMPS[2]], rule)]
-        finally:
-            index.close()
+    with grouped(recs) as index:
+        rule = object()
+        assert index.bulk_stamps(rule) == []
+        assert seen == [([STAMPS[0], STAMPS[2]], rule)]
 
 
 def test_one_slug_in_several_languages_is_kept_by_the_document_then_the_first_language():
     def plan(recs):
-        with tempfile.TemporaryDirectory() as scratch:
-            index = Index(scratch)
-            try:
-                for rec in recs:
-                    index.add(Path(rec.path), rec)
-                index.group()
-                index.plan(set(), NOW)
-                return [(a["slug"], orjson.loads(a["record"])["lang"]) for a in index.articles()], index.renamed
-            finally:
-                index.close()
+        with grouped(recs) as index:
+            index.plan(set(), NOW)
+            return [(a["slug"], orjson.loads(a["record"])["lang"]) for a in index.articles()], index.renamed
 
     three = [
         record(path="be.md", slug="s", title="Be", lang="be"),
@@ -443,17 +436,10 @@ def test_one_slug_in_several_languages_is_kept_by_the_document_then_the_first_la
 
 def test_many_articles_are_planned_in_batches():
     recs = [record(path=f"{n:04d}.md", slug=f"a{n:04d}", title=f"T {n}", position=None) for n in range(1203)]
-    with tempfile.TemporaryDirectory() as scratch:
-        index = Index(scratch)
-        try:
-            for rec in recs:
-                index.add(Path(rec.path), rec)
-            index.group()
-            index.plan(set(), NOW)
-            articles = list(index.articles())
-            assert [a["slug"] for a in articles] == [f"a{n:04d}" for n in range(1203)]
-            assert [a["id"] for a in articles] == list(range(1, 1204))
-            assert [a["position"] for a in articles] == list(range(1, 1204))
-            assert len(list(index.aliases())) == 0 and index.one("SELECT count(*) FROM lender")[0] == 1203
-        finally:
-            index.close()
+    with grouped(recs) as index:
+        index.plan(set(), NOW)
+        articles = list(index.articles())
+        assert [a["slug"] for a in articles] == [f"a{n:04d}" for n in range(1203)]
+        assert [a["id"] for a in articles] == list(range(1, 1204))
+        assert [a["position"] for a in articles] == list(range(1, 1204))
+        assert len(list(index.aliases())) == 0 and index.one("SELECT count(*) FROM lender")[0] == 1203
