@@ -76,6 +76,8 @@ function leadImage(image) {
   const credit = [image.caption, image.credit && image.credit !== image.caption ? image.credit : null].filter(Boolean);
   return el("figure", { class: "lead-image" }, imageTag(image, {}),
     credit.length ? el("figcaption", {}, credit.join(" · ")) : null);
+}
+
 // The body is drawn from its blocks (format=blocks), as a native app would: the same model the HTML is rendered from.
 const DECORATORS = new Set(["strong", "em", "code"]);
 
