@@ -53,11 +53,6 @@ class Entry:
         return len(self.body) + 64 * len(self.headers)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    tag = etag.removeprefix("W/")
-    return any(t.strip().removeprefix("W/") == tag for t in header.split(","))
-
-
 class HotPath:
     """WSGI middleware in front of the Flask app; see the module docstring."""
 
@@ -106,7 +101,7 @@ class HotPath:
             with self._lock:
                 if key in self._entries:
                     self._entries.move_to_end(key)
-            if inm is not None and _etag_matches(inm, entry.etag):
+            if inm is not None and http.etag_matches(inm, entry.etag):
                 start_response("304 NOT MODIFIED", entry.not_modified)
                 return []
             start_response("200 OK", entry.headers)
