@@ -16,6 +16,8 @@ sqlite, postgresql = PostgreSQL + Redis on private servers, see `Services`):
    substituted) in front of the same gunicorn, hot proxy_cache responses against nginx serving the same bytes as
    a static file, and a check that proxy_cache honours our Cache-Control and stale-if-error;
 6. a 60-second warm run over every warm URL, sampling each gunicorn worker's RSS from /proc.
+7. with --swap and nginx: a new generation swapped in under load through nginx, the 60 s after the swap against
+   the 60 s before it (bench/swap.py).
 
 Prints the table, the time each phase took, and writes JSON to bench/results/<UTC>-<N>.json. Loopback only;
 every wrk run is bounded by -d and a subprocess timeout; gunicorn and nginx are always stopped.

@@ -103,3 +103,85 @@ def _same_schema_objects(url: str, schema: str) -> None:
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{fresh}" CASCADE'))
         engine.dispose()
+
+
+def test_windows_take_requests_by_their_start():
+    """A request belongs to the window its start falls in, however long it took; unfinished ones are errors."""
+    from bench.swap import window
+
+    urls = ["/a", "/b"]
+    # (start µs, latency µs, status, X-Cache-Status, URL line, previous X-Cache-Status)
+    records = [
+        (0.0, 1_000.0, 200, "HIT", 1, "-"),
+        (999_999.0, 900_000.0, 200, "STALE", 2, "HIT"),  # starts in the first second, ends in the next
+        (1_000_000.0, 2_000.0, 502, "MISS", 1, "STALE"),
+        (1_500_000.0, 3_000.0, 200, "HIT", 2, "MISS"),
+    ]
+    first = window(records, 0.0, 1_000_000.0, 0, urls)
+    assert (first["requests"], first["max_ms"], first["non_2xx"]) == (2, 900.0, 0)
+    assert first["slowest"][0] == {
+        "ms": 900.0,
+        "path": "/b",
+        "x_cache_status": "STALE",
+        "previous_on_connection": "HIT",
+    }
+    second = window(records, 1_000_000.0, 2_000_000.0, 1, urls)
+    assert (second["requests"], second["p50_ms"], second["max_ms"], second["non_2xx"]) == (2, 2.0, 3.0, 1)
+    assert second["unfinished"] == 1 and second["miss_paths"] == {"/a": 1}
+    assert second["p99_ms_by_previous_x_cache_status"]["STALE"] == {"requests": 1, "p99_ms": 2.0}
+
+
+def test_lua_script_times_every_request(tmp_path):
+    """The swap's wrk script records every response wrk counts, with its URL, status and X-Cache-Status."""
+    import http.server
+    import shutil
+    import subprocess
+    import threading
+
+    import pytest
+
+    from bench.swap import SWAP_LUA, read_done, read_records
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        pytest.skip("wrk is not installed")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):  # noqa: N802 - the http.server API
+            body = self.path.encode()
+            self.send_response(404 if self.path == "/missing" else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Cache-Status", "HIT" if self.path == "/a" else "MISS")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    urls = ["/a", "/b", "/missing"]
+    (tmp_path / "urls.txt").write_text("\n".join(urls) + "\n")
+    out = tmp_path / "records"
+    script = tmp_path / "swap.lua"
+    script.write_text(
+        SWAP_LUA.replace("__FILE__", str(tmp_path / "urls.txt"))
+        .replace("__OUT__", str(out))
+        .replace("__THREADS__", "2")
+    )
+    try:
+        subprocess.run([wrk, "-t2", "-c2", "-d1s", "-s", str(script), f"http://127.0.0.1:{server.server_port}/"],
+                       check=True, capture_output=True, timeout=30)  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    records, total = read_records(out, 2)
+    _pending, totals = read_done(out)
+    assert total == len(records) == totals["requests"] > 10
+    by_path = {}
+    for _start, latency, status, cache, line, _previous in records:
+        assert latency > 0
+        by_path.setdefault(urls[line - 1], set()).add((status, cache))
+    assert by_path == {"/a": {(200, "HIT")}, "/b": {(200, "MISS")}, "/missing": {(404, "MISS")}}
