@@ -895,7 +895,15 @@ def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Ser
 
                 started = time.perf_counter()
                 every = scenarios(plan, 1)  # the warm URL of every scenario, not only those --scenarios ran
-                swap = run_swap(nginx, bench, plan, every, tmp, env, args, store, services)
+                try:
+                    swap = run_swap(nginx, bench, plan, every, tmp, env, args, store, services)
+                except Exception as exc:  # noqa: BLE001 - a failed swap is a result: the size's JSON is still written
+                    swap = {
+                        "error": f"{exc.__class__.__name__}: {exc}"[:1000],
+                        "met": False,
+                        "verdict": "NOT met (error)",
+                    }
+                    say(f"  swap: failed: {swap['error']}")
                 timings["swap_s"] = round(time.perf_counter() - started, 1)
             else:
                 say("  swap: skipped (it measures through nginx, which is not available)")

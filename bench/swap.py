@@ -1,4 +1,4 @@
-"""`make bench BENCH_ARGS=--swap`: the weekly swap under load, through nginx (issue 17).
+"""`make bench BENCH_ARGS=--swap`: the weekly swap under load, through nginx.
 
 A new generation makes every cached URL cold at once: every response-cache key, hot-path entry and ETag derives
 from the generation. This phase serves a many-URL mix through the shipped nginx in front of a fresh gunicorn and
@@ -375,6 +375,8 @@ def run_swap(binary: str, bench, plan, scen: list[dict], tmp: Path, env: dict, a
 
 def swap_table(s: dict) -> str:
     """The printed table of the swap phase."""
+    if "error" in s:
+        return f"\nswap under load through nginx: failed ({s['error']}): {s['verdict']}"
 
     def row(name: str, w: dict) -> str:
         return (f"| {name} | {w['requests']} | {w['rps']:.0f} | {w['p50_ms']} | {w['p99_ms']} | {w['max_ms']} | "
