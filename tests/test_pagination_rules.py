@@ -21,7 +21,7 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, create_engine, select
+from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, create_engine, select
 from sqlalchemy.orm import Session
 
 from api import pagination
@@ -293,3 +293,81 @@ def test_a_signed_cursor_with_a_value_of_the_wrong_kind_is_a_400(key, value):
     short = {**payload, "k": payload["k"][:-1]}
     with pytest.raises(BadRequest):
         decode_cursor(SIGNER.sign(pagination.CURSOR, orjson.dumps(short)), order, fp, SIGNER)
+
+
+def test_the_400s_say_what_is_wrong_in_their_detail_and_parameter():
+    """The problem details a client reads (docs/api.md): their text and the parameter each names."""
+    order = ORDERS["newest"]
+    fp = fingerprint({"order": "newest"})
+    with _session([(0, 0, 1.0, "a")] * 3) as session:
+        first = _page(session, order, limit=1)
+        cases = [
+            (lambda: _page(session, order, limit=1, cursor="nonsense"),
+             "The cursor is not one this API issued.", {"cursor": "invalid cursor"}),
+            (lambda: _page(session, order, limit=1, cursor=SIGNER.sign(pagination.CURSOR, b"[1")),
+             "The cursor is not one this API issued.", {"cursor": "invalid cursor"}),
+            (lambda: _page(session, ORDERS["oldest"], limit=1, cursor=first.next_cursor),
+             "This cursor belongs to another order or other filters.", {"cursor": "mismatched cursor"}),
+            (lambda: _page(session, order, limit=1, page=1, cursor=first.next_cursor),
+             "Use either cursor or page, not both.", {"page": "cannot be combined with cursor"}),
+            (lambda: _page(session, order, limit=10, page=pagination.MAX_PAGE_DEPTH // 10 + 1),
+             f"Page numbers reach only {pagination.MAX_PAGE_DEPTH} items deep; follow the `next` cursor links "
+             "beyond that.", {"page": f"page × limit must be at most {pagination.MAX_PAGE_DEPTH}"}),
+            (lambda: _page(session, RELEVANCE, limit=7, page=2, version="v"),
+             "A search reaches only its 7 best hits; narrow it with more words or filters.",
+             {"page": "a search page must start within its first 7 hits"}),
+            (lambda: decode_cursor(pagination._position_cursor(RELEVANCE, 1, fp, SIGNER, "old"), RELEVANCE, fp,
+                                   SIGNER, "new"),
+             "This search cursor belongs to an earlier version of the archive; repeat the search.",
+             {"cursor": "expired cursor"}),
+        ]  # fmt: skip
+        for attempt, detail, params in cases:
+            with pytest.raises(BadRequest) as err:
+                attempt()
+            assert (err.value.detail, err.value.invalid_params) == (detail, params)
+
+
+def test_counts_bind_the_statements_parameters():
+    """A statement with bound parameters (every prepared list) is counted with them, in both ways of counting."""
+    data = [(0, 0, score, "a") for score in (0.5, 1.0, 2.25, 2.25, 1.0)]
+    stmt = select(ITEM).where(ITEM.c.score >= bindparam("floor"))
+    with _session(data) as session:
+        for floor, n in ((1.0, 4), (2.0, 2)):
+            page = paginate(session, stmt, ORDERS["newest"], limit=1, signer=SIGNER, row=Row, params={"floor": floor})
+            assert page.total == n and len(page.items) == 1
+            page = paginate(session, stmt, RELEVANCE, limit=1, signer=SIGNER, row=Row, params={"floor": floor},
+                            version="v")  # fmt: skip
+            assert page.total == n and page.total_estimated is False
+
+
+@pytest.mark.parametrize("rows_in, limit, number", [(6, 3, 2), (7, 3, 2), (2, 2, 1), (9, 2, 3), (7, 7, 1)])
+def test_a_positional_page_links_on_exactly_when_more_lie_within_the_depth(rows_in, limit, number):
+    with _session([(i % 3, 0, 1.0, "a") for i in range(rows_in)]) as session:
+        expected = _oracle(session, RELEVANCE)[: RELEVANCE.depth]
+        start = (number - 1) * limit
+        page = _page(session, RELEVANCE, limit=limit, page=number, version="v")
+        assert page.page == number
+        assert _ids(page) == expected[start : start + limit]
+        assert (page.next_cursor is not None) == (len(expected) > start + limit)
+
+
+def test_a_positional_order_without_a_depth_or_with_depth_one():
+    unbounded = Order("unbounded", RELEVANCE.keys, positional=True)
+    one = Order("one", RELEVANCE.keys, positional=True, depth=1)
+    with _session([(i % 3, 0, 1.0, "a") for i in range(5)]) as session:
+        expected = _oracle(session, unbounded)
+        page = _page(session, unbounded, limit=2, page=3, version="v")
+        assert _ids(page) == expected[4:] and page.total == 5 and page.next_cursor is None
+        assert _ids(_page(session, one, limit=1, page=1, version="v")) == expected[:1]
+        with pytest.raises(BadRequest):
+            _page(session, one, limit=1, page=2, version="v")
+
+
+def test_page_statements_of_a_prepared_statement_are_built_once():
+    with _session([(0, 0, 1.0, "a")] * 3) as session:
+        shape = ("pagination rules", object())
+        for order, mode, kw in ((RELEVANCE, "offset", {"page": 1, "version": "v"}), (ORDERS["newest"], "first", {})):
+            paginate(session, select(ITEM), order, limit=1, signer=SIGNER, row=Row, prepared=shape, **kw)
+            built = pagination._PAGE_STATEMENTS[(shape, order.name, False, mode)]
+            paginate(session, select(ITEM), order, limit=2, signer=SIGNER, row=Row, prepared=shape, **kw)
+            assert pagination._PAGE_STATEMENTS[(shape, order.name, False, mode)] is built
