@@ -69,8 +69,8 @@ def article_page(session, ctx, **fixed):
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
-        stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
-        prepared, count = None, True  # the hits subquery holds the words; its count is bounded by the candidates
+        stmt, params, order, count = queries.ranked_article_list(session, now, filters, with_body)
+        prepared = None  # the hits subquery holds the words; its count is bounded by search.SCORED
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)
         order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]
