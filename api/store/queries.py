@@ -231,12 +231,13 @@ def ranked_article_list(
     words = search.tokens(filters["q"])
     order, hits = relevance_order(dialect, stmt, filters["q"])
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
-    if dialect != "sqlite":
-        params["_search_from"] = search.recent_window_start(session, stmt, params, words)
+    found = None
+    if dialect != "sqlite":  # the window of the candidates is found by counting them: the total comes with it
+        found, params["_search_from"] = search.recent_matches(session, stmt, params, words)
 
     def total() -> Total:
-        found = session.scalar(select(func.count()).select_from(hits), params)
-        return Total(search.SCORED, True) if found > search.SCORED else Total(found)
+        n = found if found is not None else search.recent_matches(session, stmt, params, words)[0]
+        return Total(search.SCORED, True) if n > search.SCORED else Total(n)
 
     ranked = stmt.join(hits, and_(hits.c.id == Article.id, hits.c.nth <= bindparam("_scored", type_=Integer)))
     return ranked, params, order, total

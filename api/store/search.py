@@ -157,7 +157,7 @@ def top_candidates(dialect: str, stmt: Select, words: list[str]):
     SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
     pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1).
     PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` that
-    `recent_window_start` found to hold the candidates (a btree range on seq), sorted by seq, then scored with
+    `recent_matches` found to hold the candidates (a btree range on seq), sorted by seq, then scored with
     ts_rank. Below the bound both are every match, so the ranking is the exact full ranking.
     """
     if dialect == "sqlite":
@@ -174,24 +174,30 @@ def top_candidates(dialect: str, stmt: Select, words: list[str]):
     return select(recent.c.id, rank.label("rank"), nth.label("nth")).subquery("search_hits")
 
 
-def recent_window_start(session, stmt: Select, params: dict, words: list[str]) -> int:
-    """PostgreSQL: the least recency (seq) of the newest SCORED + 1 articles of `stmt` matching every word, or 0
-    when fewer match (then every match is a candidate): the `_search_from` of top_candidates.
+def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
+    """How many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED: there are
+    more), and the `_search_from` of top_candidates: on PostgreSQL the least recency (seq) of the newest
+    SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); 0 on SQLite (unused).
 
-    It looks in windows of the newest seq values, 4 × (SCORED + 1) wide and then four times wider each time, until
-    one holds SCORED + 1 matches or covers the whole index: a common word is settled in the first window (its cost
-    is the window's), a rare one in a few (each costing what its few hits cost)."""
-    top = session.scalar(select(func.max(_DOCUMENTS.c.seq))) or 0
-    recent = _recent_matches("postgresql", stmt, words).subquery()
+    SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
+    PostgreSQL looks in windows of the newest seq values, 4 × (SCORED + 1) wide and then four times wider each
+    time, until one holds SCORED + 1 matches or covers the whole index: a common word is settled in the first
+    window (its cost is the window's), a rare one in a few (each costing what its few hits cost)."""
+    dialect = session.get_bind().dialect.name
+    recent = _recent_matches(dialect, stmt, words).subquery()
     probe = select(func.count(), func.min(recent.c.recency))
+    values = {**params, "_candidates": SCORED + 1}
+    if dialect == "sqlite":
+        return session.execute(probe, values).one()[0], 0
+    top = session.scalar(select(func.max(_DOCUMENTS.c.seq))) or 0
     width = 4 * (SCORED + 1)
     while True:
         start = max(0, top - width)
-        n, least = session.execute(probe, {**params, "_candidates": SCORED + 1, "_search_from": start + 1}).one()
+        n, least = session.execute(probe, {**values, "_search_from": start + 1}).one()
         if n > SCORED:
-            return least
+            return n, least
         if start == 0:
-            return 0
+            return n, 0
         width *= 4
 
 
