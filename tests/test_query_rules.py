@@ -28,6 +28,7 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from api import clock
+from api.store import queries
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
@@ -237,23 +238,31 @@ def archive_dir(tmp_path_factory):
     to=st.sampled_from(BOUNDS),
     lang=st.sampled_from([None, *LANGS]),
     limit=st.integers(1, 3),
+    window=st.sampled_from([1, 2, queries.STREAK_WINDOW]),
 )
-@example(docs=EXAMPLE, now=CLOCKS[1], section="economy", from_=None, to=BOUNDS[4], lang="ru", limit=1)
-@example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[2], to=None, lang=None, limit=2)
-@example(docs=EXAMPLE, now=CLOCKS[0], section="economy", from_=BOUNDS[4], to=None, lang="be", limit=3)
-@example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[1], to=BOUNDS[3], lang="en", limit=1)
-def test_derived_views_count_public_articles_only(backend, archive_dir, docs, now, section, from_, to, lang, limit):
+@example(docs=EXAMPLE, now=CLOCKS[1], section="economy", from_=None, to=BOUNDS[4], lang="ru", limit=1, window=1)
+@example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[2], to=None, lang=None, limit=2, window=2)
+@example(docs=EXAMPLE, now=CLOCKS[0], section="economy", from_=BOUNDS[4], to=None, lang="be", limit=3, window=8)
+@example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[1], to=BOUNDS[3], lang="en", limit=1, window=1)
+def test_derived_views_count_public_articles_only(
+    backend, archive_dir, docs, now, section, from_, to, lang, limit, window
+):
+    """`window`: the streaks' first window (queries.STREAK_WINDOW), small enough to be widened on these archives."""
     note(repr(docs))
     if from_ and to and from_ > to:
         from_, to = to, from_
-    with served(backend, archive_dir, docs) as client:
-        clock.freeze(now)
-        public = [d for d in docs if d.public(now)]
-        check_timeline(client, public, section, from_, to, limit)
-        check_sections(client, public)
-        check_issues(client, public, lang)
-        check_translations(client, public)
-        check_changes(client, public, section, lang)
-        if lang:
-            in_lang = sorted(items(client, f"/v1/articles?limit=100&lang={lang}"))
-            assert in_lang == sorted(d.slug for d in public if d.lang == lang)
+    default, queries.STREAK_WINDOW = queries.STREAK_WINDOW, window
+    try:
+        with served(backend, archive_dir, docs) as client:
+            clock.freeze(now)
+            public = [d for d in docs if d.public(now)]
+            check_timeline(client, public, section, from_, to, limit)
+            check_sections(client, public)
+            check_issues(client, public, lang)
+            check_translations(client, public)
+            check_changes(client, public, section, lang)
+            if lang:
+                in_lang = sorted(items(client, f"/v1/articles?limit=100&lang={lang}"))
+                assert in_lang == sorted(d.slug for d in public if d.lang == lang)
+    finally:
+        queries.STREAK_WINDOW = default
