@@ -13,7 +13,8 @@ so English words are stemmed and every script, Cyrillic included, is case- and a
 bm25 with title ×10, lead ×4, body ×1. PostgreSQL: a table `article_search` holding a weighted tsvector
 (title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
 Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the nearest), with a
-GIN index, ranked by ts_rank. A relevance search ranks a bounded candidate set (`top_candidates`).
+GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest SCORED matches
+(`top_candidates`): exact at or below it, the best of the newest past it (docs/performance.md#search-cost).
 
 User input is never query syntax: `tokens()` splits it into words (letters and digits; everything else is a
 separator), and each word is passed as a quoted FTS5 string or through plainto_tsquery, so quotes, AND/OR/NOT,
