@@ -220,12 +220,13 @@ def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
 
 
 def ranked_article_list(
-    session: Session, now: dt.datetime, filters: dict, with_body: bool
+    session: Session, now: dt.datetime, filters: dict, with_body: bool, memo: Callable | None = None
 ) -> tuple[Select, dict, Order, Callable[[], Total]]:
     """The public articles matching `filters` and every word of `filters["q"]` among the newest search.SCORED of
     them, joined to their search rank: (statement, its parameters, the relevance order, their total). Joining the
     candidates is the search filter itself. The total is exact up to search.SCORED; past it, it is SCORED,
-    marked as estimated."""
+    marked as estimated. `memo(compute)` may keep search.recent_matches (the web layer: once per generation,
+    embargo epoch and filter set)."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
     dialect = session.get_bind().dialect.name
     words = search.tokens(filters["q"])
@@ -233,7 +234,9 @@ def ranked_article_list(
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
     found = None
     if dialect != "sqlite":  # the window of the candidates is found by counting them: the total comes with it
-        found, params["_search_from"] = search.recent_matches(session, stmt, params, words)
+        found, params["_search_from"] = (memo or (lambda compute: compute()))(
+            lambda: search.recent_matches(session, stmt, params, words)
+        )
 
     def total() -> Total:
         n = found if found is not None else search.recent_matches(session, stmt, params, words)[0]

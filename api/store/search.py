@@ -130,9 +130,10 @@ def _fts_article_id():
     return _FTS.c.rowid.op("&")(KEY_IDS - 1)
 
 
-def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns) -> Select:
+def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns, since=None) -> Select:
     """The articles of `stmt` matching every word, newest first (the recency key as `recency`), at most the bound
-    parameter `_candidates` of them; on PostgreSQL only those of recency (seq) from the parameter `_search_from`."""
+    parameter `_candidates` of them; on PostgreSQL only those of recency (seq) from `since` (by default the
+    parameter `_search_from`)."""
     found = stmt.with_only_columns(Article.id)
     if dialect == "sqlite":
         match = text("article_fts MATCH :fts_q").bindparams(fts_q=fts5_query(words))
@@ -142,7 +143,7 @@ def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns) -> S
         recency = _DOCUMENTS.c.seq
         found = found.join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id).where(
             text(_PG_MATCH).bindparams(fts_q=" ".join(words)),
-            recency >= bindparam("_search_from", type_=Integer),
+            recency >= (bindparam("_search_from", type_=Integer) if since is None else since),
         )
     found = found.add_columns(recency.label("recency"), *columns)
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
@@ -185,19 +186,20 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     time, until one holds SCORED + 1 matches or covers the whole index: a common word is settled in the first
     window (its cost is the window's), a rare one in a few (each costing what its few hits cost)."""
     dialect = session.get_bind().dialect.name
-    recent = _recent_matches(dialect, stmt, words).subquery()
-    probe = select(func.count(), func.min(recent.c.recency))
     values = {**params, "_candidates": SCORED + 1}
     if dialect == "sqlite":
-        return session.execute(probe, values).one()[0], 0
-    top = session.scalar(select(func.max(_DOCUMENTS.c.seq))) or 0
+        recent = _recent_matches(dialect, stmt, words).subquery()
+        return session.scalar(select(func.count()).select_from(recent), values), 0
+    # the window is seq > newest - width (one statement: the newest seq, the index's size, is a subquery)
+    start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
+    recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
+    probe = select(func.count(), func.min(recent.c.recency), start)
     width = 4 * (SCORED + 1)
     while True:
-        start = max(0, top - width)
-        n, least = session.execute(probe, {**values, "_search_from": start + 1}).one()
+        n, least, start = session.execute(probe, {**values, "_width": width}).one()
         if n > SCORED:
             return n, least
-        if start == 0:
+        if start is None or start <= 0:
             return n, 0
         width *= 4
 
