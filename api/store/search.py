@@ -35,6 +35,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    literal,
     literal_column,
     select,
     table,
@@ -106,7 +107,7 @@ CANDIDATES = 1000
 #: How many matches a relevance search scores at most: the newest SCORED public matches of its words and filters
 #: (by publication time to the second, then slug). At or below it that is every match, so the ranking is exact and
 #: so is the total; past it the total is SCORED, marked as estimated (a lower bound).
-SCORED = 2000
+SCORED = 1000
 #: SQLite: an indexed article's FTS5 rowid is its publication second × KEY_IDS + its id (ids follow slug order), so
 #: FTS5 walks matches newest first (`ORDER BY rowid DESC`, consumed by the virtual table, stops at the LIMIT).
 KEY_IDS = 1 << 24
@@ -146,6 +147,11 @@ def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns, sinc
             recency >= (bindparam("_search_from", type_=Integer) if since is None else since),
         )
     found = found.add_columns(recency.label("recency"), *columns)
+    if dialect != "sqlite":
+        # seq + 0: never the seq index's order. A prepared statement's generic plan does not know the words, and
+        # walking that index backwards testing every document would cost the whole archive for a rare word; so the
+        # matches come from the GIN index (and the window's seq range), sorted (a top-N sort of the window's).
+        recency = recency + 0
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
@@ -182,26 +188,36 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); 0 on SQLite (unused).
 
     SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
-    PostgreSQL looks in windows of the newest seq values, 4 × (SCORED + 1) wide and then four times wider each
-    time, until one holds SCORED + 1 matches or covers the whole index: a common word is settled in the first
-    window (its cost is the window's), a rare one in a few (each costing what its few hits cost)."""
+    PostgreSQL counts the matches among the newest 4 × (SCORED + 1) seq values: a common word is settled there,
+    at the window's cost. Fewer: it counts every match up to SCORED + 1 in no order (a rare word is settled there,
+    at what its hits cost); more than SCORED: it looks in windows four times wider each time, until one holds
+    SCORED + 1 matches or covers the whole index."""
     dialect = session.get_bind().dialect.name
     values = {**params, "_candidates": SCORED + 1}
     if dialect == "sqlite":
         recent = _recent_matches(dialect, stmt, words).subquery()
         return session.scalar(select(func.count()).select_from(recent), values), 0
-    # the window is seq > newest - width (one statement: the newest seq, the index's size, is a subquery)
+    # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
     start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
     recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
     probe = select(func.count(), func.min(recent.c.recency), start)
     width = 4 * (SCORED + 1)
-    while True:
-        n, least, start = session.execute(probe, {**values, "_width": width}).one()
-        if n > SCORED:
-            return n, least
-        if start is None or start <= 0:
-            return n, 0
+    n, least, begins = session.execute(probe, {**values, "_width": width}).one()
+    if n > SCORED:  # a common word: settled in the first window
+        return n, least
+    if begins is None or begins <= 0:
+        return n, 0
+    # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
+    # stopping there); a rare word is settled here, at what its hits cost
+    every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
+    n = session.scalar(select(func.count()).select_from(every), values)
+    if n <= SCORED:
+        return n, 0
+    while True:  # a word between: wider windows, until one holds SCORED + 1 or covers the index
         width *= 4
+        n, least, begins = session.execute(probe, {**values, "_width": width}).one()
+        if n > SCORED or begins <= 0:
+            return n, least if n > SCORED else 0
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:
