@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Blueprint
 from marshmallow import Schema
 
-from api.http import cached_endpoint
+from api.http import cached_endpoint, per_generation
 from api.pagination import jsonable_filters
 from api.problems import NotFound
 from api.resources.collection import Extended, collection
@@ -69,8 +69,12 @@ def article_page(session, ctx, **fixed):
     with_body = args.get("format") is not None or "body" in (args.get("fields_") or ())
     words = search.tokens(args.get("q"))
     if sort == "relevance" and words:
-        stmt, params, order = queries.ranked_article_list(session, now, filters, with_body)
-        prepared, count = None, True  # the hits subquery holds the words; its count is bounded by the candidates
+
+        def memo(compute):  # where a search's candidates are, and how many: once per generation and filter set
+            return per_generation(ctx, "search", compute, filters=jsonable_filters(filters), scored=search.SCORED)
+
+        stmt, params, order, count = queries.ranked_article_list(session, now, filters, with_body, memo)
+        prepared = None  # the hits subquery holds the words; its count is bounded by search.SCORED
     else:  # a q without words finds nothing, in any order
         stmt, params, prepared = queries.article_list(now, filters, with_body)
         order = queries.ARTICLE_ORDERS["newest" if sort == "relevance" else sort]

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Select, String, and_, bindparam, cast, false, func, insert, literal, or_, select, union_all
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -190,7 +205,7 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
 
 def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
     """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
-    subquery to join (search.top_candidates over `stmt`).
+    subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored).
 
     Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
     search.CANDIDATES deep."""
@@ -205,14 +220,30 @@ def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
 
 
 def ranked_article_list(
-    session: Session, now: dt.datetime, filters: dict, with_body: bool
-) -> tuple[Select, dict, Order]:
-    """The best public articles matching `filters` and every word of `filters["q"]`, at most search.CANDIDATES
-    (and one more, to tell there are more), joined to their search rank: (statement, its parameters, the
-    relevance order). Joining the candidates is the search filter itself."""
+    session: Session, now: dt.datetime, filters: dict, with_body: bool, memo: Callable | None = None
+) -> tuple[Select, dict, Order, Callable[[], Total]]:
+    """The public articles matching `filters` and every word of `filters["q"]` among the newest search.SCORED of
+    them, joined to their search rank: (statement, its parameters, the relevance order, their total). Joining the
+    candidates is the search filter itself. The total is exact up to search.SCORED; past it, it is SCORED,
+    marked as estimated. `memo(compute)` may keep search.recent_matches (the web layer: once per generation,
+    embargo epoch and filter set)."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
-    order, hits = relevance_order(session.get_bind().dialect.name, stmt, filters["q"])
-    return stmt.join(hits, hits.c.id == Article.id), {**params, "_candidates": search.CANDIDATES + 1}, order
+    dialect = session.get_bind().dialect.name
+    words = search.tokens(filters["q"])
+    order, hits = relevance_order(dialect, stmt, filters["q"])
+    params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
+    found = None
+    if dialect != "sqlite":  # the window of the candidates is found by counting them: the total comes with it
+        found, params["_search_from"] = (memo or (lambda compute: compute()))(
+            lambda: search.recent_matches(session, stmt, params, words)
+        )
+
+    def total() -> Total:
+        n = found if found is not None else search.recent_matches(session, stmt, params, words)[0]
+        return Total(search.SCORED, True) if n > search.SCORED else Total(n)
+
+    ranked = stmt.join(hits, and_(hits.c.id == Article.id, hits.c.nth <= bindparam("_scored", type_=Integer)))
+    return ranked, params, order, total
 
 
 def get_article(session: Session, slug: str, now: dt.datetime) -> tuple[Article | None, bool]:

@@ -13,7 +13,8 @@ so English words are stemmed and every script, Cyrillic included, is case- and a
 bm25 with title ×10, lead ×4, body ×1. PostgreSQL: a table `article_search` holding a weighted tsvector
 (title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
 Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the nearest), with a
-GIN index, ranked by ts_rank. A relevance search ranks a bounded candidate set (`top_candidates`).
+GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest SCORED matches
+(`top_candidates`): exact at or below it, the best of the newest past it (docs/performance.md#search-cost).
 
 User input is never query syntax: `tokens()` splits it into words (letters and digits; everything else is a
 separator), and each word is passed as a quoted FTS5 string or through plainto_tsquery, so quotes, AND/OR/NOT,
@@ -25,7 +26,21 @@ from __future__ import annotations
 import html
 import re
 
-from sqlalchemy import Boolean, Float, Integer, Select, bindparam, cast, column, func, select, table, text
+from sqlalchemy import (
+    Boolean,
+    Float,
+    Integer,
+    Select,
+    bindparam,
+    cast,
+    column,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -60,8 +75,11 @@ def build_index(conn: Connection) -> None:
             "CREATE VIRTUAL TABLE article_fts USING fts5("
             "title, lead, body, tokenize = 'porter unicode61 remove_diacritics 2')"
         )
+        top = conn.exec_driver_sql("SELECT max(id) FROM article").scalar()
+        if top is not None and top >= KEY_IDS:
+            raise ValueError(f"the search index keys hold article ids below {KEY_IDS}, not {top}")
         conn.exec_driver_sql(
-            "INSERT INTO article_fts (rowid, title, lead, body) SELECT id, "
+            f"INSERT INTO article_fts (rowid, title, lead, body) SELECT {_sqlite_key('article')}, "
             + ", ".join(strip.format(c) for c in ("title", "lead", "body_text"))
             + " FROM article WHERE status = 'published'"
         )
@@ -70,59 +88,136 @@ def build_index(conn: Connection) -> None:
     search, article = _qualified(conn, "article_search"), _qualified(conn, "article")
     conn.exec_driver_sql(
         f"CREATE TABLE {search} (article_id integer PRIMARY KEY REFERENCES {article} (id), "
-        "config regconfig NOT NULL, document tsvector NOT NULL)"
+        "seq integer NOT NULL UNIQUE, config regconfig NOT NULL, document tsvector NOT NULL)"
     )
-    conn.exec_driver_sql(
-        f"INSERT INTO {search} (article_id, config, document) "
-        "SELECT id, cfg, setweight(to_tsvector(cfg, title), 'A') || setweight(to_tsvector(cfg, lead), 'B') "
+    conn.exec_driver_sql(  # written in recency order, so a window of the newest is a run of adjacent pages
+        f"INSERT INTO {search} (article_id, seq, config, document) "
+        "SELECT id, row_number() OVER (ORDER BY date_trunc('second', published_at), id), cfg, "
+        "setweight(to_tsvector(cfg, title), 'A') || setweight(to_tsvector(cfg, lead), 'B') "
         "|| setweight(to_tsvector(cfg, body_text), 'C') FROM ("
         "SELECT *, (CASE WHEN lang = 'en' THEN 'english' ELSE 'russian' END)::regconfig AS cfg "
-        f"FROM {article} WHERE status = 'published') AS a"
+        f"FROM {article} WHERE status = 'published') AS a ORDER BY 2"
     )
     conn.exec_driver_sql(f"CREATE INDEX article_search_document ON {search} USING gin (document)")
+    conn.exec_driver_sql(f"ANALYZE {search}")  # the planner weighs a word's matches by these statistics
 
 
-#: How many of a search's best hits are ranked and served: pages reach this deep, and a total past it is a lower
-#: bound, marked as estimated.
+#: How many of a search's best hits are ranked and served: pages reach this deep.
 CANDIDATES = 1000
-_FTS = table("article_fts", column("rowid", Integer), column("rank", Float))
-BM25 = "bm25(10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1
-_PG_MATCH = (
-    "(article_search.config = 'english'::regconfig AND article_search.document @@ plainto_tsquery('english', :fts_q))"
-    " OR (article_search.config = 'russian'::regconfig AND article_search.document @@ plainto_tsquery('russian', :fts_q))"
+#: How many matches a relevance search scores at most: the newest SCORED public matches of its words and filters
+#: (by publication time to the second, then slug). At or below it that is every match, so the ranking is exact and
+#: so is the total; past it the total is SCORED, marked as estimated (a lower bound).
+SCORED = 1000
+#: SQLite: an indexed article's FTS5 rowid is its publication second × KEY_IDS + its id (ids follow slug order), so
+#: FTS5 walks matches newest first (`ORDER BY rowid DESC`, consumed by the virtual table, stops at the LIMIT).
+KEY_IDS = 1 << 24
+_FTS = table("article_fts", column("rowid", Integer))
+BM25 = "bm25(article_fts, 10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1 (lower is better)
+_PG_MATCH = (  # one parenthesised condition: it is ANDed with the visibility rule and the filters
+    "((article_search.config = 'english'::regconfig AND article_search.document @@ plainto_tsquery('english', :fts_q))"
+    " OR (article_search.config = 'russian'::regconfig AND article_search.document @@ plainto_tsquery('russian', :fts_q)))"
 )
-_DOCUMENTS = table("article_search", column("article_id", Integer), column("config"), column("document"))
+_DOCUMENTS = table(
+    "article_search", column("article_id", Integer), column("seq", Integer), column("config"), column("document")
+)
+
+
+def _sqlite_key(name: str) -> str:
+    """The FTS5 rowid of the article row `name` (publication second × KEY_IDS + id; the unknown time is 0)."""
+    return f"CAST(strftime('%s', {name}.published_at) AS INTEGER) * {KEY_IDS} + {name}.id"
+
+
+def _fts_article_id():
+    return _FTS.c.rowid.op("&")(KEY_IDS - 1)
+
+
+def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns, since=None) -> Select:
+    """The articles of `stmt` matching every word, newest first (the recency key as `recency`), at most the bound
+    parameter `_candidates` of them; on PostgreSQL only those of recency (seq) from `since` (by default the
+    parameter `_search_from`)."""
+    found = stmt.with_only_columns(Article.id)
+    if dialect == "sqlite":
+        match = text("article_fts MATCH :fts_q").bindparams(fts_q=fts5_query(words))
+        recency = _FTS.c.rowid
+        found = found.join_from(Article, _FTS, Article.id == _fts_article_id()).where(match)
+    else:
+        recency = _DOCUMENTS.c.seq
+        found = found.join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id).where(
+            text(_PG_MATCH).bindparams(fts_q=" ".join(words)),
+            recency >= (bindparam("_search_from", type_=Integer) if since is None else since),
+        )
+    found = found.add_columns(recency.label("recency"), *columns)
+    if dialect != "sqlite":
+        # seq + 0: never the seq index's order. A prepared statement's generic plan does not know the words, and
+        # walking that index backwards testing every document would cost the whole archive for a rare word; so the
+        # matches come from the GIN index (and the window's seq range), sorted (a top-N sort of the window's).
+        recency = recency + 0
+    return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
 def top_candidates(dialect: str, stmt: Select, words: list[str]):
-    """A subquery (id, rank) of at most CANDIDATES + 1 of the articles of `stmt` (a select over the article table
-    whose conditions say which articles may be found: the public ones under the request's filters) that match
-    every word; higher rank is better. The extra one tells that there are more.
+    """A subquery (id, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table whose
+    conditions say which articles may be found: the public ones under the request's filters) that match every
+    word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
+    nth ≤ SCORED; the extra one tells that there are more. The bound is the parameter `_candidates` (SCORED + 1).
 
-    SQLite: FTS5 yields its matches best first (`ORDER BY rank` with the bm25 weights, consumed by the virtual
-    table) and the join stops once enough of them pass the conditions: the best CANDIDATES of the full ranking.
-    PostgreSQL: the first CANDIDATES + 1 matches that the GIN index and the conditions yield (no order: the
-    scan stops there), each then scored with ts_rank; below the bound they are every match.
-    The bound is the bound parameter `_candidates`.
+    Only the candidates are scored, and finding them costs what they cost, not what all the hits do:
+    SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
+    pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1).
+    PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` that
+    `recent_matches` found to hold the candidates (a btree range on seq), sorted by seq, then scored with
+    ts_rank. Below the bound both are every match, so the ranking is the exact full ranking.
     """
-    bound = bindparam("_candidates", type_=Integer)
-    found = stmt.with_only_columns(Article.id)
     if dialect == "sqlite":
-        match = text("article_fts MATCH :fts_q AND article_fts.rank MATCH :fts_rank").bindparams(
-            fts_q=fts5_query(words), fts_rank=BM25
-        )
-        found = found.add_columns((-_FTS.c.rank).label("rank")).join_from(Article, _FTS, _FTS.c.rowid == Article.id)
-        return found.where(match).order_by(_FTS.c.rank).limit(bound).subquery("search_hits")
-    query = " ".join(words)
-    hits = (
-        found.add_columns(_DOCUMENTS.c.config, _DOCUMENTS.c.document)
-        .join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id)
-        .where(text(_PG_MATCH).bindparams(fts_q=query))
-        .limit(bound)
-        .subquery("search_matches")
-    )
-    score = func.ts_rank(hits.c.document, func.plainto_tsquery(hits.c.config, bindparam("fts_pg_q", query)))
-    return select(hits.c.id, cast(score, Float).label("rank")).subquery("search_hits")
+        score = literal_column(f"-{BM25}", Float).label("rank")
+        recent = _recent_matches(dialect, stmt, words, score)
+        recent = recent.subquery("search_recent")
+        rank = recent.c.rank
+    else:
+        recent = _recent_matches(dialect, stmt, words, _DOCUMENTS.c.config, _DOCUMENTS.c.document)
+        recent = recent.subquery("search_recent")
+        query = bindparam("fts_pg_q", " ".join(words))
+        rank = cast(func.ts_rank(recent.c.document, func.plainto_tsquery(recent.c.config, query)), Float)
+    nth = func.row_number().over(order_by=recent.c.recency.desc())
+    return select(recent.c.id, rank.label("rank"), nth.label("nth")).subquery("search_hits")
+
+
+def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
+    """How many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED: there are
+    more), and the `_search_from` of top_candidates: on PostgreSQL the least recency (seq) of the newest
+    SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); 0 on SQLite (unused).
+
+    SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
+    PostgreSQL counts the matches among the newest 4 × (SCORED + 1) seq values: a common word is settled there,
+    at the window's cost. Fewer: it counts every match up to SCORED + 1 in no order (a rare word is settled there,
+    at what its hits cost); more than SCORED: it looks in windows four times wider each time, until one holds
+    SCORED + 1 matches or covers the whole index."""
+    dialect = session.get_bind().dialect.name
+    values = {**params, "_candidates": SCORED + 1}
+    if dialect == "sqlite":
+        recent = _recent_matches(dialect, stmt, words).subquery()
+        return session.scalar(select(func.count()).select_from(recent), values), 0
+    # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
+    start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
+    recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
+    probe = select(func.count(), func.min(recent.c.recency), start)
+    width = 4 * (SCORED + 1)
+    n, least, begins = session.execute(probe, {**values, "_width": width}).one()
+    if n > SCORED:  # a common word: settled in the first window
+        return n, least
+    if begins is None or begins <= 0:
+        return n, 0
+    # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
+    # stopping there); a rare word is settled here, at what its hits cost
+    every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
+    n = session.scalar(select(func.count()).select_from(every), values)
+    if n <= SCORED:
+        return n, 0
+    while True:  # a word between: wider windows, until one holds SCORED + 1 or covers the index
+        width *= 4
+        n, least, begins = session.execute(probe, {**values, "_width": width}).one()
+        if n > SCORED or begins <= 0:
+            return n, least if n > SCORED else 0
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:
@@ -131,8 +226,9 @@ def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, st
         return {}
     if conn.dialect.name == "sqlite":
         stmt = text(
-            "SELECT rowid, snippet(article_fts, -1, :a, :b, '…', 24) FROM article_fts "
-            "WHERE article_fts MATCH :fts_q AND rowid IN :ids"
+            f"SELECT rowid & {KEY_IDS - 1}, snippet(article_fts, -1, :a, :b, '…', 24) FROM article_fts "
+            "WHERE article_fts MATCH :fts_q AND rowid IN (SELECT " + _sqlite_key("article") + " FROM article "
+            "WHERE id IN :ids)"
         ).bindparams(bindparam("ids", expanding=True))
         params = {"fts_q": fts5_query(words)}
     else:
@@ -166,7 +262,7 @@ class Matches(ColumnElement):
 @compiles(Matches, "sqlite")
 def _matches_sqlite(element, compiler, **kw):
     query = compiler.process(bindparam(None, fts5_query(element.words), unique=True), **kw)
-    return f"{compiler.process(Article.id, **kw)} IN (SELECT rowid FROM article_fts WHERE article_fts MATCH {query})"
+    return f"{compiler.process(Article.id, **kw)} IN (SELECT rowid & {KEY_IDS - 1} FROM article_fts WHERE article_fts MATCH {query})"
 
 
 @compiles(Matches, "postgresql")
