@@ -47,7 +47,8 @@ lint: $(VENV)/.installed-dev
 
 # The bench at BENCH_SIZES articles (synthetic archives and their stores cached in .bench/); about 4 min at
 # 1000 once cached. `make bench BENCH_SIZES=100000` for the large size, `BENCH_BACKENDS=sqlite,postgresql` for
-# PostgreSQL + Redis (private servers) beside SQLite (see docs/performance.md).
+# PostgreSQL + Redis (private servers) beside SQLite, `BENCH_ARGS=--swap` for a generation swap under load through
+# nginx (see docs/performance.md).
 BENCH_SIZES ?= 1000
 BENCH_BACKENDS ?= sqlite
 bench: $(VENV)/.installed-dev

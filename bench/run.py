@@ -16,6 +16,8 @@ sqlite, postgresql = PostgreSQL + Redis on private servers, see `Services`):
    substituted) in front of the same gunicorn, hot proxy_cache responses against nginx serving the same bytes as
    a static file, and a check that proxy_cache honours our Cache-Control and stale-if-error;
 6. a 60-second warm run over every warm URL, sampling each gunicorn worker's RSS from /proc.
+7. with --swap and nginx: a new generation swapped in under load through nginx, the 60 s after the swap against
+   the 60 s before it (bench/swap.py).
 
 Prints the table, the time each phase took, and writes JSON to bench/results/<UTC>-<N>.json. Loopback only;
 every wrk run is bounded by -d and a subprocess timeout; gunicorn and nginx are always stopped.
@@ -816,6 +818,7 @@ def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Ser
     cache_check: dict = {}
     memory: dict = {}
     metrics_cost: dict = {}
+    swap: dict = {}
     try:
         started = time.perf_counter()
         for _ in range(args.workers * 8):
@@ -885,6 +888,25 @@ def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Ser
             started = time.perf_counter()
             memory = run_memory(bench, server, [s["warm"] for s in scen], args)
             timings["memory_s"] = round(time.perf_counter() - started, 1)
+
+        if args.swap:  # last: on PostgreSQL it swaps the live schema of this run
+            if nginx and not args.no_nginx:
+                from bench.swap import run_swap
+
+                started = time.perf_counter()
+                every = scenarios(plan, 1)  # the warm URL of every scenario, not only those --scenarios ran
+                try:
+                    swap = run_swap(nginx, bench, plan, every, tmp, env, args, store, services)
+                except Exception as exc:  # noqa: BLE001 - a failed swap is a result: the size's JSON is still written
+                    swap = {
+                        "error": f"{exc.__class__.__name__}: {exc}"[:1000],
+                        "met": False,
+                        "verdict": "NOT met (error)",
+                    }
+                    say(f"  swap: failed: {swap['error']}")
+                timings["swap_s"] = round(time.perf_counter() - started, 1)
+            else:
+                say("  swap: skipped (it measures through nginx, which is not available)")
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -906,6 +928,7 @@ def _run_size(size: int | None, args, wrk: str, nginx: str | None, services: Ser
         "nginx_cache_check": cache_check,
         "memory": memory,
         "metrics_cost": metrics_cost,
+        "swap": swap,
         "timings": timings,
     }
 
@@ -1171,6 +1194,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metrics-rounds", type=int, default=3, help="adjacent on/off wrk run pairs of --metrics-cost")
     ap.add_argument("--backends", default=os.environ.get("BENCH_BACKENDS", "sqlite"),
                     help="comma-separated: sqlite, postgresql (PostgreSQL + Redis; default $BENCH_BACKENDS or sqlite)")  # fmt: skip
+    ap.add_argument("--swap", action="store_true",
+                    help="also measure a generation swap under load through nginx (bench/swap.py)")  # fmt: skip
+    ap.add_argument("--swap-seconds", type=int, default=60, help="the windows before and after the swap (60 s)")
+    ap.add_argument("--swap-warm", type=int, default=20, help="seconds of load before the steady window (20)")
+    ap.add_argument("--swap-s-maxage", type=int, default=5,
+                    help="CACHE_S_MAXAGE of the swap's gunicorn: every nginx entry is due this soon after the swap")  # fmt: skip
     ap.add_argument("--local-services", action="store_true",
                     help="postgresql backend on the local PostgreSQL and Redis instead of private servers")  # fmt: skip
     args = ap.parse_args(argv)
@@ -1209,6 +1238,10 @@ def main(argv: list[str] | None = None) -> int:
                     "scenarios",
                     "reference_bytes",
                     "metrics_cost",
+                    "swap",
+                    "swap_seconds",
+                    "swap_warm",
+                    "swap_s_maxage",
                     "local_services",
                 )
             },  # fmt: skip
@@ -1237,6 +1270,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"metrics cost in process (CPU time, {p['batches']} adjacent batch pairs): on {p['on_us']:.2f} µs, "
                       f"off {p['off_us']:.2f} µs, median ratio {p['ratio']:.3f} (interquartile {p['ratio_q1']:.3f}–"
                       f"{p['ratio_q3']:.3f}), metrics add {p['on_us'] - p['off_us']:.2f} µs of CPU time per replay")  # fmt: skip
+        if run["swap"]:
+            from bench.swap import swap_table
+
+            print(swap_table(run["swap"]))
         if run["memory"]:
             m = run["memory"]
             print(f"worker RSS over {m['seconds']} s warm: " + ", ".join(
@@ -1244,7 +1281,7 @@ def main(argv: list[str] | None = None) -> int:
                 for w in m["workers"] if w["rss_end_kib"]) + f"; flat (< 5 %): {m['flat']}")  # fmt: skip
         print(f"time: generate {t['generate_s']} s, load {t['load_s']} s{' (its first load; reused the cached store now)' if t['store_reused'] else ''}"
               f", plan {t['plan_s']} s, scenarios {t.get('scenarios_s')} s, nginx {t.get('nginx_s', '—')} s, "
-              f"memory {t.get('memory_s', '—')} s, this size {t['total_s']} s")  # fmt: skip
+              f"memory {t.get('memory_s', '—')} s, swap {t.get('swap_s', '—')} s, this size {t['total_s']} s")  # fmt: skip
         print(f"written {out.relative_to(ROOT)}")
         done.setdefault(size, {})[backend] = run
     if len(backends) > 1:

@@ -7,11 +7,12 @@ import os
 import shutil
 import socket
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from api import clock
 from api.app import create_app
@@ -205,3 +206,20 @@ def record_figures(suite: str, **figures) -> None:
     runs = known.setdefault("_provenance", {})
     runs.update({name: provenance() for name in figures})
     path.write_text(json.dumps(known, indent=2, sort_keys=True))
+
+
+@contextmanager
+def recorded_statements(app, containing: str = ""):
+    """The statements (lower-cased) the app's live store runs inside the block, those holding `containing` only."""
+    engine = app.extensions["store"].current().engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if containing in statement.lower():
+            seen.append(statement.lower())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -6,19 +6,18 @@ side of the embargo end, on both backends."""
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from api import clock
 from api.ingest.loader import load_archive
 from api.store import queries
 from api.store.models import Article
 from bench.generate import Rates, generate
-from tests.conftest import drop_pg_schema, make_app, new_pg_schema
+from tests.conftest import drop_pg_schema, make_app, new_pg_schema, recorded_statements
 
 EMBARGO_END = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)  # the generator's embargo end
 CLOCKS = (EMBARGO_END - dt.timedelta(seconds=1), EMBARGO_END)
@@ -116,21 +115,6 @@ def filter_sets(draw, rows) -> dict:
     return f
 
 
-@contextmanager
-def statements(app):
-    engine = app.extensions["store"].current().engine
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement.lower())
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_an_exact_total_is_the_oracle_count_at_any_clock_time(counted):
     app, rows = counted
     client = app.test_client()
@@ -161,7 +145,7 @@ def test_a_total_of_counted_filters_never_counts_the_articles(counted, now):
     client = app.test_client()
     clock.freeze(now)
     try:
-        with statements(app) as seen:
+        with recorded_statements(app) as seen:
             body = client.get("/v1/articles?section=economy&lang=en&limit=1").get_json()
     finally:
         clock.freeze(None)

@@ -4,30 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from contextlib import contextmanager
 
-from sqlalchemy import event
-
-from tests.conftest import make_app
+from tests.conftest import make_app, recorded_statements
 
 EMBARGO_END = dt.datetime(2099, 1, 1, 9, 0, tzinfo=dt.UTC)
-
-
-@contextmanager
-def counted_statements(app):
-    """The COUNT statements the store runs inside the block."""
-    engine = app.extensions["store"].current().engine
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        if "count(" in statement.lower():
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def test_total_is_counted_once_per_filter_set(loaded):
@@ -36,7 +16,7 @@ def test_total_is_counted_once_per_filter_set(loaded):
     # A filter set of this run alone: on PostgreSQL the counts live in the shared Redis, where other tests (and
     # other runs of the same code and archive) may have counted `section=economy` already.
     since = f"updated_since=2000-01-01T00:00:00.{uuid.uuid4().int % 10**9:09d}Z"
-    with counted_statements(app) as seen:
+    with recorded_statements(app, "count(") as seen:
         first = client.get(f"/v1/articles?section=economy&{since}&limit=2").get_json()
         assert len(seen) == 1
         # Another page size and shape of the same filters: a new response, the same total, no new count.

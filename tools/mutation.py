@@ -49,7 +49,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["api/ingest/text.py"],
         ["tests/test_text_rules.py", "tests/test_properties.py"],
     ),
-    "pagination": (["api/pagination.py"], ["tests/test_rules.py", "tests/test_properties.py"]),
+    "pagination": (["api/pagination.py"], ["tests/test_pagination_rules.py"]),
     "http": (["api/http.py", "api/keys.py"], ["tests/test_http_rules.py"]),
     "filters": (["schemas/args.py"], ["tests/test_arg_rules.py"]),
     "visibility": (
