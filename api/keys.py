@@ -33,7 +33,7 @@ CODE_VERSION = _code_version()
 
 
 def canonical(value: Any) -> Any:
-    """`value` as JSON with its type kept: ["s", "2022-02-14"] and ["d", "2022-02-14"] differ, dicts are sorted."""
+    """`value` as JSON with its type kept: ["s", "2022-02-14"] and ["d", "2022-02-14"] differ, dicts and sets sorted."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -53,7 +53,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return ["l", sorted((canonical(v) for v in value), key=orjson.dumps)]
     if isinstance(value, dict):
-        return ["m", [[str(k), canonical(value[k])] for k in sorted(value, key=str)]]
+        # keys tagged like values ({1: v} and {"1": v} differ), sorted by their encoding, so any key types mix
+        return ["m", sorted(([canonical(k), canonical(v)] for k, v in value.items()), key=orjson.dumps)]
     raise TypeError(f"no canonical form for {type(value).__name__}")
 
 

@@ -471,3 +471,25 @@ def test_a_reload_relabels_the_feeds_categories(backend, tmp_path):
         for lang, labels in expected.items():
             items = client.get("/v1/feed.json?sort=oldest", headers={"Accept-Language": lang}).get_json()["items"]
             assert [i["tags"][:2] for i in items] == labels, lang
+
+
+def test_of_two_entries_sharing_an_instant_the_later_steps_one_microsecond_on():
+    """Atom `updated` told apart (api/resources/feeds.py _entry_updated): entries of one updated time whose slugs
+    give one offset (COLLIDING) get that instant plus the offset, and the later of them in the document one
+    microsecond more: never the same instant, never earlier, whichever order the document has them in."""
+    from types import SimpleNamespace
+
+    from api.resources.feeds import _entry_updated
+
+    when = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
+    first, second = (SimpleNamespace(slug=f"article-{n}", updated_at=when, published_at=when) for n in COLLIDING)
+    ctx = SimpleNamespace(now=when, generation=None)  # every time is known: the store's build is never asked
+
+    def stamps(*items):
+        return _entry_updated(ctx, SimpleNamespace(items=list(items)))
+
+    alone = stamps(first)[first.slug]
+    assert when <= alone < when + dt.timedelta(seconds=1)
+    assert stamps(second)[second.slug] == alone  # one offset: that is what COLLIDING is
+    assert stamps(first, second) == {first.slug: alone, second.slug: alone + dt.timedelta(microseconds=1)}
+    assert stamps(second, first) == {second.slug: alone, first.slug: alone + dt.timedelta(microseconds=1)}

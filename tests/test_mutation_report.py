@@ -1,0 +1,92 @@
+"""The mutation report's gate (tools/mutation.py), on result files made up in tmp_path: `--fail-under` holds for
+every group, not for the total, and a group never run or not finished fails it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tools import mutation
+
+KILLED, SURVIVED, NOT_CHECKED = 1, 0, None  # mutmut's exit codes (mutmut.stats.status_by_exit_code)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """write(group, {mutant name: exit code}) makes up the meta file mutmut leaves in .mutation/<group>/mutants/."""
+    monkeypatch.setattr(mutation, "WORK", tmp_path / "work")
+    monkeypatch.setattr(mutation, "DOC", tmp_path / "mutation.md")
+    monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "equivalent.toml")
+    monkeypatch.setattr(mutation, "GROUPS", {"one": (["a/one.py"], []), "two": (["a/two.py"], [])})
+    monkeypatch.setattr(mutation, "ONLY", {})
+    monkeypatch.setattr(mutation, "_diff", lambda group, name: "`` diff ``")  # no mutmut show on made-up files
+    (tmp_path / "equivalent.toml").write_text('[equivalent]\n"a.two.x_f__mutmut_9" = "a reason"\n')
+
+    def write(group: str, codes: dict[str, int | None]) -> None:
+        meta = tmp_path / "work" / group / "mutants" / "a" / f"{group}.py.meta"
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"exit_code_by_key": codes}))
+
+    return write
+
+
+def mutants(group: str, killed: int, survived: int = 0, not_checked: int = 0) -> dict[str, int | None]:
+    codes = [KILLED] * killed + [SURVIVED] * survived + [NOT_CHECKED] * not_checked
+    return {f"a.{group}.x_f__mutmut_{i + 1}": code for i, code in enumerate(codes)}
+
+
+def verdicts(capsys) -> dict[str, str]:
+    err = capsys.readouterr().err
+    return dict(line.split(": ", 1) for line in err.splitlines() if line.startswith(("one:", "two:")))
+
+
+def test_every_group_at_the_bar_passes(results, capsys):
+    results("one", mutants("one", killed=17, survived=3))  # 85.0 %
+    results("two", mutants("two", killed=10))
+    assert mutation.report(fail_under=85) == 0
+    assert verdicts(capsys) == {"one": "pass", "two": "pass"}
+    assert "| one | a/one.py | 85.0 % | 17 | 3 | 0 / 0 | 0 | pass |" in mutation.DOC.read_text()
+
+
+def test_one_group_below_the_bar_fails_though_the_total_is_above_it(results, capsys):
+    results("one", mutants("one", killed=8, survived=2))  # 80 %
+    results("two", mutants("two", killed=90))  # overall 98 of 100
+    assert mutation.report(fail_under=85) == 1
+    assert verdicts(capsys) == {"one": "FAIL: below 85 %", "two": "pass"}
+    assert "Overall: **98.0 %**" in mutation.DOC.read_text()
+
+
+def test_a_group_never_run_fails(results, capsys):
+    results("one", mutants("one", killed=10))
+    assert mutation.report(fail_under=85) == 1
+    assert verdicts(capsys) == {"one": "pass", "two": "FAIL: not run"}
+    assert "| two | a/two.py | not run | | | | | FAIL: not run |" in mutation.DOC.read_text()
+
+
+def test_a_run_that_did_not_finish_fails_whatever_its_score(results, capsys):
+    results("one", mutants("one", killed=10, not_checked=1))
+    results("two", mutants("two", killed=0, not_checked=5))  # nothing checked yet: no score at all
+    assert mutation.report(fail_under=85) == 1
+    assert verdicts(capsys) == {"one": "FAIL: 1 not checked", "two": "FAIL: not run"}
+    assert "| one | a/one.py | 100.0 % | 10 | 0 | 0 / 0 | 1 | FAIL: 1 not checked |" in mutation.DOC.read_text()
+
+
+def test_equivalent_survivors_count_for_neither_side(results, capsys):
+    results("one", mutants("one", killed=10))
+    results("two", mutants("two", killed=8, survived=1))  # a.two.x_f__mutmut_9 is the survivor, and listed
+    assert mutation.report(fail_under=85) == 0
+    assert verdicts(capsys)["two"] == "pass"
+    doc = mutation.DOC.read_text()
+    assert "| two | a/two.py | 100.0 % | 8 | 0 | 1 / 0 | 0 | pass |" in doc
+    assert "- `a.two.x_f__mutmut_9`: a reason" in doc
+
+
+def test_without_fail_under_the_page_shows_the_verdicts_and_the_exit_is_clean(results, capsys):
+    results("one", mutants("one", killed=1, survived=1))
+    results("two", mutants("two", killed=1))
+    assert mutation.report() == 0
+    assert verdicts(capsys)["one"] == "FAIL: below 85 %"
+    doc = mutation.DOC.read_text()
+    assert "1 of 2 groups fail the 85 % bar (one)" in doc
+    assert "- `a.one.x_f__mutmut_2`: `` diff ``" in doc
