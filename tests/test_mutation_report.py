@@ -16,6 +16,7 @@ KILLED, SURVIVED, NOT_CHECKED = 1, 0, None  # mutmut's exit codes (mutmut.stats.
 def results(tmp_path, monkeypatch):
     """write(group, {mutant name: exit code}) makes up the meta file mutmut leaves in .mutation/<group>/mutants/."""
     monkeypatch.setattr(mutation, "WORK", tmp_path / "work")
+    monkeypatch.setattr(mutation, "KEPT", tmp_path / "kept")
     monkeypatch.setattr(mutation, "DOC", tmp_path / "mutation.md")
     monkeypatch.setattr(mutation, "EQUIVALENT", tmp_path / "equivalent.toml")
     monkeypatch.setattr(mutation, "GROUPS", {"one": (["a/one.py"], []), "two": (["a/two.py"], [])})
@@ -90,3 +91,38 @@ def test_without_fail_under_the_page_shows_the_verdicts_and_the_exit_is_clean(re
     doc = mutation.DOC.read_text()
     assert "1 of 2 groups fail the 85 % bar (one)" in doc
     assert "- `a.one.x_f__mutmut_2`: `` diff ``" in doc
+
+
+def test_kept_results_make_the_same_report_and_a_resume_runs_only_what_changed(results, tmp_path, monkeypatch):
+    """`keep` saves a group's results; without its copy the report reads them; a restore into a new copy puts
+    them back as mutmut's meta files, and the run that follows asks only for the mutants with no result and
+    those of functions whose code changed."""
+    source = "def f(x):\n    return x + 1\n\n\ndef g(x):\n    return x * 2\n"
+    hashes = mutation._function_hashes(source)
+    codes = {"a.one.x_f__mutmut_1": KILLED, "a.one.x_f__mutmut_2": SURVIVED, "a.one.x_g__mutmut_1": NOT_CHECKED}
+    meta = tmp_path / "work" / "one" / "mutants" / "a" / "one.py.meta"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"exit_code_by_key": codes, "hash_by_function_name": hashes}))
+    results("two", {"a.two.x_h__mutmut_1": KILLED})
+    mutation.keep("one")
+    mutation.keep("two")
+    with_copy = mutation._results("one")
+    (tmp_path / "work" / "one").rename(tmp_path / "gone")
+    assert mutation._results("one") == with_copy == {
+        "a.one.x_f__mutmut_1": "killed", "a.one.x_f__mutmut_2": "survived", "a.one.x_g__mutmut_1": "not checked"
+    }  # fmt: skip
+    assert mutation._diff("one", "a.one.x_f__mutmut_2") == "`` diff ``"
+    dest = tmp_path / "copy"
+    (dest / "a").mkdir(parents=True)
+    (dest / "a" / "one.py").write_text(source.replace("x * 2", "x * 3"))  # g changed, f did not
+    assert mutation._restore("one", dest)
+    restored = json.loads((dest / "mutants" / "a" / "one.py.meta").read_text())
+    assert restored["exit_code_by_key"] == codes and restored["hash_by_function_name"] == hashes
+    assert mutation._pending("one", dest) is None  # no selection: mutmut runs what has no result itself
+    monkeypatch.setattr(mutation, "ONLY", {"one": ["a.one.x_g*", "a.one.x_f*"]})
+    assert mutation._pending("one", dest) == ["a.one.x_g__mutmut_*"]
+    (dest / "a" / "one.py").write_text(source)
+    assert mutation._pending("one", dest) == ["a.one.x_g__mutmut_1"]
+    monkeypatch.setattr(mutation, "ONLY", {"one": ["a.one.x_f*"]})
+    assert mutation._pending("one", dest) == []
+    assert not mutation._restore("three", dest)

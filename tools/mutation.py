@@ -4,9 +4,15 @@ Each group mutates one or a few modules and runs only the fast SQLite test files
 scratch copy of the working tree under .mutation/<group>/ (mutmut reads its settings from the pyproject.toml
 of the directory it runs in, so each copy gets its own [tool.mutmut]).
 
-    python -m tools.mutation run [GROUP ...]     # a fresh copy, every mutant of the group (long, see below)
+    python -m tools.mutation run [GROUP ...]     # resume from the kept results (--fresh: every mutant again)
     python -m tools.mutation rerun GROUP         # the copy's survivors and unfinished mutants again, after a fix
-    python -m tools.mutation report [--fail-under 85]   # docs/mutation.md from the results in .mutation/
+    python -m tools.mutation keep [GROUP ...]    # keep the results in .mutation/ (after an interrupted run)
+    python -m tools.mutation report [--fail-under 85]   # docs/mutation.md from the results (.mutation/ or kept)
+
+Every run and rerun keeps the group's results in tools/mutation-results/<group>.json (committed): mutmut's exit
+code per mutant and hash per function, and each survivor's diff. A later run restores them and runs only what
+has no result yet or belongs to a function whose code changed, so the hours a whole run takes can be spread
+over several sittings, and the report is made from results anyone can check out.
 
 The score is killed / (killed + survived); mutants listed in tools/mutation_equivalent.toml (name: reason) are
 equivalent to the original (no test can tell them apart) and count as neither. `--fail-under` is a gate on every
@@ -38,6 +44,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".mutation"
 EQUIVALENT = ROOT / "tools" / "mutation_equivalent.toml"
+#: each group's results, committed (tools/mutation-results/<group>.json): the report is made from them, and a run
+#: resumes from them, since a whole run takes longer than one sitting on two cores
+KEPT = ROOT / "tools" / "mutation-results"
 DOC = ROOT / "docs" / "mutation.md"
 COMMAND = "make mutation"
 
@@ -143,13 +152,80 @@ def _mutmut(group: str, dest: Path, names: list[str], children: int) -> None:
     )
 
 
-def run(groups: list[str], children: int) -> None:
+def run(groups: list[str], children: int, fresh: bool = False) -> None:
+    """Each group in a fresh copy of the working tree. Unless `fresh`, the group's kept results are restored
+    first: mutmut keeps the result of every mutant whose function is unchanged (its own per-function hash) and
+    runs the rest: the mutants not checked yet, and every mutant of a changed or new function."""
     for group in groups:
         modules, tests = _group_tests(group)
         dest = WORK / group
         _copy_tree(dest)
         (dest / "pyproject.toml").write_text(_pyproject(modules, tests))
-        _mutmut(group, dest, ONLY.get(group, []), children)
+        names = ONLY.get(group, [])
+        if not fresh and _restore(group, dest):
+            names = _pending(group, dest)
+            if names == []:
+                print(f"{group}: every mutant has a kept result; nothing to run")
+                continue
+        try:
+            _mutmut(group, dest, names or [], children)
+        finally:
+            keep(group)
+
+
+def _restore(group: str, dest: Path) -> bool:
+    """Write the group's kept results into its copy as mutmut's own .meta files; False when none are kept."""
+    path = KEPT / f"{group}.json"
+    if not path.exists():
+        return False
+    kept = json.loads(path.read_text())
+    for module, meta in kept["modules"].items():
+        target = dest / "mutants" / (module + ".meta")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        full = {"type_check_error_by_key": {}, "durations_by_key": {}, "estimated_durations_by_key": {}, **meta}
+        target.write_text(json.dumps(full))
+    return True
+
+
+def _pending(group: str, dest: Path) -> list[str] | None:
+    """The mutant names to run after a restore: those not checked and those of functions whose code changed
+    since (mutmut numbers those afresh). None means every mutant of the group without a result (no selection:
+    mutmut itself then skips the ones with a result)."""
+    kept = json.loads((KEPT / f"{group}.json").read_text())
+    names: list[str] = []
+    for module, meta in kept["modules"].items():
+        current = _function_hashes((dest / module).read_text())
+        old = meta.get("hash_by_function_name", {})
+        prefix = _module(module)
+        changed = [f for f in current if old.get(f) != current[f]]
+        names += [f"{prefix}.{f}__mutmut_*" for f in changed]
+        names += [
+            n for n, code in meta["exit_code_by_key"].items()
+            if code is None and n.rsplit("__mutmut_", 1)[0].rpartition(".")[2] not in changed
+        ]  # fmt: skip
+    if group not in ONLY:
+        return None if names else []
+    return [n for n in names if any(fnmatch.fnmatch(n.replace("*", "1"), p) for p in ONLY[group])]
+
+
+def keep(group: str) -> None:
+    """Save the group's results from its copy (mutmut's .meta files: exit codes and function hashes) with the
+    diff of every survivor, so the report needs no copy."""
+    dest = WORK / group
+    modules = {}
+    for meta in sorted((dest / "mutants").rglob("*.py.meta")):
+        data = json.loads(meta.read_text())
+        module = str(meta.relative_to(dest / "mutants")).removesuffix(".meta")
+        modules[module] = {
+            "exit_code_by_key": data.get("exit_code_by_key", {}),
+            "hash_by_function_name": data.get("hash_by_function_name", {}),
+        }
+    if not modules:
+        return
+    survived = sorted(n for n, s in _results(group).items() if s == SURVIVED)
+    KEPT.mkdir(parents=True, exist_ok=True)
+    doc = {"modules": modules, "diffs": {n: _diff(group, n) for n in survived}}
+    (KEPT / f"{group}.json").write_text(json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def _module(path: str) -> str:
@@ -231,7 +307,10 @@ def rerun(group: str, children: int) -> int:
     if not names:
         print(f"{group}: nothing to rerun (no survivors, nothing unfinished)")
         return 0
-    _mutmut(group, dest, names, children)
+    try:
+        _mutmut(group, dest, names, children)
+    finally:
+        keep(group)
     after = _results(group)
     for name in sorted(n for n in names if n in before):
         if before[name] != after.get(name):
@@ -248,8 +327,13 @@ def _results(group: str) -> dict[str, str]:
     from mutmut.stats import status_by_exit_code
 
     out = {}
-    for meta in (WORK / group / "mutants").rglob("*.py.meta"):
-        data = json.loads(meta.read_text())
+    if (WORK / group / "mutants").is_dir():
+        metas = [json.loads(m.read_text()) for m in (WORK / group / "mutants").rglob("*.py.meta")]
+    elif (KEPT / f"{group}.json").exists():
+        metas = list(json.loads((KEPT / f"{group}.json").read_text())["modules"].values())
+    else:
+        metas = []
+    for data in metas:
         for name, code in data.get("exit_code_by_key", {}).items():
             if group in ONLY and not any(fnmatch.fnmatch(name, p) for p in ONLY[group]):
                 continue
@@ -258,6 +342,8 @@ def _results(group: str) -> dict[str, str]:
 
 
 def _diff(group: str, name: str) -> str:
+    if not (WORK / group / "mutants").is_dir():
+        return json.loads((KEPT / f"{group}.json").read_text())["diffs"].get(name, "(diff kept nowhere)")
     done = subprocess.run(
         [sys.executable, "-m", "mutmut", "show", name], cwd=WORK / group, capture_output=True, text=True, check=False
     )
@@ -372,14 +458,22 @@ def main() -> int:
     r = sub.add_parser("run")
     r.add_argument("groups", nargs="*", default=list(GROUPS))
     r.add_argument("--children", type=int, default=2)
+    r.add_argument("--fresh", action="store_true", help="ignore the kept results: every mutant again")
     again = sub.add_parser("rerun")
     again.add_argument("group", choices=list(GROUPS))
     again.add_argument("--children", type=int, default=2)
+    kept = sub.add_parser("keep", help="save the results in .mutation/ as the kept ones (after an interrupted run)")
+    kept.add_argument("groups", nargs="*", default=list(GROUPS))
     rep = sub.add_parser("report")
     rep.add_argument("--fail-under", type=float)
     args = parser.parse_args()
     if args.command == "run":
-        run(args.groups, args.children)
+        run(args.groups, args.children, args.fresh)
+        return 0
+    if args.command == "keep":
+        for group in args.groups:
+            if (WORK / group / "mutants").is_dir():
+                keep(group)
         return 0
     if args.command == "rerun":
         return rerun(args.group, args.children)
