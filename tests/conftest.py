@@ -223,3 +223,24 @@ def recorded_statements(app, containing: str = ""):
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def generated_store(backend: dict, tmp_path_factory, name: str):
+    """A generated archive (160 articles over about 40 weeks, a fifth of the documents embargoed, a tenth drafts,
+    seed 31) loaded into a fresh store of this backend: yields the backend settings pointing at it, and drops it
+    (a PostgreSQL schema) afterwards."""
+    from bench.generate import Rates, generate
+
+    archive = tmp_path_factory.mktemp(name) / "archive"
+    generate(archive, 160, seed=31, rates=Rates(per_issue=4, documents=0.6, draft=0.1, embargoed=0.2), per_dir=200)
+    if backend["DATABASE_URL"].startswith("sqlite"):
+        store = {**backend, "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp(name + '-store') / 's.sqlite'}"}
+    else:
+        store = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
+    try:
+        assert load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"]).rejected == []
+        yield store
+    finally:
+        if not store["DATABASE_URL"].startswith("sqlite"):
+            drop_pg_schema(store["DATABASE_SCHEMA"])

@@ -13,11 +13,9 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from api import clock
-from api.ingest.loader import load_archive
 from api.store import queries
 from api.store.models import Article
-from bench.generate import Rates, generate
-from tests.conftest import drop_pg_schema, make_app, new_pg_schema, recorded_statements
+from tests.conftest import generated_store, make_app, recorded_statements
 
 EMBARGO_END = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)  # the generator's embargo end
 CLOCKS = (EMBARGO_END - dt.timedelta(seconds=1), EMBARGO_END)
@@ -27,15 +25,7 @@ CLOCKS = (EMBARGO_END - dt.timedelta(seconds=1), EMBARGO_END)
 def counted(backend, tmp_path_factory):
     """A generated archive (about 40 weeks; drafts and embargoed documents) loaded into a store of this backend,
     an app over it, and every article's filterable and visibility columns (the oracle's input)."""
-    archive = tmp_path_factory.mktemp("counted") / "archive"
-    generate(archive, 160, seed=31, rates=Rates(per_issue=4, documents=0.6, draft=0.1, embargoed=0.2), per_dir=200)
-    if backend["DATABASE_URL"].startswith("sqlite"):
-        store = {**backend, "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('counted-store') / 's.sqlite'}"}
-    else:
-        store = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
-    try:
-        report = load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"])
-        assert report.rejected == []
+    with generated_store(backend, tmp_path_factory, "counted") as store:
         app = make_app(store, HOT_CACHE_MAX_BYTES=0, CACHE_REDIS_URL=None)
         db = app.extensions["store"]
         columns = (Article.status, Article.embargo_until, Article.section_slug, Article.trend_slug,
@@ -44,9 +34,6 @@ def counted(backend, tmp_path_factory):
             rows = session.execute(select(*columns)).all()
         yield app, rows
         db.dispose()
-    finally:
-        if not store["DATABASE_URL"].startswith("sqlite"):
-            drop_pg_schema(store["DATABASE_SCHEMA"])
 
 
 def oracle(rows, now: dt.datetime, f: dict) -> int:

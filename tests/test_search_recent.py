@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.ingest.loader import load_archive
 from api.store import search
-from bench.generate import Rates, generate
-from tests.conftest import drop_pg_schema, make_app, new_pg_schema, walk
+from tests.conftest import generated_store, make_app, walk
 from tests.test_search_topk import _forget, _newest, _oracle, _walk_fresh
 
 WORDS = ["контроль", "переговоров", "minsk", "export"]
@@ -20,21 +18,11 @@ WORDS = ["контроль", "переговоров", "minsk", "export"]
 def generated(backend, tmp_path_factory):
     """A generated archive (160 articles, a fifth of the documents embargoed, a tenth drafts) in a store of this
     backend, an app over it and the slugs of its public articles."""
-    archive = tmp_path_factory.mktemp("recent") / "archive"
-    generate(archive, 160, seed=31, rates=Rates(per_issue=4, documents=0.6, draft=0.1, embargoed=0.2), per_dir=200)
-    if backend["DATABASE_URL"].startswith("sqlite"):
-        store = {**backend, "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('recent-store') / 's.sqlite'}"}
-    else:
-        store = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
-    try:
-        assert load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"]).rejected == []
+    with generated_store(backend, tmp_path_factory, "recent") as store:
         app = make_app(store, HOT_CACHE_MAX_BYTES=0, CACHE_REDIS_URL=None)
         public = {a["slug"] for a in walk(app.test_client(), "/v1/articles?limit=100")}
         yield app, public
         app.extensions["store"].dispose()
-    finally:
-        if not store["DATABASE_URL"].startswith("sqlite"):
-            drop_pg_schema(store["DATABASE_SCHEMA"])
 
 
 @pytest.mark.parametrize("q", WORDS)
