@@ -123,7 +123,14 @@ def test_cursor_walks_visit_every_row_once_in_order_and_back(data, name, limit):
         walked = [i for p in pages for i in _ids(p)]
         assert walked == expected
         assert len(pages) == max(1, -(-len(expected) // limit))
-        # back from the last page: the same pages, in reverse, the first one without `prev`
+        # back from the last page by `prev` alone: the same pages in reverse, the first one without `prev`
+        back, seen = pages[-1], []
+        for _ in range(len(pages) + 1):
+            if back.prev_cursor is None:
+                break
+            back = _page(session, order, limit=limit, cursor=back.prev_cursor)
+            seen.append(_ids(back))
+        assert seen == [_ids(p) for p in reversed(pages[:-1])]
         for earlier, page in zip(reversed(pages[:-1]), reversed(pages[1:]), strict=True):
             back = _page(session, order, limit=limit, cursor=page.prev_cursor)
             assert _ids(back) == _ids(earlier)
@@ -371,3 +378,21 @@ def test_page_statements_of_a_prepared_statement_are_built_once():
             built = pagination._PAGE_STATEMENTS[(shape, order.name, False, mode)]
             paginate(session, select(ITEM), order, limit=2, signer=SIGNER, row=Row, prepared=shape, **kw)
             assert pagination._PAGE_STATEMENTS[(shape, order.name, False, mode)] is built
+
+
+def test_a_page_number_keeps_an_estimated_total_marked():
+    with _session([(0, 0, 1.0, "a")] * 4) as session:
+        page = _page(session, ORDERS["newest"], limit=2, page=2, count=lambda: Total(10_000, True))
+        assert (page.total, page.total_estimated) == (10_000, True)
+        page = _page(session, ORDERS["newest"], limit=2, page=1)
+        assert (page.total, page.total_estimated) == (4, False)
+
+
+def test_a_backwards_cursor_before_the_first_row_gives_an_empty_page_without_links():
+    order = ORDERS["newest"]
+    with _session([(0, i, 1.0, "a") for i in range(3)]) as session:
+        first = _page(session, order, limit=3)
+        fp = fingerprint({"order": "newest"})
+        before_all = pagination._cursor(order, first.items[0], fp, True, SIGNER)
+        page = _page(session, order, limit=3, cursor=before_all)
+        assert (page.items, page.next_cursor, page.prev_cursor) == ([], None, None)
