@@ -63,7 +63,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "filters": (["schemas/args.py"], ["tests/test_arg_rules.py"]),
     "visibility": (
         ["api/store/visibility.py", "api/store/queries.py"],
-        ["tests/test_rules.py", "tests/test_query_rules.py"],
+        ["tests/test_rules.py", "tests/test_query_rules.py", "tests/test_search_recent.py"],
     ),
     "feeds": (["api/resources/feeds.py"], ["tests/test_feed_rules.py"]),
     "merge": (["api/ingest/merge.py"], ["tests/test_merge_rules.py"]),
