@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -545,7 +545,7 @@ def recent_streaks(session: Session, slugs: list[str], now: dt.datetime) -> dict
         if not weeks:
             break
         cells = trend_timeline(session, now, {"section": pending, "issue": weeks})
-        shown = {slug: sum(1 for c in cells if c["section_slug"] == slug) for slug in pending}
+        shown = Counter(c["section_slug"] for c in cells)
         found = section_streaks(cells)
         whole = len(weeks) < window  # the window holds every issue of these sections
         for slug in pending:
