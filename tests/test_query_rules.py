@@ -1,6 +1,6 @@
 """The derived views of the store as properties over generated archives, on both backends: what the trend
 timeline charts, the sections' latest trend and streak, issues and their counts per language, neighbours and the
-latest issue, translations and the filtered change feed, all from public articles only.
+latest issue, translations, filtered search and the filtered change feed, all from public articles only.
 
 Each example loads a small generated archive (tests/test_rules.py, plus translation groups and languages) and
 checks the API at one clock time against an oracle written from docs/api.md:
@@ -13,7 +13,10 @@ checks the API at one clock time against an oracle written from docs/api.md:
   cells kept that direction;
 - issues: article_count of the public articles (in `lang`, if given), languages of all of them; an issue's
   sections with their counts, its previous and next public weeks; the latest issue (holding one in `lang`);
-- an article's translations: the public articles of its group in other languages;
+- an article's translations: the public articles of its group in other languages, keyed in language order, on the
+  item and on list items that ask for them;
+- a search under the section and language filters: exactly the matching public articles, with their bodies when
+  asked, paged no deeper than search.CANDIDATES hits;
 - changes in a section or language: the upserts of its public articles, paged.
 """
 
@@ -28,7 +31,7 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from api import clock
-from api.store import queries
+from api.store import queries, search
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
@@ -37,6 +40,7 @@ from tests.test_rules import (
     PUBLISHED,
     SECTIONS,
     WEEKS,
+    WORD,
     Doc,
     documents,
     items,
@@ -174,14 +178,43 @@ def check_issues(client, public: list[Doc], lang: str | None) -> None:
 
 
 def check_translations(client, public: list[Doc]) -> None:
+    """On an article and on every list item that asks for them: the other public versions of its story, by
+    language (the object's keys in language order), none for an article of no story."""
+    listed = {
+        a["slug"]: a["translations"]
+        for page in walk_pages(client, "/v1/articles?fields=slug,translations&limit=3")
+        for a in page["data"]
+    }
+    assert set(listed) == {d.slug for d in public}
     for d in public:
         got = client.get(f"/v1/articles/{d.slug}").get_json()["data"]["translations"]
         want = {
             o.lang: o.slug
-            for o in public
+            for o in sorted(public, key=lambda o: o.lang)
             if d.translation_key and o.translation_key == d.translation_key and o.slug != d.slug
         }
-        assert {lang: t["slug"] for lang, t in got.items()} == want, d.slug
+        for shown in (got, listed[d.slug]):
+            assert [(lang, t["slug"]) for lang, t in shown.items()] == list(want.items()), d.slug
+
+
+def check_search(client, public: list[Doc], section: str | None, lang: str | None) -> None:
+    """A search under filters finds the public articles matching them (every generated one holds the word), with
+    their bodies when asked; its pages reach only search.CANDIDATES hits deep (deeper is a 400)."""
+    query = "&".join(f"{k}={v}" for k, v in (("section", section), ("lang", lang)) if v)
+    found = [
+        a for page in walk_pages(client, f"/v1/articles?q={WORD}&format=html&limit=2&{query}") for a in page["data"]
+    ]
+    want = {d.slug for d in public if section in (None, d.section) and lang in (None, d.lang)}
+    assert sorted(a["slug"] for a in found) == sorted(want), query
+    assert all(WORD in a["body"]["html"] for a in found), query
+    depth, search.CANDIDATES = search.CANDIDATES, 2
+    try:
+        deep = client.get(f"/v1/articles?q={WORD}&limit=2&page=2&{query}")
+        assert deep.status_code == 400, deep.get_json()
+        assert [p["name"] for p in deep.get_json()["invalid_params"]] == ["page"]
+        assert client.get(f"/v1/articles?q={WORD}&limit=2&page=1&{query}").status_code == 200
+    finally:
+        search.CANDIDATES = depth
 
 
 def check_changes(client, public: list[Doc], section: str | None, lang: str | None) -> None:
@@ -221,6 +254,10 @@ EXAMPLE = [
     Doc(7, week=WEEKS[2], section="economy", trend="unchanged", embargo=BASE + dt.timedelta(hours=1)),
     Doc(8, week=WEEKS[4], section="security-issues", lang="ru"),
     Doc(9, section="ruling-elite", trend="worse"),  # in no week: counted, never charted
+    # a story public in three languages whose slugs are not in language order
+    Doc(10, week=WEEKS[1], section="ruling-elite", translation_key="story-b", published=PUBLISHED[3]),
+    Doc(11, week=WEEKS[1], section="ruling-elite", translation_key="story-b", lang="ru", published=PUBLISHED[3]),
+    Doc(12, week=WEEKS[1], section="ruling-elite", translation_key="story-b", lang="be", published=PUBLISHED[3]),
 ]  # fmt: skip
 
 
@@ -244,6 +281,7 @@ def archive_dir(tmp_path_factory):
 @example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[2], to=None, lang=None, limit=2, window=2)
 @example(docs=EXAMPLE, now=CLOCKS[0], section="economy", from_=BOUNDS[4], to=None, lang="be", limit=3, window=8)
 @example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[1], to=BOUNDS[3], lang="en", limit=1, window=1)
+@example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=None, to=BOUNDS[2], lang=None, limit=2, window=8)
 def test_derived_views_count_public_articles_only(
     backend, archive_dir, docs, now, section, from_, to, lang, limit, window
 ):
@@ -260,6 +298,7 @@ def test_derived_views_count_public_articles_only(
             check_sections(client, public)
             check_issues(client, public, lang)
             check_translations(client, public)
+            check_search(client, public, section, lang)
             check_changes(client, public, section, lang)
             if lang:
                 in_lang = sorted(items(client, f"/v1/articles?limit=100&lang={lang}"))
