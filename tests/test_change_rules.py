@@ -1,7 +1,8 @@
 """The change feed's rules as a property over two generated generations of an archive, on both backends.
 
 A client syncs a view (everything, a section, a language, or both) of generation A, generation B replaces A, and
-the client goes on from its token at a later clock time. The oracle, from docs/api.md:
+the client goes on from its token at a later clock time: directly, or once just after B's load (before any
+embargo ends) and again then. The oracle, from docs/api.md:
 
 - the synced copy, and a fresh sync at that time, are exactly the view's public articles of B;
 - every change served belongs to the view: an upsert shows an article of it, a tombstone names a slug that was in
@@ -28,6 +29,7 @@ LANGS = ["en", "ru", "be"]
 LOADED_A = BASE - dt.timedelta(days=5)
 SYNCED_A = LOADED_A + dt.timedelta(hours=1)  # before every generated embargo ends
 LOADED_B = BASE - dt.timedelta(days=3)  # before every clock time checked
+SYNCED_B = LOADED_B + dt.timedelta(hours=1)  # before every generated embargo ends, too
 VIEWS = [(None, None), ("economy", None), (None, "ru"), ("economy", "en")]
 
 
@@ -117,6 +119,9 @@ TIMES = (
 )  # B's changes come at its load time (1, 3) and at an embargo's end (0): slug order is not time order, and the
 # unchanged 4 keeps its change of A, older than B's but with a greater slug than a page of B ends on
 
+AGAIN = ([Doc(0), Doc(1)], [Doc(0, embargo=BASE + dt.timedelta(days=2), words=4), Doc(1, words=4)])
+# 0 was public in A and is embargoed again in B: gone from a synced copy at B's load, back when the embargo ends
+
 
 @pytest.fixture
 def archive_dir(tmp_path_factory):
@@ -129,6 +134,8 @@ def archive_dir(tmp_path_factory):
 @example(pair=MOVES, view=(None, "ru"), now=CLOCKS[3])
 @example(pair=MOVES, view=("economy", "en"), now=CLOCKS[1])
 @example(pair=TIMES, view=(None, None), now=CLOCKS[3])
+@example(pair=AGAIN, view=(None, None), now=CLOCKS[1])
+@example(pair=AGAIN, view=(None, "en"), now=CLOCKS[3])
 def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend, archive_dir, pair, view, now):
     note(repr(pair))
     first, second = pair
@@ -152,11 +159,18 @@ def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend
         token = _sync(client, copy_, query, None, served)
         assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
         _load(second, archive, settings, LOADED_B)
+        # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at `now`
+        clock.freeze(SYNCED_B)
+        between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
+        token_between = _sync(client, between, query, token, served_between)
         clock.freeze(now)
         _sync(client, copy_, query, token, served)
+        _sync(client, between, query, token_between, served_between)
         expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
         assert set(copy_) == expected, served
+        assert between == copy_, served_between
         check_served(served, section, lang, versions)
+        check_served(served_between, section, lang, versions)
         fresh, served = {}, []
         _sync(client, fresh, query, None, served)
         assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}

@@ -492,6 +492,9 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
             if before.content_hash == row.content_hash and before.status == "published":
                 continue
         visible_at = visibility.visible_from(row.status, row.embargo_until, now)
+        if before is not None and visible_at != now and ever_public(before):
+            # public until this load, embargoed again: removed now, back (the upsert below) when the embargo ends
+            record("delete", row.slug, now, before.section_slug, before.lang, None)
         record(
             "upsert", row.slug, visible_at, row.section_slug, row.lang, row.content_hash,
             before.section_slug if before is not None and before.section_slug != row.section_slug else None,
