@@ -229,9 +229,20 @@ def check_visibility(client, docs: list[Doc], now: dt.datetime) -> None:
         for slug in [d.slug, *d.aliases]:
             resp = get(f"/v1/articles/{slug}", 200 if d.public(now) else 404)
             if d.public(now):
-                assert resp.get_json()["data"]["slug"] == d.slug
+                data = resp.get_json()["data"]
+                assert (data["slug"], data["requested_slug"]) == (d.slug, slug)
+                # an alias answers with a canonical link to the article's own slug; the slug itself needs none
+                canonical = f'<http://localhost/v1/articles/{d.slug}>; rel="canonical"'
+                assert resp.headers.get("Link") == (canonical if slug != d.slug else None), slug
     # search hits
     assert sorted(items(client, f"/v1/articles?q={WORD}&limit=100")) == slugs
+    # a search in date order (the filter path, not the ranked one), counted: each public article by the token of
+    # its own title; and every list item with its own trend tag
+    for d in public:
+        found = get(f"/v1/articles?q={d.token}&sort=newest&limit=5").get_json()
+        assert ([a["slug"] for a in found["data"]], found["meta"]["total"]) == ([d.slug], 1), d.slug
+    listed = {a["slug"]: a for page in walk_pages(client, "/v1/articles?limit=3") for a in page["data"]}
+    assert {s: (a["trend"] or {}).get("slug") for s, a in listed.items()} == {d.slug: d.trend for d in public}
     # sections and trend tags: listed with the count of their public articles; one only hidden articles carry is absent
     for kind, attr in (("sections", "section"), ("trends", "trend")):
         expected = {}
