@@ -261,6 +261,27 @@ EXAMPLE = [
 ]  # fmt: skip
 
 
+# The timeline's arithmetic and the streaks' windows: cells of several directions and of trendless stories, a net
+# index that needs its rounding, a section whose direction changes inside the first window (settled there) and one
+# whose public articles are in no week (nothing to chart, whatever the window)
+CELLS = [
+    Doc(20, week=WEEKS[0], section="economy", trend="better"),
+    Doc(21, week=WEEKS[0], section="economy", trend="better", lang="ru"),
+    Doc(22, week=WEEKS[0], section="economy", trend="worse"),  # 2 better, 1 worse: net 0.333
+    Doc(23, week=WEEKS[1], section="economy", trend="worse"),
+    Doc(24, week=WEEKS[1], section="economy"),  # no trend: in the total only (net -0.5)
+    Doc(25, week=WEEKS[3], section="economy", trend="worse"),
+    Doc(26, week=WEEKS[4], section="economy", trend="better"),
+    Doc(27, week=WEEKS[1], section="ruling-elite", trend="unchanged"),
+    Doc(28, week=WEEKS[1], section="ruling-elite", trend="worse"),
+    Doc(29, week=WEEKS[1], section="ruling-elite", trend="better", lang="be"),  # one of each: net 0
+    Doc(30, week=WEEKS[3], section="ruling-elite", trend="better"),
+    Doc(31, week=WEEKS[4], section="ruling-elite", trend="worse"),
+    Doc(32, section="security-issues", trend="better"),  # its only public article is in no week
+    Doc(33, week=WEEKS[4], section="security-issues", trend="worse", status="draft"),
+]  # fmt: skip
+
+
 @pytest.fixture
 def archive_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("generated")
@@ -282,6 +303,8 @@ def archive_dir(tmp_path_factory):
 @example(docs=EXAMPLE, now=CLOCKS[0], section="economy", from_=BOUNDS[4], to=None, lang="be", limit=3, window=8)
 @example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=BOUNDS[1], to=BOUNDS[3], lang="en", limit=1, window=1)
 @example(docs=EXAMPLE, now=CLOCKS[3], section=None, from_=None, to=BOUNDS[2], lang=None, limit=2, window=8)
+@example(docs=CELLS, now=CLOCKS[3], section=None, from_=None, to=None, lang=None, limit=2, window=2)
+@example(docs=CELLS, now=CLOCKS[3], section="economy", from_=BOUNDS[1], to=None, lang="ru", limit=3, window=1)
 def test_derived_views_count_public_articles_only(
     backend, archive_dir, docs, now, section, from_, to, lang, limit, window
 ):
