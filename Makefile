@@ -77,12 +77,12 @@ load: $(VENV)/.installed-dev
 faults: $(VENV)/.installed-dev
 	$(PY) -m pytest -p no:cacheprovider -m faults tests/test_faults.py tests/test_instances.py $(FAULTS_ARGS)
 
-# Mutation testing (mutmut) of the rule modules against their fast SQLite tests, then docs/mutation.md from the
-# results, failing unless every group reaches 85 % with nothing left not checked. Not part of `make test`: on two
-# busy cores languages took 5 min and http 3 min, pagination about 20 min, sanitiser, feeds and merge half an hour
-# to over an hour each (13 s a feeds mutant), all groups some hours. `make mutation MUTATION_GROUPS="languages
-# http"` runs some groups (the others keep their last results); after a fix, `python -m tools.mutation rerun
-# GROUP` reruns only that group's survivors and unfinished mutants.
+# Mutation testing (mutmut) of the rule modules against their fast tests, then docs/mutation.md from the results,
+# failing unless every group reaches 85 % with nothing left not checked. Not part of `make test`: from scratch about
+# two hours on two idle cores (visibility, whose tests load generated archives, takes most of it; docs/mutation.md has
+# the measured rates); a run resumes from the kept results. `make mutation MUTATION_GROUPS="languages http"` runs
+# some groups (the others keep their last results); after a fix, `python -m tools.mutation rerun GROUP` reruns only
+# that group's survivors and unfinished mutants.
 MUTATION_GROUPS ?=
 mutation: $(VENV)/.installed-dev
 	$(PY) -m tools.mutation run $(MUTATION_GROUPS)
