@@ -205,8 +205,8 @@ def test_unsafe_link_is_dropped_from_every_format_alike():
 
 # ---------------------------------------------------------------- property: one model, three formats
 
-# A word never holds "![" (it is made "!"): it would be an image of its own, whose path (a word) lies outside media/ and is rightly
-# rejected by the loader
+# A word never holds "![" (it is made "!"): it would be an image of its own, whose path (a word) lies outside
+# media/ and is rightly rejected by the loader
 _word = (
     st.text(alphabet="abcdefgh<>&\"'*_`[]()!#\\ ", min_size=1, max_size=12)
     .map(lambda w: w.replace("![", "!").strip())
