@@ -221,8 +221,8 @@ _inline = st.lists(
         st.tuples(_word, st.sampled_from(["https://a.org/x", "/v1/y", "mailto:a@b.c", "javascript:x()"])).map(
             lambda t: f"[{t[0]}]({t[1]})"
         ),
-        # an image's alt text without brackets, backslashes, code or HTML (they are dropped): those would end the alt text early and
-        # make the rest of it the image's path, one outside media/ that the loader rightly rejects
+        # an image's alt text without brackets, backslashes, code or HTML (they are dropped): those would end the
+        # alt text early and make the rest of it the image's path, one outside media/ that the loader rightly rejects
         _word.map(lambda w: "".join(c for c in w if c not in "[]()\\`<>") or "alt").map(
             lambda w: f"![{w}](../media/{abs(hash(w)) % 97}.png)"
         ),

@@ -147,8 +147,8 @@ def _pyproject(group: str, modules: list[str], tests: list[str]) -> str:
         + 'also_copy = ["data", "wsgi.py", "bench"]\n'
         + f"only_mutate = [{quoted}]\n"
         + f"pytest_add_cli_args_test_selection = [{selection}]\n"
-        + f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", "-k", "{BACKENDS.get(group, SQLITE)}", '
-        + '"-x", "-q"]\n'
+        + 'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly", '
+        + f'"-k", "{BACKENDS.get(group, SQLITE)}", "-x", "-q"]\n'
         + "timeout_multiplier = 5.0\n"
     )
 
