@@ -22,8 +22,8 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from api import clock
-from tests.conftest import drop_pg_schema, load_archive, make_app, new_pg_schema
-from tests.test_rules import ARCHIVE_PROPERTY, BASE, CLOCKS, SECTIONS, Doc, documents, local
+from tests.conftest import load_archive, make_app
+from tests.test_rules import ARCHIVE_PROPERTY, BASE, CLOCKS, SECTIONS, Doc, documents, local, own_store
 
 LANGS = ["en", "ru", "be"]
 LOADED_A = BASE - dt.timedelta(days=5)
@@ -145,39 +145,35 @@ def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend
     for doc in first + second:
         versions.setdefault(doc.slug, []).append(doc)
     archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    if backend["DATABASE_URL"].startswith("sqlite"):
-        settings = {**backend, "DATABASE_URL": f"sqlite:///{archive}.sqlite"}
-    else:
-        settings = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
-    app = None
-    try:
-        _load(first, archive, settings, LOADED_A)
-        app = make_app(settings)
-        client = app.test_client()
-        clock.freeze(SYNCED_A)
-        copy_, served = {}, []
-        token = _sync(client, copy_, query, None, served)
-        assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
-        _load(second, archive, settings, LOADED_B)
-        # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at `now`
-        clock.freeze(SYNCED_B)
-        between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
-        token_between = _sync(client, between, query, token, served_between)
-        clock.freeze(now)
-        _sync(client, copy_, query, token, served)
-        _sync(client, between, query, token_between, served_between)
-        expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
-        assert set(copy_) == expected, served
-        assert between == copy_, served_between
-        check_served(served, section, lang, versions)
-        check_served(served_between, section, lang, versions)
-        fresh, served = {}, []
-        _sync(client, fresh, query, None, served)
-        assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}
-        check_served(served, section, lang, versions)
-    finally:
-        clock.freeze(None)
-        if app is not None:
-            app.extensions["store"].dispose()
-        if not backend["DATABASE_URL"].startswith("sqlite"):
-            drop_pg_schema(settings["DATABASE_SCHEMA"])
+    with own_store(backend, archive) as settings:
+        app = None
+        try:
+            _load(first, archive, settings, LOADED_A)
+            app = make_app(settings)
+            client = app.test_client()
+            clock.freeze(SYNCED_A)
+            copy_, served = {}, []
+            token = _sync(client, copy_, query, None, served)
+            assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
+            _load(second, archive, settings, LOADED_B)
+            # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at
+            # `now`
+            clock.freeze(SYNCED_B)
+            between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
+            token_between = _sync(client, between, query, token, served_between)
+            clock.freeze(now)
+            _sync(client, copy_, query, token, served)
+            _sync(client, between, query, token_between, served_between)
+            expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
+            assert set(copy_) == expected, served
+            assert between == copy_, served_between
+            check_served(served, section, lang, versions)
+            check_served(served_between, section, lang, versions)
+            fresh, served = {}, []
+            _sync(client, fresh, query, None, served)
+            assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}
+            check_served(served, section, lang, versions)
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()

@@ -148,27 +148,38 @@ def documents(draw, min_size=1, max_size=9) -> list[Doc]:
 
 
 @contextlib.contextmanager
+def own_store(backend: dict, archive: Path):
+    """The settings of a store of `archive`'s own on `backend`: a SQLite file beside it, or a fresh PostgreSQL
+    schema, dropped afterwards."""
+    sqlite = backend["DATABASE_URL"].startswith("sqlite")
+    if sqlite:
+        settings_ = {**backend, "DATABASE_URL": f"sqlite:///{archive}.sqlite"}
+    else:
+        settings_ = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
+    try:
+        yield settings_
+    finally:
+        if not sqlite:
+            drop_pg_schema(settings_["DATABASE_SCHEMA"])
+
+
+@contextlib.contextmanager
 def served(backend: dict, tmp_path: Path, docs: list[Doc], loaded_at: dt.datetime = LOADED_AT):
     """The documents as an archive, loaded (clock at `loaded_at`) into a store of their own; yields a client."""
     archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
     for i, doc in enumerate(docs):
         (archive / f"{i:03}-{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-    if backend["DATABASE_URL"].startswith("sqlite"):
-        settings_ = {**backend, "DATABASE_URL": f"sqlite:///{archive}.sqlite"}
-    else:
-        settings_ = {**backend, "DATABASE_SCHEMA": new_pg_schema()}
-    app = None
-    try:
-        clock.freeze(loaded_at)
-        load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
-        app = make_app(settings_)
-        yield app.test_client()
-    finally:
-        clock.freeze(None)
-        if app is not None:
-            app.extensions["store"].dispose()
-        if not backend["DATABASE_URL"].startswith("sqlite"):
-            drop_pg_schema(settings_["DATABASE_SCHEMA"])
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            clock.freeze(loaded_at)
+            load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+            app = make_app(settings_)
+            yield app.test_client()
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
 
 
 def local(url: str | None) -> str | None:
