@@ -32,9 +32,10 @@ SEED_SLUG = "minsk-sends-conflicting-signals-about-the-expanding-russian-militar
 
 @event.listens_for(Engine, "connect")
 def _reverse_unordered_selects(dbapi_conn, _record) -> None:
-    """Under test, every SQLite connection (the loader's and the app's) returns the rows of a SELECT without ORDER
-    BY in reverse (PRAGMA reverse_unordered_selects): an order that only the plan happens to give (issues by
-    their primary key, articles by rowid) shows up as a failure here, not on PostgreSQL or after a new index."""
+    """Under test, every SQLite connection SQLAlchemy opens (the store the loader writes, the one the app reads)
+    returns the rows of a SELECT without ORDER BY in reverse (PRAGMA reverse_unordered_selects): an order that only
+    the plan happens to give (issues by their primary key, articles by rowid) shows up as a failure here, not on
+    PostgreSQL or after a new index. The loader's scratch files, opened by sqlite3 itself, are not covered."""
     if isinstance(dbapi_conn, sqlite3.Connection):
         dbapi_conn.execute("PRAGMA reverse_unordered_selects=ON")
 

@@ -20,14 +20,9 @@ equivalent to the original (no test can tell them apart) and count as neither. `
 group, not on the total: it fails when a group scores below it, was never run, or has mutants not checked (a run
 that was stopped or did not finish).
 
-Time, on two cores with two mutmut children: a group costs one run of its test files to map tests to functions,
-then one partial run per mutant (a killed mutant stops at its first failing test, a survivor runs every test that
-reaches its function). On an idle machine merge ran its 469 mutants at 4.5 a second, the sanitiser 1 184 at 3.6
-and feeds 772 at 1.8 (2 to 7 min each); visibility, whose tests load generated archives (PostgreSQL's among them),
-ran 634 mutants in 35 min beside a test suite, about 0.3 a second. Earlier runs on cores busy with a bench took
-several times longer (languages 5 min, http 3 min, pagination 20 min; 13 s a feeds mutant). `rerun` costs the
-mapping run plus the survivors not listed as equivalent (about 30 s each for visibility) and the unfinished ones.
-Each run prints how many mutants got a result and in how many seconds.
+Time: docs/mutation.md (written by `report`) gives the measured rates per group; a run prints how many mutants got
+a result and in how many seconds. `rerun` costs one mapping run plus the survivors not listed as equivalent and
+the unfinished mutants.
 """
 
 from __future__ import annotations
@@ -327,7 +322,7 @@ def rerun(group: str, children: int) -> int:
     names = sorted(
         n
         for n, s in before.items()
-        if (s == SURVIVED and n not in equivalent or s in UNFINISHED) and not n.startswith(changed_function)
+        if ((s == SURVIVED and n not in equivalent) or s in UNFINISHED) and not n.startswith(changed_function)
     )
     names += [f"{f}__mutmut_*" for f in functions]
     if not names:
