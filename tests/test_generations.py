@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 
+from api import clock
 from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, copy_archive, make_app
+from tests.test_rules import BASE, Doc, own_store
 
 
 def test_reload_new_generation_served_without_restart(scratch_store, tmp_path):
@@ -34,6 +37,34 @@ def test_reload_same_archive_keeps_generation_and_etags(scratch_store):
     assert second.generation == first.generation
     assert {u: app.test_client().get(u).headers["ETag"] for u in etags} == etags
     app.extensions["store"].dispose()
+
+
+def test_stores_whose_change_logs_differ_share_no_generation_nor_cached_changes(backend, tmp_path):
+    """Two stores end with the same articles, but the article each removed was Russian in one and Belarusian in the
+    other: their logs differ in one tombstone's language. One shared cache (Redis on PostgreSQL) must not serve
+    one store's change feed for the other's: the generation, which keys every cached response, differs."""
+    served = {}
+    for lang in ("ru", "be"):
+        archive = tmp_path / lang
+        archive.mkdir()
+        with own_store(backend, archive) as settings:
+            for docs, at in (([Doc(0), Doc(1, lang=lang)], BASE), ([Doc(0, words=4)], BASE + dt.timedelta(days=1))):
+                for old in archive.glob("*.md"):
+                    old.unlink()
+                for doc in docs:
+                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+                clock.freeze(at)
+                try:
+                    report = load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
+                finally:
+                    clock.freeze(None)
+            app = make_app(settings)
+            body = app.test_client().get("/v1/changes?lang=ru").get_json()
+            served[lang] = (report.generation, [(c["type"], c.get("tombstone", {}).get("slug")) for c in body["data"]])
+            app.extensions["store"].dispose()
+    assert served["ru"][1] == [("delete", "article-1")]
+    assert served["be"][1] == []  # on PostgreSQL, one Redis: not the Russian store's feed
+    assert served["ru"][0] != served["be"][0]
 
 
 def test_cache_redis_unreachable_serves_uncached(loaded):

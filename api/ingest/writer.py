@@ -352,11 +352,10 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, 
         report.related_rows = build_related(conn, now, digest)  # what the related-articles lookup reads
         queries.build_counts(conn)  # the totals of filter sets, summed instead of counted (api/store/queries.py)
 
-        report.changes_recorded = _record_changes(conn, previous, now)
-        # The change feed is served content too: two stores of the same archive with different histories
-        # (say, a fresh one and one that has seen edits) must not share a generation, nor cached responses.
-        log = conn.execute(select(func.count(), func.max(Change.seq), func.max(Change.recorded_at))).one()
-        digest.update(orjson.dumps([log[0], log[1], log[2].isoformat() if log[2] else None]))
+        # The change feed is served content too: two stores of the same archive with different histories (a
+        # fresh one and one that has seen edits, or two whose removed articles had other languages) must not share
+        # a generation, nor the cached responses keyed by it: every row of the log goes into the digest.
+        report.changes_recorded = _record_changes(conn, previous, now, digest)
         generation = digest.hexdigest()
         built_at = previous["built_at"] if previous and previous["generation"] == generation else now
         conn.execute(insert(StoreMeta), [
@@ -451,8 +450,23 @@ def _built_articles(conn, slugs: list[str] | None = None) -> Iterator:
         last = page[-1].slug
 
 
-def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
-    """Carry the change log forward and append what this load changed (upserts and tombstones)."""
+_LOG_COLUMNS = tuple(c.key for c in Change.__table__.columns)
+
+
+def _digest_log(digest, rows: list[dict]) -> None:
+    """Every column of each change row, in a fixed order (a carried row lacking a newer column counts as None),
+    times in UTC: a row digests the same when written and when read back by the next load."""
+
+    def value(v):
+        return v.astimezone(dt.UTC).isoformat() if isinstance(v, dt.datetime) else v
+
+    for row in rows:
+        digest.update(orjson.dumps([value(row.get(key)) for key in _LOG_COLUMNS]))
+
+
+def _record_changes(conn, previous: dict | None, now: dt.datetime, digest) -> int:
+    """Carry the change log forward and append what this load changed (upserts and tombstones), each row of the
+    whole log, in seq order, fed to `digest`."""
     history = previous["changes"] if previous else []
     old = previous["articles"] if previous else {}
 
@@ -465,6 +479,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
     forgotten = set(unseen) - still
     history = [c for c in history if c["slug"] not in forgotten]
     _insertin_batches(conn, Change, history)
+    _digest_log(digest, history)
     seq = max((c["seq"] for c in history), default=0)
     rows: list[dict] = []
     recorded = 0
@@ -480,6 +495,7 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
         )  # fmt: skip
         if len(rows) >= BATCH:
             conn.execute(insert(Change), rows)
+            _digest_log(digest, rows)
             rows = []
 
     published_now: set[str] = set()  # filled on a reload only: which of the old slugs are still published
@@ -505,4 +521,5 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime) -> int:
             record("delete", slug, now, before.section_slug, before.lang, None)
     if rows:
         conn.execute(insert(Change), rows)
+        _digest_log(digest, rows)
     return recorded
