@@ -629,11 +629,21 @@ MEDIA_TYPES = ("image/webp", "image/jpeg", "image/png", "image/gif")
 
 
 def openapi_document() -> dict:
+    """The document of the content served now: its examples (path parameters, real response bodies) are read
+    from the live generation's public content, so it is built again when that content version changes (a reload,
+    an embargo's end): an article a reload withdraws leaves the document as it leaves every other endpoint."""
+    from api import clock
+
     app = current_app._get_current_object()
-    key = "openapi_document"
-    if key not in app.extensions:
-        app.extensions[key] = build_spec(app)
-    return app.extensions[key]
+    try:
+        version = app.extensions["store"].current().key(clock.now())
+    except Exception:  # noqa: BLE001 - no store: the document is built without examples
+        version = None
+    built = app.extensions.get("openapi_document")
+    if built is None or built[0] != version:
+        built = (version, build_spec(app))
+        app.extensions["openapi_document"] = built
+    return built[1]
 
 
 def register(app: Flask) -> None:

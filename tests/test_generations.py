@@ -8,7 +8,7 @@ import shutil
 from api import clock
 from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, copy_archive, make_app
-from tests.test_rules import BASE, Doc, own_store
+from tests.test_rules import BASE, WEEKS, Doc, own_store, path_examples
 
 
 def test_reload_new_generation_served_without_restart(scratch_store, tmp_path):
@@ -65,6 +65,43 @@ def test_stores_whose_change_logs_differ_share_no_generation_nor_cached_changes(
     assert served["ru"][1] == [("delete", "article-1")]
     assert served["be"][1] == []  # on PostgreSQL, one Redis: not the Russian store's feed
     assert served["ru"][0] != served["be"][0]
+
+
+def test_openapi_document_follows_the_live_generation(backend, tmp_path):
+    """The document's examples (path parameters, real response bodies) come from the generation served: an
+    article withdrawn by a reload leaves it, in the same running process, as it leaves every other endpoint."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    with own_store(backend, archive) as settings:
+        app = None
+        try:
+            for n, docs in enumerate(([Doc(0, week=WEEKS[1], section="economy", trend="worse")],
+                                      [Doc(0, status="retracted"), Doc(1, week=WEEKS[2])])):  # fmt: skip
+                for old in archive.glob("*.md"):
+                    old.unlink()
+                for doc in docs:
+                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+                clock.freeze(BASE + dt.timedelta(days=n))
+                load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
+                app = app or make_app(settings)
+                resp = app.test_client().get("/v1/openapi.json")
+                text, examples = resp.get_data(as_text=True), path_examples(resp.get_json())
+                docs_page = app.test_client().get("/docs").get_data(as_text=True)
+                if n == 0:
+                    assert docs[0].token in text
+                    assert examples == {"/v1/articles/{slug}": {"article-0"}, "/v1/issues/{issue_id}": {WEEKS[1].isoformat()},
+                                        "/v1/sections/{slug}": {"economy"}, "/v1/trends/{slug}": {"worse"}}  # fmt: skip
+                else:  # the withdrawn article's text, issue, desk and tag are gone (its tombstone stays)
+                    assert docs[0].token not in text and docs[0].token not in docs_page
+                    assert docs[1].token in text
+                    assert examples == {
+                        "/v1/articles/{slug}": {"article-1"},
+                        "/v1/issues/{issue_id}": {WEEKS[2].isoformat()},
+                    }
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
 
 
 def test_cache_redis_unreachable_serves_uncached(loaded):

@@ -218,6 +218,18 @@ def _assert_reveals_nothing(resp, hidden: list[str], hidden_slugs: set[str], url
     assert not leaked, (url, leaked)
 
 
+def path_examples(spec: dict) -> dict[str, set]:
+    """Each path parameter's examples in an OpenAPI document, by the path prefix that names it."""
+    found: dict[str, set] = {}
+    for path, item in spec["paths"].items():
+        for operation in item.values():
+            for param in operation.get("parameters", []):
+                if param["in"] == "path" and "example" in param:
+                    prefix = path[: path.index("{" + param["name"] + "}") + len(param["name"]) + 2]
+                    found.setdefault(prefix, set()).add(param["example"])
+    return found
+
+
 def check_visibility(client, docs: list[Doc], now: dt.datetime) -> None:
     public = [d for d in docs if d.public(now)]
     hidden = _hidden_tokens(docs, now)
@@ -308,6 +320,18 @@ def check_visibility(client, docs: list[Doc], now: dt.datetime) -> None:
     assert sorted(c["article"]["slug"] for c in changes if c["type"] == "upsert") == slugs
     assert [c for c in changes if c["type"] != "upsert"] == []
     get("/v1")
+    # the OpenAPI document's examples name only what a client can fetch now: no hidden article, nor the issue,
+    # desk or tag that only hidden articles hold
+    in_use = {
+        "/v1/articles/{slug}": set(slugs),
+        "/v1/issues/{issue_id}": set(weeks),
+        "/v1/sections/{slug}": {d.section for d in public if d.section},
+        "/v1/trends/{slug}": {d.trend for d in public if d.trend},
+    }
+    found = path_examples(get("/v1/openapi.json").get_json())
+    for prefix, named in found.items():
+        assert len(named) == 1 and named <= in_use[prefix], (prefix, named)
+    assert {prefix for prefix, things in in_use.items() if things} <= set(found)
 
 
 @pytest.fixture

@@ -689,10 +689,16 @@ def ping(session: Session) -> None:
 
 
 def examples(session: Session, now: dt.datetime) -> tuple[str | None, str | None, str | None, str | None]:
-    """A public article's slug, the newest issue's id, the first section's and a trend tag's slug (for the OpenAPI
-    document's examples); None where the store has none."""
-    article = session.scalar(public_articles(now).with_only_columns(Article.slug).limit(1))
-    issue = session.scalar(select(Issue.start).order_by(Issue.start.desc()).limit(1))
-    section = session.scalar(select(Section.slug).order_by(Section.position).limit(1))
-    trend = session.scalar(select(Trend.slug).limit(1))
+    """A public article's slug, the newest issue's, the first section's and the first trend tag's that a public
+    article is in (for the OpenAPI document's examples): none names what a client could not fetch, nor a hidden
+    article's issue, desk or tag. None where the store has none."""
+    article = session.scalar(public_articles(now).with_only_columns(Article.slug).order_by(Article.slug).limit(1))
+    issue = session.scalar(public_issues(now).with_only_columns(Issue.start).order_by(Issue.start.desc()).limit(1))
+    section = session.scalar(
+        terms_in_use(Section, Article.section_slug, now).with_only_columns(Section.slug).order_by(Section.position)
+        .limit(1)
+    )  # fmt: skip
+    trend = session.scalar(
+        terms_in_use(Trend, Article.trend_slug, now).with_only_columns(Trend.slug).order_by(Trend.slug).limit(1)
+    )
     return article, issue.isoformat() if issue else None, section, trend
