@@ -9,7 +9,8 @@ import pytest
 
 from tools import mutation
 
-KILLED, SURVIVED, NOT_CHECKED = 1, 0, None  # mutmut's exit codes (mutmut.stats.status_by_exit_code)
+# mutmut's exit codes (mutmut.stats.status_by_exit_code); -15 is none of them (a run stopped by SIGTERM mid-mutant)
+KILLED, SURVIVED, NOT_CHECKED, NO_TESTS, TIMEOUT, STOPPED = 1, 0, None, 33, 36, -15
 
 
 @pytest.fixture
@@ -81,6 +82,25 @@ def test_equivalent_survivors_count_for_neither_side(results, capsys):
     doc = mutation.DOC.read_text()
     assert "| two | a/two.py | 100.0 % | 8 | 0 | 1 / 0 | 0 | pass |" in doc
     assert "- `a.two.x_f__mutmut_9`: a reason" in doc
+
+
+def test_a_mutant_no_test_reaches_counts_as_survived(results, capsys):
+    results("one", {**mutants("one", killed=17), "a.one.x_g__mutmut_1": NO_TESTS, "a.one.x_g__mutmut_2": NO_TESTS,
+                    "a.one.x_g__mutmut_3": NO_TESTS})  # fmt: skip
+    results("two", {**mutants("two", killed=17), **{f"a.two.x_g__mutmut_{i}": NO_TESTS for i in range(4)}})
+    assert mutation.report(fail_under=85) == 1
+    assert verdicts(capsys) == {"one": "pass", "two": "FAIL: below 85 %"}  # 17 of 20, 17 of 21
+    doc = mutation.DOC.read_text()
+    assert "| one | a/one.py | 85.0 % | 17 | 3 | 0 / 0 | 0 | pass |" in doc
+    assert "- `a.one.x_g__mutmut_1` (no test of the group reaches it): `` diff ``" in doc
+
+
+def test_a_timeout_is_other_and_an_unknown_exit_code_is_not_checked(results, capsys):
+    results("one", {**mutants("one", killed=10), "a.one.x_g__mutmut_1": TIMEOUT})
+    results("two", {**mutants("two", killed=10), "a.two.x_g__mutmut_1": STOPPED})
+    assert mutation.report(fail_under=85) == 1
+    assert verdicts(capsys) == {"one": "pass", "two": "FAIL: 1 not checked"}
+    assert "| one | a/one.py | 100.0 % | 10 | 0 | 0 / 1 | 0 | pass |" in mutation.DOC.read_text()
 
 
 def test_without_fail_under_the_page_shows_the_verdicts_and_the_exit_is_clean(results, capsys):
