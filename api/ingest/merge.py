@@ -186,8 +186,8 @@ class Index:
         """One row per article: its winning copy, what its duplicates may lend it, its id and editorial position.
 
         The winner is the most visible copy (public now, then the earliest embargo end, then drafts and
-        retractions), then the richest (`richness`), ties broken by a digest of the content: never by a path or
-        the order files were read in. A duplicate lends only if it is public whenever the winner is, in the
+        retractions), then the richest (`richness`), ties broken by a digest of the content, and between copies of
+        identical content by the first path: never by the order files were read in. A duplicate lends only if it is public whenever the winner is, in the
         winner rule's order.
         """
         columns = (
@@ -205,7 +205,9 @@ class Index:
 
         def planned() -> Iterator[tuple]:
             for grp, group in groupby(rows, key=itemgetter(0)):
-                members = sorted(group, key=rank, reverse=True)
+                # byte-identical copies tie on every rank and the digest: the first path wins (a stable sort keeps
+                # the path order among equals), so the read order cannot decide which file `source_path` names
+                members = sorted(sorted(group, key=itemgetter(9)), key=rank, reverse=True)
                 best = members[0]
                 best_from = visible_from(best[7], best[8], now)
                 lent = dict(zip(_LENT, best[first_lent:], strict=True))
