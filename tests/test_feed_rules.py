@@ -13,14 +13,18 @@ against an oracle written from docs/api.md and the formats' specifications:
 - the feed's own facts: title naming the filters, language (the `lang` filter, else the negotiated one), author,
   rights, self / alternate links, `updated` (the newest entry's);
 - RFC 5005 archives: the subscription document points at the newest week with a public article, each week's
-  document is an archive linked to its neighbour weeks and to the subscription document, nothing else is one.
+  document is an archive linked to its neighbour weeks and to the subscription document, nothing else is one;
+- the documents as written: UTF-8 with the XML declaration, one element a line, links side by side, the `Link`
+  header; an entry's content is the article's whole body, its media URLs absolute (a small archive of its own).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import email.utils
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -29,19 +33,23 @@ import yaml
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 from lxml import etree
+from PIL import Image
 
-from api import clock
+from api import clock, http
 from api.ingest.vocabulary import Vocabulary
+from api.store import queries
 from schemas.weeks import week_title
-from tests.conftest import load_archive
+from tests.conftest import load_archive, make_app
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
     CLOCKS,
+    LOADED_AT,
     PUBLISHED,
     WEEKS,
     Doc,
     documents,
+    own_store,
     served,
 )
 
@@ -142,7 +150,21 @@ def check_updated(stamp: dt.datetime, doc: Doc, resp) -> None:
     assert base <= stamp < base + dt.timedelta(seconds=1), (doc.slug, stamp, base)
 
 
+#: What every XML feed document starts with: the XML declaration, naming the UTF-8 the body is written in.
+DECLARATION = b"<?xml version='1.0' encoding='UTF-8'?>\n"
+
+
+def check_xml_text(body: bytes, outer: bytes) -> None:
+    """An XML feed is UTF-8 with its declaration, written one element a line and indented by depth: its first
+    element starts the second line, the first of that element's children the third, two spaces in."""
+    assert body.startswith(DECLARATION), body[:60]
+    lines = body.split(b"\n")
+    assert len(lines) > 3 and lines[1].startswith(outer) and lines[2].startswith(b"  <"), lines[:3]
+    assert body.endswith(b">\n")
+
+
 def check_atom(resp, page: list[Doc], url: str, first: str, links: dict, wanted: dict, language: str) -> None:
+    check_xml_text(resp.data, b"<feed ")
     root = etree.fromstring(resp.data)
     config = resp.app_config
     assert root.get(XML_LANG) == language
@@ -174,6 +196,9 @@ def check_atom(resp, page: list[Doc], url: str, first: str, links: dict, wanted:
         entry_links = [(x.get("href"), x.get("rel"), x.get("type")) for x in entry.findall(f"{ATOM}link")]
         expected = [(reader_url(doc), "alternate", "text/html"), (api_url(doc), "alternate", "application/json")]
         assert entry_links == expected + ([(doc.canonical, "via", "text/html")] if doc.canonical else [])
+        tags = [c.tag for c in entry]  # the links together, right after the title (what a reader shows first)
+        after = tags.index(f"{ATOM}title") + 1
+        assert tags[after : after + len(entry_links)] == [f"{ATOM}link"] * len(entry_links), tags
         assert [a.find(f"{ATOM}name").text for a in entry.findall(f"{ATOM}author")] == doc.authors
         tags = [(c.get("term"), c.get("scheme"), c.get("label")) for c in entry.findall(f"{ATOM}category")]
         assert tags == categories(doc, language)
@@ -190,6 +215,7 @@ def check_atom(resp, page: list[Doc], url: str, first: str, links: dict, wanted:
 
 
 def check_rss(resp, page: list[Doc], url: str, first: str, links: dict, wanted: dict, language: str) -> None:
+    check_xml_text(resp.data, b"<rss ")
     channel = etree.fromstring(resp.data).find("channel")
     config = resp.app_config
     assert channel.find("title").text == feed_title(config, wanted)
@@ -201,6 +227,11 @@ def check_rss(resp, page: list[Doc], url: str, first: str, links: dict, wanted: 
         if links.get(key):
             expected_links[rel] = (links[key], MIMETYPES["rss"])
     assert atom_links == expected_links
+    # the channel's atom:links side by side, self then first, next, previous (as Atom's feed links)
+    at = [i for i, x in enumerate(channel) if x.tag == f"{ATOM}link"]
+    assert at == list(range(at[0], at[0] + len(at))), at
+    order = ["self", "first", "next", "previous"]
+    assert [channel[i].get("rel") for i in at] == [r for r in order if r in expected_links]
     items = channel.findall("item")
     assert [i.find("guid").text for i in items] == [api_url(d) for d in page]
     for item, doc in zip(items, page, strict=True):
@@ -283,6 +314,7 @@ def walk_feed(client, kind: str, params: dict, headers: dict, expected: list[Doc
         resp = client.get(url, headers=headers)
         assert resp.status_code == 200 and resp.mimetype == MIMETYPES[kind], (url, resp.status_code)
         resp.app_config = client.application.config
+        assert [k for k, _ in resp.headers.items() if k.lower() == "link"] == ["Link"]  # as every collection names it
         links = link_header(resp)
         page = expected[at : at + limit]
         assert links.get("first") == first
@@ -317,10 +349,19 @@ def check_archives(client, params: dict, headers: dict, public: list[Doc], wante
     """RFC 5005: the subscription document, then every week's archive document back to the oldest."""
 
     def archive_links(url: str) -> tuple[dict, bool]:
-        root = etree.fromstring(client.get(url, headers=headers).data)
-        rels = {x.get("rel"): x.get("href") for x in root.findall(f"{ATOM}link")}
-        found = {k: v for k, v in rels.items() if k in ("current", "prev-archive", "next-archive")}
-        return found, root.find(f"{FH}archive") is not None
+        body = client.get(url, headers=headers).data
+        root = etree.fromstring(body)
+        archived = [
+            x for x in root.findall(f"{ATOM}link") if x.get("rel") in ("current", "prev-archive", "next-archive")
+        ]
+        assert {x.get("type") for x in archived} <= {MIMETYPES["atom"]}, url  # each names the Atom it leads to
+        marker = root.find(f"{FH}archive")
+        if marker is not None:  # RFC 5005's `<fh:archive/>` (docs/api.md spells it so), the feed's first element
+            assert (
+                root[0].tag == f"{FH}archive"
+                and b'<fh:archive xmlns:fh="http://purl.org/syndication/history/1.0"/>' in body
+            )
+        return {x.get("rel"): x.get("href") for x in archived}, marker is not None
 
     weeks = sorted({d.week for d in public if d.week})
     subscription = feed_url("atom", params)
@@ -493,3 +534,105 @@ def test_of_two_entries_sharing_an_instant_the_later_steps_one_microsecond_on():
     assert stamps(second)[second.slug] == alone  # one offset: that is what COLLIDING is
     assert stamps(first, second) == {first.slug: alone, second.slug: alone + dt.timedelta(microseconds=1)}
     assert stamps(second, first) == {second.slug: alone, first.slug: alone + dt.timedelta(microseconds=1)}
+
+
+@contextlib.contextmanager
+def served_files(backend, tmp_path, files: dict[str, str]):
+    """An archive of these files (path: text) and one image, media/red.png, loaded into a store of its own."""
+    archive = tmp_path / "files"
+    (archive / "media").mkdir(parents=True)
+    Image.new("RGB", (330, 12), (200, 30, 30)).save(archive / "media" / "red.png")
+    for name, text in files.items():
+        (archive / name).write_text(text, encoding="utf-8")
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            clock.freeze(LOADED_AT)
+            load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+            app = make_app(settings_)
+            clock.freeze(BASE)
+            yield app.test_client()
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
+
+
+def _front(slug: str, published: str, *extra: str) -> str:
+    return "\n".join(["---", f"slug: {slug}", f'title: "Title of {slug}"', "lang: en", f'lead: "Lead of {slug}"',
+                      "status: published", f"published_at: {published}", *extra, "---", ""])  # fmt: skip
+
+
+def test_an_entrys_content_is_its_whole_body_with_absolute_media_urls(backend, tmp_path):
+    """Every feed carries an article's sanitised body as is, but for its images' media URLs, made absolute under the
+    API's base (a feed reader fetches them from elsewhere): each URL answers. A capture that is its lead alone has an
+    empty body, and its content is empty in every format, not made up. JSON Feed's `date_modified` and Atom's
+    `updated` are the last change the store knows, else the publication: an `updated_at` at the Unix epoch reads as
+    the unknown instant (UNKNOWN_TIME), so an article published before it is modified when it was published."""
+    files = {
+        "pictured.md": _front("pictured", "2026-02-01T09:00:00Z") + "\nBody words.\n\n![A red square](media/red.png)\n",
+        "lead-only.txt": "URL: https://situation.example.org/en/economy/lead-only-news\nFetched: 2026-02-02T10:00:00Z\n"
+        "\nLead only news\nThe one paragraph of the capture, its lead.\n",
+        "old.md": _front("old", "1960-05-02T09:00:00Z", "updated_at: 1970-01-01T00:00:00Z") + "\nOld words.\n",
+    }
+    with served_files(backend, tmp_path, files) as client:
+        items = {
+            i["id"].removeprefix(f"{HOST}/v1/articles/"): i for i in client.get("/v1/feed.json").get_json()["items"]
+        }
+        atom = etree.fromstring(client.get("/v1/feed.atom").data)
+        rss = etree.fromstring(client.get("/v1/feed.rss").data).find("channel")
+        bodies = {
+            "json": {slug: item["content_html"] for slug, item in items.items()},
+            "atom": {
+                e.find(f"{ATOM}id").text.removeprefix(f"{HOST}/v1/articles/"): e.find(f"{ATOM}content").text or ""
+                for e in atom.findall(f"{ATOM}entry")
+            },
+            "rss": {
+                i.find("guid").text.removeprefix(f"{HOST}/v1/articles/"): i.find(
+                    "{http://purl.org/rss/1.0/modules/content/}encoded"
+                ).text
+                or ""
+                for i in rss.findall("item")
+            },
+        }
+        assert bodies["atom"] == bodies["json"] and bodies["rss"] == bodies["json"]
+        assert bodies["json"]["lead-only-news"] == ""
+        assert bodies["json"]["old"] == "<p>Old words.</p>"
+        pictured = bodies["json"]["pictured"]
+        assert pictured.startswith("<p>Body words.</p>") and 'alt="A red square"' in pictured
+        attrs = re.findall(r'\s(?:src|srcset)="([^"]*)"', pictured)
+        urls = [u.split(" ")[0] for value in attrs for u in value.split(", ")]
+        assert len(attrs) == 2 and len(urls) >= 2, pictured  # src, and a srcset of renditions
+        assert all(u.startswith(f"{HOST}/media/") for u in urls), urls
+        assert {client.get(u.removeprefix(HOST)).status_code for u in urls} == {200}
+        old = items["old"]
+        assert old["date_published"] == old["date_modified"] == "1960-05-02T09:00:00+00:00"
+        entry = next(e for e in atom.findall(f"{ATOM}entry") if e.find(f"{ATOM}id").text == old["id"])
+        published = dt.datetime(1960, 5, 2, 9, 0, tzinfo=dt.UTC)  # Atom's `updated` falls back to it as well
+        assert (
+            published
+            <= dt.datetime.fromisoformat(entry.find(f"{ATOM}updated").text)
+            < published + dt.timedelta(seconds=1)
+        )
+
+
+def test_only_atom_documents_look_up_the_archive_weeks(backend, tmp_path, monkeypatch):
+    """RFC 5005 archives are Atom's: RSS and JSON Feed link none, so neither looks up the archive weeks (nor a total:
+    no feed shows one), each request reading its response from the cache and nothing else. The Atom documents run the
+    weeks' query at most once, then keep them per generation and filter set (none when a shared cache has them)."""
+    docs = [Doc(0, week=WEEKS[3], section="economy"), Doc(1, week=WEEKS[4], section="economy", published=PUBLISHED[1])]
+    with served(backend, tmp_path, docs) as client:
+        clock.freeze(BASE)
+        calls, reads = [], []
+        weeks, get = queries.archive_weeks, http.response_cache.get
+        monkeypatch.setattr(queries, "archive_weeks", lambda *args: calls.append(args) or weeks(*args))
+        monkeypatch.setattr(http.response_cache, "get", lambda key: reads.append(key) or get(key))
+        for kind in ("rss", "json"):
+            reads.clear()
+            assert client.get(f"/v1/feed.{kind}?section=economy").status_code == 200
+            assert len(reads) == 1, (kind, reads)
+        assert calls == []
+        root = etree.fromstring(client.get("/v1/feed.atom?section=economy").data)
+        assert {x.get("rel") for x in root.findall(f"{ATOM}link")} >= {"prev-archive"}
+        assert client.get(f"/v1/feed.atom?section=economy&issue={WEEKS[3]}").status_code == 200
+        assert len(calls) <= 1
