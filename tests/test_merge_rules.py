@@ -478,3 +478,25 @@ def test_of_byte_identical_copies_the_first_path_wins_whatever_the_read_order(or
         index.plan(set(), NOW)
         (rel,) = index.one("SELECT rel FROM article_plan")
         assert (rel, index.hidden_copies) == ("a.md", ["twin: c.md (draft) lends nothing to a.md"])
+
+
+def test_an_embargoed_winner_takes_what_a_copy_under_the_same_embargo_has():
+    """A duplicate under the winner's own embargo is public whenever the winner is: it lends (a later embargo, or
+    a draft, lends nothing). The winner's embargo, not the load time, is what a lender is compared with."""
+    archive = [
+        [
+            {**_PLAIN, "embargo": SOON, "length": 3},  # the winner: richest of the equally visible
+            {**_PLAIN, "embargo": SOON, "section": "politics"},
+            {**_PLAIN, "embargo": LATER, "trend": "worse"},
+            {**_PLAIN, "status": "draft", "caption": True},
+        ]
+    ]
+    plan = _plan(archive, set())
+    (article,) = plan["articles"]
+    assert (article["best"], article["section"], article["trend"], article["image_caption"]) == (
+        0,
+        "politics",
+        None,
+        None,
+    )
+    assert len(plan["hidden"]) == 2
