@@ -22,21 +22,32 @@ checks the API at one clock time against an oracle written from docs/api.md:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from hypothesis import example, given, note
 from hypothesis import strategies as st
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from api import clock
+from api.ingest.vocabulary import Vocabulary
 from api.store import queries, search
+from api.store.models import RELATED_MAX, Article, MediaFile, MediaUse, Related
+from tests.conftest import load_archive, make_app
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
     CLOCKS,
     DIRECTION,
+    LOADED_AT,
     PUBLISHED,
     SECTIONS,
     WEEKS,
@@ -45,6 +56,8 @@ from tests.test_rules import (
     documents,
     items,
     local,
+    own_store,
+    path_examples,
     served,
     walk_pages,
 )
@@ -328,3 +341,323 @@ def test_derived_views_count_public_articles_only(
                 assert in_lang == sorted(d.slug for d in public if d.lang == lang)
     finally:
         queries.STREAK_WINDOW = default
+
+
+# --------------------------------------------------------------------------------------------------- media, related
+
+
+@dataclass
+class Pictured(Doc):
+    """A generated document that may show one of PICTURES as its lead image."""
+
+    picture: str | None = None
+
+    def text(self) -> str:
+        front = f"---\nimage: media/{self.picture}\nimage_alt: Alt of {self.picture}\n" if self.picture else "---\n"
+        return front + super().text().removeprefix("---\n")
+
+
+def _png(width: int, height: int, colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+# Two images of the same widths (each rendered at 320 and 400, webp and png): a rendition differs from its
+# neighbours by hash alone, by width alone and by type alone
+PICTURES = {"red.png": _png(400, 200, (200, 30, 30)), "blue.png": _png(400, 300, (30, 30, 200))}
+
+
+@contextlib.contextmanager
+def pictured(backend: dict, tmp_path: Path, docs: list[Pictured]):
+    """served() with the archive's media/ holding PICTURES; yields the client and its app."""
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
+    (archive / "media").mkdir()
+    for name, data in PICTURES.items():
+        (archive / "media" / name).write_bytes(data)
+    for i, doc in enumerate(docs):
+        (archive / f"{i:03}-{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            clock.freeze(LOADED_AT)
+            load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+            app = make_app(settings_)
+            yield app.test_client(), app
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
+
+
+def stored(app) -> tuple[list, dict[str, set[str]], dict[str, list[tuple[int, str]]]]:
+    """What the loader wrote, read back: the renditions, the slugs showing each image (by hash), and each
+    article's ranked neighbours ((rank, slug), as api/ingest/related.py kept them)."""
+    store = app.extensions["store"]
+    neighbour = aliased(Article)
+    with store.session(store.current()) as session:
+        files = session.execute(select(MediaFile.hash, MediaFile.width, MediaFile.ext, MediaFile.type,
+                                       MediaFile.etag, MediaFile.data)).all()  # fmt: skip
+        uses: dict[str, set[str]] = {}
+        for digest, slug in session.execute(select(MediaUse.hash, Article.slug).join(Article)):
+            uses.setdefault(digest, set()).add(slug)
+        ranked: dict[str, list[tuple[int, str]]] = {}
+        rows = session.execute(
+            select(Article.slug, Related.rank, neighbour.slug)
+            .join(Related, Related.article_id == Article.id)
+            .join(neighbour, neighbour.id == Related.related_id)
+        )
+        for slug, rank, other in rows:
+            ranked.setdefault(slug, []).append((rank, other))
+    return files, uses, ranked
+
+
+def check_media(client, files: list, uses: dict[str, set[str]], public: set[str], pictures: int) -> None:
+    """A rendition is served (its own bytes, type and tag) while a public article shows its image, else a 404 as
+    for one that does not exist; a width, type or hash the store does not hold is a 404 whoever shows the image."""
+    assert len(files) == 2 * 2 * pictures  # the images an article shows, each at two widths in two types
+    held = {(f.hash, f.width, f.ext) for f in files}
+    for f in files:
+        resp = client.get(f"/media/{f.hash}-{f.width}.{f.ext}")
+        if uses.get(f.hash, set()) & public:
+            assert resp.status_code == 200, f
+            assert (resp.data, resp.mimetype, resp.headers["ETag"]) == (f.data, f.type, f.etag), f
+        else:
+            assert resp.status_code == 404, f
+        for name in (f"{f.hash}-{f.width + 1}.{f.ext}", f"{f.hash}-{f.width}.gif", f"{'0' * 20}-{f.width}.{f.ext}"):
+            assert (name.split("-")[0], int(name.split("-")[1].split(".")[0]), name.rsplit(".")[-1]) not in held
+            assert client.get(f"/media/{name}").status_code == 404, name
+    # the OpenAPI document's example image is one a public article shows (none when none does), and its other
+    # examples are there either way
+    found = path_examples(client.get("/v1/openapi.json").get_json())
+    example = found.get("/media/{name}", set())
+    assert bool(found.get("/v1/articles/{slug}")) == bool(public) and found.get("/v1/articles/{slug}", set()) <= public
+    shown = {f"{f.hash}-{f.width}.{f.ext}" for f in files if uses.get(f.hash, set()) & public}
+    assert len(example) == (1 if shown else 0) and example <= shown, (example, shown)
+
+
+def check_related(client, docs: list[Doc], ranked: dict[str, list[tuple[int, str]]], public: set[str]) -> None:
+    """A public article's related articles: its ranked neighbours public now, best rank first, at most
+    RELATED_MAX; a hidden article has none to show (a 404)."""
+    for d in docs:
+        resp = client.get(f"/v1/articles/{d.slug}/related")
+        item = client.get(f"/v1/articles/{d.slug}?include=related")
+        if d.slug not in public:
+            assert (resp.status_code, item.status_code) == (404, 404), d.slug
+            continue
+        want = [slug for _, slug in sorted(ranked.get(d.slug, [])) if slug in public][:RELATED_MAX]
+        assert [a["slug"] for a in resp.get_json()["data"]] == want, d.slug
+        assert [a["slug"] for a in item.get_json()["included"]["related"]] == want, d.slug
+
+
+def check_included(client, public: list[Doc]) -> None:
+    """A list's `included` trend tags, worse to better (direction, then slug), and issues, newest first: those
+    its items refer to, once each."""
+    body = client.get("/v1/articles?include=trend,issue&limit=100").get_json()
+    order = {"worse": -1, "unchanged": 0, "better": 1}
+    trends = sorted({d.trend for d in public if d.trend}, key=lambda t: (order[DIRECTION[t]], t))
+    assert [t["slug"] for t in body["included"]["trend"]] == trends
+    weeks = sorted({d.week.isoformat() for d in public if d.week}, reverse=True)
+    assert [i["id"] for i in body["included"]["issue"]] == weeks
+
+
+@st.composite
+def pictured_archives(draw) -> list[Pictured]:
+    docs = draw(documents(min_size=1, max_size=9))
+    return [Pictured(**{**vars(d), "picture": draw(st.sampled_from([None, None, *PICTURES]))}) for d in docs]
+
+
+PICTURED = [
+    Pictured(0, picture="red.png", embargo=BASE - dt.timedelta(days=1), trend="better", week=WEEKS[0]),
+    Pictured(1, picture="blue.png", status="draft", trend="worse", week=WEEKS[1]),  # shown by a hidden one only
+    Pictured(2, trend="canarydraft-tag", week=WEEKS[3]),
+    Pictured(3, embargo=BASE + dt.timedelta(days=2), trend="unchanged", week=WEEKS[2]),  # a kept, hidden neighbour
+    Pictured(4, trend="worse", week=WEEKS[4], mentions=2),
+]
+# More public neighbours than a list shows: eight public at load, and three embargoed at load that end before BASE
+CROWD = [
+    Pictured(n, embargo=BASE - dt.timedelta(days=1) if n % 4 == 0 else None, picture="blue.png" if n == 0 else None,
+             published=PUBLISHED[n % 4], section="economy", mentions=1 + n % 3, words=2 + n)
+    for n in range(11)
+]  # fmt: skip
+
+
+@ARCHIVE_PROPERTY
+@given(docs=pictured_archives(), now=st.sampled_from(CLOCKS))
+@example(docs=PICTURED, now=CLOCKS[1])
+@example(docs=PICTURED, now=CLOCKS[0])
+@example(docs=CROWD, now=CLOCKS[3])
+def test_images_related_lists_and_included_terms_show_public_articles_only(backend, archive_dir, docs, now):
+    note(repr(docs))
+    with pictured(backend, archive_dir, docs) as (client, app):
+        clock.freeze(now)
+        public = [d for d in docs if d.public(now)]
+        files, uses, ranked = stored(app)
+        check_media(client, files, uses, {d.slug for d in public}, len({d.picture for d in docs if d.picture}))
+        check_related(client, docs, ranked, {d.slug for d in public})
+        check_included(client, public)
+        check_changes(client, public, None, None)
+        # a feed searched by one article's own title token holds that article alone; a search of no words, nothing
+        for d in public:
+            feed = client.get(f"/v1/feed.json?q={d.token}&limit=100").get_json()
+            assert [e["url"].rsplit("/", 1)[-1] for e in feed["items"]] == [d.slug], d.slug
+        for url in ("/v1/articles?q=%21%21&sort=newest", "/v1/articles?q=%21%21"):
+            body = client.get(url).get_json()
+            assert (body["data"], body["meta"]["total"]) == ([], 0), url
+        assert client.get("/readyz").status_code == 200
+
+
+# --------------------------------------------------------------------------------------------------- calendar edges
+
+# Issues on the first and last days of a year (Mondays both), and two weeks a week apart; every article in one
+# desk with one direction, so its streak runs over every week
+EDGES = [
+    Doc(0, week=WEEKS[4]),
+    Doc(1, week=dt.date(2018, 12, 31)),
+    Doc(2, week=dt.date(2024, 1, 1)),
+    Doc(3, week=dt.date(2024, 1, 1), lang="ru"),
+    Doc(4, week=WEEKS[0]),
+    Doc(5, week=WEEKS[1]),
+    Doc(6, week=WEEKS[3]),
+    Doc(7, week=dt.date(2024, 1, 1), lang="ru"),
+]
+for _doc in EDGES:
+    _doc.section, _doc.trend = "economy", "worse"
+
+
+def test_ranges_hold_their_first_and_last_days_and_streak_windows_widen_fourfold(backend, archive_dir, monkeypatch):
+    """`year` takes the issues starting on its first and last days; `covers` a week's Monday; `to` an issue
+    starting on it; `from` an issue ending on or after it (the Monday after a week is past it), from the
+    calendar's first days on. A total under counted filters counts only the matching articles, exactly whatever
+    COUNT_BOUND. A streak's window widens fourfold until it holds every week of the desk."""
+    weeks = sorted({d.week for d in EDGES})
+    windows: list[int] = []
+    timeline = queries.trend_timeline
+
+    def counted(session, now, filters=None):
+        windows.append(len(filters["issue"]))
+        assert len(windows) <= 3, windows  # 1, 4, then 16 holds them all
+        return timeline(session, now, filters)
+
+    monkeypatch.setattr(queries, "STREAK_WINDOW", 1)
+    monkeypatch.setattr(queries, "trend_timeline", counted)
+    monkeypatch.setattr(queries, "COUNT_BOUND", 1)
+    with served(backend, archive_dir, EDGES) as client:
+        clock.freeze(BASE)
+
+        def issues(query: str) -> list[str]:
+            return items(client, f"/v1/issues?limit=100&{query}", "id")
+
+        def articles(query: str) -> list[str]:
+            body = client.get(f"/v1/articles?limit=100&{query}").get_json()
+            assert body["meta"]["total"] == len(body["data"]) and not body["meta"]["total_estimated"], query
+            return sorted(a["slug"] for a in body["data"])
+
+        assert issues("year=2018") == ["2018-12-31"]
+        assert issues("year=2024") == ["2024-02-05", "2024-01-29", "2024-01-01"]
+        for week in weeks:
+            assert issues(f"covers={week}") == [week.isoformat()]
+            assert issues(f"to={week}")[-1] == weeks[0].isoformat() and issues(f"to={week}")[0] == week.isoformat()
+            after = week + dt.timedelta(days=7)  # the next Monday: this week has ended
+            assert week.isoformat() not in issues(f"from={after}")
+            assert [d.slug for d in EDGES if d.week == week][0] not in articles(f"from={after}")
+            assert [d.slug for d in EDGES if d.week == week][0] in articles(f"from={week + dt.timedelta(days=6)}")
+        assert articles("from=0001-01-01") == sorted(d.slug for d in EDGES)
+        assert articles("from=0001-01-03") == sorted(d.slug for d in EDGES)
+        assert articles("lang=ru") == ["article-3", "article-7"]
+        assert articles("section=economy&lang=en&issue=2024-01-01") == ["article-2"]
+        every = "section=economy&trend=worse&issue=2024-01-01&lang=ru&from=2024-01-01&to=2024-01-07"
+        assert articles(every) == ["article-3", "article-7"]  # every counted filter: still the counts' exact sum
+        (economy,) = client.get("/v1/sections").get_json()["data"]
+        assert (economy["slug"], economy["streak"], economy["latest_trend"]["issue"]) == (
+            "economy", len(weeks), weeks[-1].isoformat()
+        )  # fmt: skip
+        # (with a shared response cache, as on PostgreSQL with Redis, an earlier run may have answered already)
+        assert windows == [1, 4, len(weeks)] or (backend["CACHE_REDIS_URL"] and windows == []), windows
+
+
+# --------------------------------------------------------------------------------------------------- merge, changes
+
+
+def test_a_hidden_copy_lends_nothing_even_past_its_embargo(backend, archive_dir):
+    """A draft stays hidden whatever its embargo says: as a duplicate it neither wins nor lends a fact."""
+    title = "One article told twice"
+    docs = [
+        Doc(0, title=title, words=3),
+        Doc(1, status="draft", embargo=LOADED_AT - dt.timedelta(days=1), title=title, words=9, week=WEEKS[1],
+            section="ruling-elite", trend="worse", caption="a draft's caption"),
+    ]  # fmt: skip
+    with served(backend, archive_dir, docs) as client:
+        clock.freeze(BASE)
+        assert items(client, "/v1/articles?limit=100") == ["article-0"]
+        data = client.get("/v1/articles/article-0").get_json()["data"]
+        assert data["lead"] == f"Lead {WORD} of {docs[0].token}"
+        assert (data["section"], data["trend"], data["issue"], data["image"]) == (None, None, None, None)
+        assert docs[1].token not in str(data)
+
+
+def test_changes_across_loads_come_in_time_then_slug_order_and_never_name_an_unseen_article(backend, archive_dir):
+    """Two loads: changes come oldest first, then in slug order, a change of the second load that becomes visible
+    at the same moment as one of the first included (pages end on (time, slug)); an article embargoed in the first and withdrawn in the second before
+    its embargo ended was never seen, so no change names it."""
+    soon, later = BASE + dt.timedelta(hours=1), BASE + dt.timedelta(days=2)
+    first = [Doc(1, embargo=soon), Doc(2, embargo=later), Doc(5)]
+    second = [Doc(0, embargo=soon), Doc(1, embargo=soon), Doc(5)]
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            for docs, at in ((first, LOADED_AT), (second, LOADED_AT + dt.timedelta(days=1))):
+                for old in archive.glob("*.md"):
+                    old.unlink()
+                for doc in docs:
+                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+                clock.freeze(at)
+                load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+            app = make_app(settings_)
+            client = app.test_client()
+            for now, want in ((BASE, ["article-5"]), (CLOCKS[3], ["article-5", "article-0", "article-1"])):
+                clock.freeze(now)
+                got, url = [], "/v1/changes?limit=1"
+                while url:
+                    body = client.get(url).get_json()
+                    assert "article-2" not in str(body), now
+                    got += [(c["at"], c["type"], c["article"]["slug"]) for c in body["data"]]
+                    url = local(body["links"]["next"]) if body["meta"]["has_more"] else None
+                assert got == sorted(got), (now, got)  # oldest first, then by slug
+                assert sorted({slug for _, _, slug in got}) == sorted(want) and {t for _, t, _ in got} == {"upsert"}
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
+
+
+def test_sections_of_one_position_chart_in_slug_order(backend, archive_dir):
+    """A vocabulary may give two desks one display position: the timeline then charts them in slug order (issue,
+    position, slug), whatever their directions."""
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "vocabulary.yaml").read_text())
+    for s in data["sections"]:
+        if s["slug"] == "ruling-elite":
+            s["order"] = POSITION["economy"]
+    site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
+    docs = [
+        Doc(0, week=WEEKS[1], section="ruling-elite", trend="worse"),
+        Doc(1, week=WEEKS[1], section="economy", trend="better"),
+    ]
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
+    for doc in docs:
+        (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            clock.freeze(LOADED_AT)
+            schema = settings_["DATABASE_SCHEMA"]
+            load_archive(archive, settings_["DATABASE_URL"], schema=schema, vocabulary=Vocabulary(data, site))
+            app = make_app(settings_)
+            clock.freeze(BASE)
+            cells = app.test_client().get("/v1/trends/timeline").get_json()["data"]
+            assert [c["section"]["slug"] for c in cells] == ["economy", "ruling-elite"]
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
