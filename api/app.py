@@ -31,7 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
             "CACHE_REDIS_URL": redis_url,
             # A frozen or unreachable Redis must cost milliseconds, not a stuck worker.
             "CACHE_OPTIONS": {"socket_timeout": 0.1, "socket_connect_timeout": 0.1},
-            "CACHE_KEY_PREFIX": "bulletin:",
+            "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
         }
         if redis_url
         else {"CACHE_TYPE": "api.extensions.BoundedSimpleCache", "CACHE_THRESHOLD": 5000}

@@ -27,6 +27,8 @@ class Config:
         self.DATABASE_SCHEMA = env("DATABASE_SCHEMA", "bulletin")
         #: Redis URL for the response cache; unset means an in-process SimpleCache.
         self.CACHE_REDIS_URL = env("CACHE_REDIS_URL")
+        # every key this deployment writes to Redis starts with it: two deployments on one Redis keep apart
+        self.CACHE_KEY_PREFIX = env("CACHE_KEY_PREFIX", "bulletin:")
         #: Directory of the editorial archive that `flask archive load` and `make run` read.
         self.ARCHIVE_PATH = env("ARCHIVE_PATH", str(ROOT / "data" / "archive"))
         #: Trend and section vocabulary table.

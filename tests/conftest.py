@@ -125,7 +125,10 @@ def backend(request, tmp_path_factory):
     require_service("PostgreSQL", *PG_ADDRESS)
     require_service("Redis", *REDIS_ADDRESS)
     schema = new_pg_schema()
-    yield {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": schema, "CACHE_REDIS_URL": REDIS_URL}
+    # a prefix of this session's own: a response another run cached (under mutation: another mutant, whose code
+    # version and store generation are the same) is never served here instead of this code's answer
+    yield {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": schema, "CACHE_REDIS_URL": REDIS_URL,
+           "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}:"}  # fmt: skip
     drop_pg_schema(schema)
 
 
