@@ -388,7 +388,9 @@ def issue_articles(
         select(*(ranked.c[c.key] for c in SUMMARY_COLUMNS))
         .outerjoin(Section, Section.slug == ranked.c.section_slug)
         .where(ranked.c.in_section <= per_section)
-        .order_by(Section.position.nulls_last(), ranked.c.position, ranked.c.slug)
+        # desks in display order (position, then slug, as the resource lists them), then each desk's own order:
+        # two desks of one position must not interleave, or the bound on the total would cut the wrong articles
+        .order_by(Section.position.nulls_last(), ranked.c.section_slug, ranked.c.position, ranked.c.slug)
         .limit(total)
     )
     return [ArticleItem(row, terms) for row in session.connection().execute(outer, params)]
