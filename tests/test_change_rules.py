@@ -22,8 +22,18 @@ from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from api import clock
-from tests.conftest import load_archive, make_app
-from tests.test_rules import ARCHIVE_PROPERTY, BASE, CLOCKS, SECTIONS, Doc, documents, local, own_store
+from tests.conftest import make_app
+from tests.test_rules import (
+    ARCHIVE_PROPERTY,
+    BASE,
+    CLOCKS,
+    SECTIONS,
+    Doc,
+    documents,
+    load_generation,
+    local,
+    own_store,
+)
 
 LANGS = ["en", "ru", "be"]
 LOADED_A = BASE - dt.timedelta(days=5)
@@ -61,15 +71,6 @@ def generations(draw) -> tuple[list[Doc], list[Doc]]:
         new.lang = draw(st.sampled_from(LANGS))
         second.append(new)
     return first, second
-
-
-def _load(docs: list[Doc], into: Path, settings: dict, at: dt.datetime) -> None:
-    for old in into.glob("*.md"):
-        old.unlink()
-    for doc in docs:
-        (into / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-    clock.freeze(at)
-    load_archive(into, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
 
 
 def _in_view(section: str | None, lang: str | None, doc: Doc) -> bool:
@@ -148,14 +149,14 @@ def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend
     with own_store(backend, archive) as settings:
         app = None
         try:
-            _load(first, archive, settings, LOADED_A)
+            load_generation(first, archive, settings, LOADED_A)
             app = make_app(settings)
             client = app.test_client()
             clock.freeze(SYNCED_A)
             copy_, served = {}, []
             token = _sync(client, copy_, query, None, served)
             assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
-            _load(second, archive, settings, LOADED_B)
+            load_generation(second, archive, settings, LOADED_B)
             # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at
             # `now`
             clock.freeze(SYNCED_B)

@@ -24,6 +24,7 @@ import contextlib
 import copy
 import datetime as dt
 import email.utils
+import io
 import re
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,17 +40,15 @@ from api import clock, http
 from api.ingest.vocabulary import Vocabulary
 from api.store import queries
 from schemas.weeks import week_title
-from tests.conftest import load_archive, make_app
+from tests.conftest import load_archive
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
     CLOCKS,
-    LOADED_AT,
     PUBLISHED,
     WEEKS,
     Doc,
     documents,
-    own_store,
     served,
 )
 
@@ -538,24 +537,13 @@ def test_of_two_entries_sharing_an_instant_the_later_steps_one_microsecond_on():
 
 @contextlib.contextmanager
 def served_files(backend, tmp_path, files: dict[str, str]):
-    """An archive of these files (path: text) and one image, media/red.png, loaded into a store of its own."""
-    archive = tmp_path / "files"
-    (archive / "media").mkdir(parents=True)
-    Image.new("RGB", (330, 12), (200, 30, 30)).save(archive / "media" / "red.png")
-    for name, text in files.items():
-        (archive / name).write_text(text, encoding="utf-8")
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            clock.freeze(LOADED_AT)
-            load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
-            app = make_app(settings_)
-            clock.freeze(BASE)
-            yield app.test_client()
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    """An archive of these files (path: text) and one image, media/red.png, loaded into a store of its own; the
+    clock then at BASE."""
+    png = io.BytesIO()
+    Image.new("RGB", (330, 12), (200, 30, 30)).save(png, format="PNG")
+    with served(backend, tmp_path, [], files={**files, "media/red.png": png.getvalue()}) as client:
+        clock.freeze(BASE)
+        yield client
 
 
 def _front(slug: str, published: str, *extra: str) -> str:

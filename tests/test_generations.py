@@ -8,7 +8,7 @@ import shutil
 from api import clock
 from api.ingest.loader import load_archive
 from tests.conftest import ARCHIVE, copy_archive, make_app
-from tests.test_rules import BASE, WEEKS, Doc, own_store, path_examples
+from tests.test_rules import BASE, WEEKS, Doc, load_generation, own_store, path_examples
 
 
 def test_reload_new_generation_served_without_restart(scratch_store, tmp_path):
@@ -48,16 +48,11 @@ def test_stores_whose_change_logs_differ_share_no_generation_nor_cached_changes(
         archive = tmp_path / lang
         archive.mkdir()
         with own_store(backend, archive) as settings:
-            for docs, at in (([Doc(0), Doc(1, lang=lang)], BASE), ([Doc(0, words=4)], BASE + dt.timedelta(days=1))):
-                for old in archive.glob("*.md"):
-                    old.unlink()
-                for doc in docs:
-                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-                clock.freeze(at)
-                try:
-                    report = load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
-                finally:
-                    clock.freeze(None)
+            try:
+                load_generation([Doc(0), Doc(1, lang=lang)], archive, settings, BASE)
+                report = load_generation([Doc(0, words=4)], archive, settings, BASE + dt.timedelta(days=1))
+            finally:
+                clock.freeze(None)
             app = make_app(settings)
             body = app.test_client().get("/v1/changes?lang=ru").get_json()
             served[lang] = (report.generation, [(c["type"], c.get("tombstone", {}).get("slug")) for c in body["data"]])
@@ -77,12 +72,7 @@ def test_openapi_document_follows_the_live_generation(backend, tmp_path):
         try:
             for n, docs in enumerate(([Doc(0, week=WEEKS[1], section="economy", trend="worse")],
                                       [Doc(0, status="retracted"), Doc(1, week=WEEKS[2])])):  # fmt: skip
-                for old in archive.glob("*.md"):
-                    old.unlink()
-                for doc in docs:
-                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-                clock.freeze(BASE + dt.timedelta(days=n))
-                load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
+                load_generation(docs, archive, settings, BASE + dt.timedelta(days=n))
                 app = app or make_app(settings)
                 resp = app.test_client().get("/v1/openapi.json")
                 text, examples = resp.get_data(as_text=True), path_examples(resp.get_json())

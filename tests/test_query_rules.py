@@ -55,6 +55,7 @@ from tests.test_rules import (
     Doc,
     documents,
     items,
+    load_generation,
     local,
     own_store,
     path_examples,
@@ -371,23 +372,8 @@ PICTURES = {"red.png": _png(400, 200, (200, 30, 30)), "blue.png": _png(400, 300,
 @contextlib.contextmanager
 def pictured(backend: dict, tmp_path: Path, docs: list[Pictured]):
     """served() with the archive's media/ holding PICTURES; yields the client and its app."""
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
-    (archive / "media").mkdir()
-    for name, data in PICTURES.items():
-        (archive / "media" / name).write_bytes(data)
-    for i, doc in enumerate(docs):
-        (archive / f"{i:03}-{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            clock.freeze(LOADED_AT)
-            load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
-            app = make_app(settings_)
-            yield app.test_client(), app
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with served(backend, tmp_path, docs, files={f"media/{name}": data for name, data in PICTURES.items()}) as client:
+        yield client, client.application
 
 
 def stored(app) -> tuple[list, dict[str, set[str]], dict[str, list[tuple[int, str]]]]:
@@ -608,12 +594,7 @@ def test_changes_across_loads_come_in_time_then_slug_order_and_never_name_an_uns
         app = None
         try:
             for docs, at in ((first, LOADED_AT), (second, LOADED_AT + dt.timedelta(days=1))):
-                for old in archive.glob("*.md"):
-                    old.unlink()
-                for doc in docs:
-                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-                clock.freeze(at)
-                load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+                load_generation(docs, archive, settings_, at)
             app = make_app(settings_)
             client = app.test_client()
             for now, want in ((BASE, ["article-5"]), (CLOCKS[3], ["article-5", "article-0", "article-1"])):
@@ -645,12 +626,7 @@ def test_a_removal_at_the_instant_an_embargo_ends_comes_after_that_embargos_upse
         try:
             copy, token = {}, None
             for n, (docs, at) in enumerate(loads):
-                for old in archive.glob("*.md"):
-                    old.unlink()
-                for doc in docs:
-                    (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-                clock.freeze(at)
-                load_archive(archive, settings_["DATABASE_URL"], schema=settings_["DATABASE_SCHEMA"])
+                load_generation(docs, archive, settings_, at)
                 app = app or make_app(settings_)
                 if n == 0:  # a client synced generation A
                     token = _sync_changes(app.test_client(), copy, None)

@@ -147,6 +147,17 @@ def documents(draw, min_size=1, max_size=9) -> list[Doc]:
     return docs
 
 
+def load_generation(docs: list, archive: Path, settings: dict, at: dt.datetime):
+    """Replace the archive's documents by `docs` and load them into the store of `settings`, the clock at `at` (one
+    generation of a store's history); returns the loader's report."""
+    for old in archive.glob("*.md"):
+        old.unlink()
+    for doc in docs:
+        (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+    clock.freeze(at)
+    return load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
+
+
 @contextlib.contextmanager
 def own_store(backend: dict, archive: Path):
     """The settings of a store of `archive`'s own on `backend`: a SQLite file beside it, or a fresh PostgreSQL
@@ -164,11 +175,17 @@ def own_store(backend: dict, archive: Path):
 
 
 @contextlib.contextmanager
-def served(backend: dict, tmp_path: Path, docs: list[Doc], loaded_at: dt.datetime = LOADED_AT):
-    """The documents as an archive, loaded (clock at `loaded_at`) into a store of their own; yields a client."""
+def served(
+    backend: dict, tmp_path: Path, docs: list[Doc], loaded_at: dt.datetime = LOADED_AT, files: dict | None = None
+):
+    """The documents as an archive (with `files`, path: bytes or text, beside them: media, hand-written pages),
+    loaded (clock at `loaded_at`) into a store of their own; yields a client (its app: `client.application`)."""
     archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
     for i, doc in enumerate(docs):
         (archive / f"{i:03}-{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+    for name, data in (files or {}).items():
+        (archive / name).parent.mkdir(parents=True, exist_ok=True)
+        (archive / name).write_bytes(data if isinstance(data, bytes) else data.encode())
     with own_store(backend, archive) as settings_:
         app = None
         try:
