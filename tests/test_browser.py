@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,16 @@ def browser():
         browser = pw.chromium.launch(executable_path=executable, args=ARGS, headless=True)
         yield browser
         browser.close()
+
+
+def _until(page, expression: str, timeout: float = 30.0) -> None:
+    """Wait until `expression` is true in the page, polled from here: Playwright's wait_for_function evaluates its
+    string again on each poll, which the reader's CSP (no 'unsafe-eval') refuses once the first check has failed
+    (microsoft/playwright#7395); a fresh evaluate each time is allowed."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {expression}"
+        time.sleep(0.05)
 
 
 def _api(app, path):
@@ -142,7 +153,7 @@ def test_reader_issue_article_and_heatmap(server, browser):
     _check_heatmap(app, page)
     # the language switch reloads labels and data in Russian
     page.select_option("#lang", "ru")
-    page.wait_for_function("document.documentElement.lang === 'ru'")
+    _until(page, "document.documentElement.lang === 'ru'")
     page.wait_for_selector("#heatmap-panel h2:has-text('Тренды')")
     page.evaluate("location.hash = '#/'")  # back to the latest issue, now in Russian
     page.wait_for_selector("#issue-title:has-text('2022')")
@@ -295,7 +306,7 @@ def test_reader_shows_images_sized_with_srcset_and_alt(server, browser):
     page.goto(f"{base}/#/article/belarus-budget-deficit-widens")
     lead = page.locator("#article figure.lead-image img")
     lead.wait_for()
-    page.wait_for_function("document.querySelector('figure.lead-image img').complete")
+    _until(page, "document.querySelector('figure.lead-image img').complete")
     image = _api(app, "/v1/articles/belarus-budget-deficit-widens")["data"]["image"]
     assert lead.get_attribute("alt") == image["alt"]
     assert (lead.get_attribute("width"), lead.get_attribute("height")) == ("1280", "720")
@@ -313,6 +324,6 @@ def test_reader_shows_images_sized_with_srcset_and_alt(server, browser):
     assert inline.get_attribute("loading") == "lazy" and inline.get_attribute("alt").startswith("Line chart")
     assert (inline.get_attribute("width"), inline.get_attribute("height")) == ("960", "540")
     inline.scroll_into_view_if_needed()
-    page.wait_for_function("document.querySelector('#article .body img').naturalWidth > 0")
+    _until(page, "document.querySelector('#article .body img').naturalWidth > 0")
     assert not errors, errors
     page.close()
