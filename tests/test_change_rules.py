@@ -31,8 +31,8 @@ from tests.test_rules import (
     Doc,
     documents,
     load_generation,
-    local,
     own_store,
+    sync_changes,
 )
 
 LANGS = ["en", "ru", "be"]
@@ -75,24 +75,6 @@ def generations(draw) -> tuple[list[Doc], list[Doc]]:
 
 def _in_view(section: str | None, lang: str | None, doc: Doc) -> bool:
     return section in (None, doc.section) and lang in (None, doc.lang)
-
-
-def _sync(client, state: dict, query: str, token: str | None, served: list) -> str | None:
-    """Walk the feed from `token` two changes a page, applying each to `state`; every change is kept in `served`."""
-    url = "/v1/changes?" + "&".join(p for p in (query, "limit=2", f"since={token}" if token else "") if p)
-    while url:
-        resp = client.get(url)
-        assert resp.status_code == 200, (url, resp.get_json())
-        body = resp.get_json()
-        for change in body["data"]:
-            served.append(change)
-            if change["type"] == "upsert":
-                state[change["article"]["slug"]] = change["article"]
-            else:
-                state.pop(change["tombstone"]["slug"], None)
-        token = body["meta"]["next"] or token
-        url = local(body["links"]["next"]) if body["meta"]["has_more"] else None
-    return token
 
 
 def check_served(served: list, section: str | None, lang: str | None, versions: dict[str, list[Doc]]) -> None:
@@ -154,24 +136,24 @@ def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend
             client = app.test_client()
             clock.freeze(SYNCED_A)
             copy_, served = {}, []
-            token = _sync(client, copy_, query, None, served)
+            token = sync_changes(client, copy_, query, None, served)
             assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
             load_generation(second, archive, settings, LOADED_B)
             # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at
             # `now`
             clock.freeze(SYNCED_B)
             between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
-            token_between = _sync(client, between, query, token, served_between)
+            token_between = sync_changes(client, between, query, token, served_between)
             clock.freeze(now)
-            _sync(client, copy_, query, token, served)
-            _sync(client, between, query, token_between, served_between)
+            sync_changes(client, copy_, query, token, served)
+            sync_changes(client, between, query, token_between, served_between)
             expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
             assert set(copy_) == expected, served
             assert between == copy_, served_between
             check_served(served, section, lang, versions)
             check_served(served_between, section, lang, versions)
             fresh, served = {}, []
-            _sync(client, fresh, query, None, served)
+            sync_changes(client, fresh, query, None, served)
             assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}
             check_served(served, section, lang, versions)
         finally:

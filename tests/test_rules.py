@@ -203,6 +203,25 @@ def local(url: str | None) -> str | None:
     return url and url.replace("http://localhost", "")
 
 
+def sync_changes(client, state: dict, query: str, token: str | None, served: list, limit: int = 2) -> str | None:
+    """Walk /v1/changes (with `query`: a view) from `token`, `limit` changes a page, applying each to `state` as a
+    syncing client does; every change is kept in `served`. Returns the last token."""
+    url = "/v1/changes?" + "&".join(p for p in (query, f"limit={limit}", f"since={token}" if token else "") if p)
+    while url:
+        resp = client.get(url)
+        assert resp.status_code == 200, (url, resp.get_json())
+        body = resp.get_json()
+        for change in body["data"]:
+            served.append(change)
+            if change["type"] == "upsert":
+                state[change["article"]["slug"]] = change["article"]
+            else:
+                state.pop(change["tombstone"]["slug"], None)
+        token = body["meta"]["next"] or token
+        url = local(body["links"]["next"]) if body["meta"]["has_more"] else None
+    return token
+
+
 def walk_pages(client, url: str) -> list[dict]:
     """Every page of a collection from `url` on, following `next` (the page bodies, with their Link headers)."""
     pages = []
