@@ -368,6 +368,16 @@ def check_visibility(client, docs: list[Doc], now: dt.datetime) -> None:
     for prefix, named in found.items():
         assert len(named) == 1 and named <= in_use[prefix], (prefix, named)
     assert {prefix for prefix, things in in_use.items() if things} <= set(found)
+    # and which of them (queries.examples): the first article and tag by slug, the newest issue, the first desk in
+    # display order (as /v1/sections lists them)
+    desks = [x["slug"] for x in get("/v1/sections").get_json()["data"]]
+    first = {
+        "/v1/articles/{slug}": min(slugs, default=None),
+        "/v1/issues/{issue_id}": max(weeks, default=None),
+        "/v1/sections/{slug}": desks[0] if desks else None,
+        "/v1/trends/{slug}": min(in_use["/v1/trends/{slug}"], default=None),
+    }
+    assert {p: named for p, named in found.items() if p in first} == {p: {v} for p, v in first.items() if v}
 
 
 @pytest.fixture

@@ -697,8 +697,8 @@ def examples(session: Session, now: dt.datetime) -> tuple[str | None, str | None
     article = session.scalar(public_articles(now).with_only_columns(Article.slug).order_by(Article.slug).limit(1))
     issue = session.scalar(public_issues(now).with_only_columns(Issue.start).order_by(Issue.start.desc()).limit(1))
     section = session.scalar(
-        terms_in_use(Section, Article.section_slug, now).with_only_columns(Section.slug).order_by(Section.position)
-        .limit(1)
+        terms_in_use(Section, Article.section_slug, now).with_only_columns(Section.slug)
+        .order_by(Section.position, Section.slug).limit(1)
     )  # fmt: skip
     trend = session.scalar(
         terms_in_use(Trend, Article.trend_slug, now).with_only_columns(Trend.slug).order_by(Trend.slug).limit(1)
