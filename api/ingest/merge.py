@@ -187,8 +187,8 @@ class Index:
 
         The winner is the most visible copy (public now, then the earliest embargo end, then drafts and
         retractions), then the richest (`richness`), ties broken by a digest of the content, and between copies of
-        identical content by the first path: never by the order files were read in. A duplicate lends only if it is public whenever the winner is, in the
-        winner rule's order.
+        identical content by the first path: never by the order files were read in. A duplicate lends only if it
+        is public whenever the winner is, in the winner rule's order.
         """
         columns = (
             "grp, idx, complete, untruncated, document, text_len, digest, status, embargo_until, rel, slug, lang, "
