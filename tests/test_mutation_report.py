@@ -146,3 +146,26 @@ def test_kept_results_make_the_same_report_and_a_resume_runs_only_what_changed(r
     monkeypatch.setattr(mutation, "ONLY", {"one": ["a.one.x_f*"]})
     assert mutation._pending("one", dest) == []
     assert not mutation._restore("three", dest)
+
+
+def test_a_rerun_in_a_new_checkout_starts_from_the_kept_results(results, tmp_path, monkeypatch):
+    """Without a copy (a new checkout) `rerun` makes one from the working tree and the kept results, and asks
+    mutmut for the survivors only: not the killed, not those listed as equivalent."""
+    codes = {"a.two.x_f__mutmut_1": KILLED, "a.two.x_f__mutmut_2": SURVIVED, "a.two.x_f__mutmut_9": SURVIVED}
+    results("two", codes)
+    mutation.keep("two")
+    (tmp_path / "work" / "two").rename(tmp_path / "gone")
+    monkeypatch.setattr(mutation, "_tree_files", lambda: [])
+    monkeypatch.setattr(mutation, "_group_tests", lambda group: (["a/two.py"], []))
+    monkeypatch.setattr(mutation, "refresh", lambda group, dest: ([], []))
+    asked = []
+    monkeypatch.setattr(mutation, "_mutmut", lambda group, dest, names, children: asked.append(names))
+    assert mutation.rerun("two", 1) == 0
+    assert asked == [["a.two.x_f__mutmut_2"]]
+    assert (
+        json.loads((tmp_path / "work" / "two" / "mutants" / "a" / "two.py.meta").read_text())["exit_code_by_key"]
+        == codes
+    )
+    monkeypatch.setattr(mutation, "KEPT", tmp_path / "none")
+    (tmp_path / "work" / "two").rename(tmp_path / "gone-too")
+    assert mutation.rerun("two", 1) == 2

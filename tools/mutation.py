@@ -6,7 +6,7 @@ of the directory it runs in, so each copy gets its own [tool.mutmut]).
 
     python -m tools.mutation run [GROUP ...]     # resume from the kept results (--fresh: every mutant again)
     python -m tools.mutation rerun GROUP         # the copy's survivors (but the listed equivalents) and unfinished
-                                                 # mutants again, after a fix
+                                                 # mutants again, after a fix (no copy: one from the kept results)
     python -m tools.mutation keep [GROUP ...]    # keep the results in .mutation/ (after an interrupted run)
     python -m tools.mutation report [--fail-under 85]   # docs/mutation.md from the results (.mutation/ or kept)
 
@@ -123,6 +123,7 @@ def _copy_tree(dest: Path) -> None:
     """The tracked and untracked-but-not-ignored files of the working tree (what a commit would hold)."""
     if dest.exists():
         shutil.rmtree(dest)
+    dest.mkdir(parents=True)
     for name in _tree_files():
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -304,8 +305,14 @@ def rerun(group: str, children: int) -> int:
     """The group's survivors and unfinished mutants again, against the working tree's code and tests."""
     dest = WORK / group
     if not (dest / "mutants").is_dir():
-        print(f"{group}: no results in {dest} to rerun; run the group first", file=sys.stderr)
-        return 2
+        # no copy here (a new checkout): one is made from the kept results, which mutmut honours for every
+        # function whose code is unchanged
+        modules, tests = _group_tests(group)
+        _copy_tree(dest)
+        (dest / "pyproject.toml").write_text(_pyproject(group, modules, tests))
+        if not _restore(group, dest):
+            print(f"{group}: no kept results to rerun; run the group first", file=sys.stderr)
+            return 2
     before = _results(group)
     changed, functions = refresh(group, dest)
     # functions with mutants to run: mutated before (or new), and among the group's selection where it has one
