@@ -59,6 +59,7 @@ from tests.test_rules import (
     local,
     own_store,
     path_examples,
+    reverse_heap,
     served,
     sync_changes,
     walk_pages,
@@ -414,13 +415,13 @@ def check_media(client, files: list, uses: dict[str, set[str]], public: set[str]
         for name in (f"{f.hash}-{f.width + 1}.{f.ext}", f"{f.hash}-{f.width}.gif", f"{'0' * 20}-{f.width}.{f.ext}"):
             assert (name.split("-")[0], int(name.split("-")[1].split(".")[0]), name.rsplit(".")[-1]) not in held
             assert client.get(f"/media/{name}").status_code == 404, name
-    # the OpenAPI document's example image is one a public article shows (none when none does), and its other
-    # examples are there either way
+    # the OpenAPI document's example image is the first rendition (by hash, width, type) a public article shows,
+    # none when none does, and its other examples are there either way
     found = path_examples(client.get("/v1/openapi.json").get_json())
     example = found.get("/media/{name}", set())
     assert bool(found.get("/v1/articles/{slug}")) == bool(public) and found.get("/v1/articles/{slug}", set()) <= public
-    shown = {f"{f.hash}-{f.width}.{f.ext}" for f in files if uses.get(f.hash, set()) & public}
-    assert len(example) == (1 if shown else 0) and example <= shown, (example, shown)
+    shown = sorted((f.hash, f.width, f.ext) for f in files if uses.get(f.hash, set()) & public)
+    assert example == ({"{}-{}.{}".format(*shown[0])} if shown else set()), (example, shown)
 
 
 def check_related(client, docs: list[Doc], ranked: dict[str, list[tuple[int, str]]], public: set[str]) -> None:
@@ -492,6 +493,21 @@ def test_images_related_lists_and_included_terms_show_public_articles_only(backe
             body = client.get(url).get_json()
             assert (body["data"], body["meta"]["total"]) == ([], 0), url
         assert client.get("/readyz").status_code == 200
+
+
+def test_the_example_image_is_the_first_rendition_whatever_the_row_order(backend, archive_dir):
+    """The OpenAPI document's image example is the first rendition by (hash, width, type) of those public articles
+    show, in the order the loader wrote them and, on PostgreSQL, with the table's physical order turned around."""
+    docs = [Pictured(0, picture="red.png"), Pictured(1, picture="blue.png")]
+    with pictured(backend, archive_dir, docs) as (client, app):
+        clock.freeze(BASE)
+        files, _, _ = stored(app)
+        first = "{}-{}.{}".format(*min((f.hash, f.width, f.ext) for f in files))
+        assert path_examples(client.get("/v1/openapi.json").get_json())["/media/{name}"] == {first}
+    with pictured(backend, archive_dir, [*docs, Pictured(2)]) as (client, app):  # another generation: not cached
+        if reverse_heap(app, "media_file"):
+            clock.freeze(BASE)
+            assert path_examples(client.get("/v1/openapi.json").get_json())["/media/{name}"] == {first}
 
 
 # --------------------------------------------------------------------------------------------------- calendar edges
@@ -646,6 +662,103 @@ def test_a_removal_at_the_instant_an_embargo_ends_comes_after_that_embargos_upse
             clock.freeze(None)
             if app is not None:
                 app.extensions["store"].dispose()
+
+
+def test_changes_of_one_instant_and_slug_are_served_in_the_order_they_were_logged(backend, archive_dir):
+    """Public in A; embargoed again by B until `end` (removed at B, back at `end`); embargoed again by C, loaded at
+    the very instant `end`, until `later` (removed at `end`, back at `later`). The upsert B scheduled and C's removal
+    share (time, slug): the feed serves them in the log's order (seq), upsert then removal, whatever order the rows
+    lie in (on PostgreSQL the change table's physical order is turned around)."""
+    end, later = LOADED_AT + dt.timedelta(days=2), LOADED_AT + dt.timedelta(days=3)
+    loads = (([Doc(1), Doc(2)], LOADED_AT), ([Doc(1, embargo=end, words=4), Doc(2)], LOADED_AT + dt.timedelta(days=1)),
+             ([Doc(1, embargo=later, words=5), Doc(2)], end))  # fmt: skip
+    want = [("upsert", LOADED_AT), ("delete", LOADED_AT + dt.timedelta(days=1)), ("upsert", end), ("delete", end),
+            ("upsert", later)]  # fmt: skip
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
+    with own_store(backend, archive) as settings_:
+        app = None
+        try:
+            for docs, at in loads:
+                load_generation(docs, archive, settings_, at)
+            app = make_app(settings_)
+            for reverse in (False, True):
+                if reverse and not reverse_heap(app, "change"):
+                    continue
+                clock.freeze(later + dt.timedelta(hours=1))
+                served, copy = [], {}
+                sync_changes(app.test_client(), copy, "", None, served, limit=10 - reverse)  # another URL: not cached
+                mine = [
+                    (c["type"], dt.datetime.fromisoformat(c["at"]))
+                    for c in served
+                    if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"
+                ]
+                assert mine == want, (reverse, served)
+                assert set(copy) == {"article-1", "article-2"}
+        finally:
+            clock.freeze(None)
+            if app is not None:
+                app.extensions["store"].dispose()
+
+
+def test_articles_of_one_desk_and_position_come_in_slug_order_whatever_the_row_order(backend, archive_dir):
+    """Two articles of one desk may share an editorial position (both given it, or one given it and the other
+    placed there by publication order): the issue item then lists them by slug, in the order the loader wrote them
+    and, on PostgreSQL, with the article table's physical order turned around."""
+    docs = [Doc(n, week=WEEKS[1], section="economy", position=1 if n != 1 else None, published=PUBLISHED[n % 2])
+            for n in range(4)]  # fmt: skip
+    for reverse in (False, True):
+        with served(backend, archive_dir, [*docs, *([Doc(9)] if reverse else [])]) as client:  # not cached
+            app = client.application
+            if reverse and not reverse_heap(app, "article"):
+                continue
+            clock.freeze(BASE)
+            store = app.extensions["store"]
+            with store.session(store.current()) as session:
+                issue = queries.get_issue(session, WEEKS[1], BASE)
+                terms = queries.terms(session, store.current().id)
+                shown = queries.issue_articles(session, issue, BASE, terms)
+            assert [a.slug for a in shown] == ["article-0", "article-1", "article-2", "article-3"], reverse
+
+
+def test_openapi_examples_are_the_newest_issue_and_the_first_desk_by_position_then_slug(backend, archive_dir):
+    """The OpenAPI document's path examples are chosen by rule, not by the order rows come back in: the newest of
+    several public issues (written oldest first), and of two desks of one display position the first by slug,
+    wherever the vocabulary lists it. SQLite here returns unordered rows in reverse and PostgreSQL in the order
+    they were written, so an example left to row order is wrong on one of the two."""
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "vocabulary.yaml").read_text())
+    first = min(s["order"] for s in data["sections"])
+    for s in data["sections"]:
+        if s["slug"] in ("ruling-elite", "economy"):
+            s["order"] = first - 1
+    site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
+    docs = [
+        Doc(0, week=WEEKS[0], section="ruling-elite", trend="worse"),
+        Doc(1, week=WEEKS[2], section="economy", trend="better"),
+        Doc(2, week=WEEKS[1], section="ruling-elite"),
+        Doc(3, week=WEEKS[3], section="economy", status="draft"),
+    ]
+    for order in (data["sections"], data["sections"][::-1]):  # the two desks listed either way round
+        data["sections"] = order
+        archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
+        for doc in docs:
+            (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
+        with own_store(backend, archive) as settings_:
+            app = None
+            try:
+                clock.freeze(LOADED_AT)
+                schema = settings_["DATABASE_SCHEMA"]
+                load_archive(archive, settings_["DATABASE_URL"], schema=schema, vocabulary=Vocabulary(data, site))
+                app = make_app(settings_)
+                clock.freeze(BASE)
+                found = path_examples(app.test_client().get("/v1/openapi.json").get_json())
+                assert found["/v1/issues/{issue_id}"] == {WEEKS[2].isoformat()}
+                assert found["/v1/sections/{slug}"] == {"economy"}
+                assert found["/v1/articles/{slug}"] == {"article-0"}
+                assert found["/v1/trends/{slug}"] == {"better"}
+            finally:
+                clock.freeze(None)
+                if app is not None:
+                    app.extensions["store"].dispose()
 
 
 def test_sections_of_one_position_chart_in_slug_order(backend, archive_dir):

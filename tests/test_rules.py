@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, assume, example, given, note, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
 from api import clock
 from api.languages import negotiate
@@ -80,6 +81,7 @@ class Doc:
     authors: list[str] = field(default_factory=list)
     canonical: str | None = None  # canonical_url: the page the article was first published on
     translation_key: str | None = None  # one story's versions in several languages share it
+    position: int | None = None  # editorial order in its issue (front matter); None: publication order
 
     @property
     def slug(self) -> str:
@@ -113,6 +115,7 @@ class Doc:
             "authors": self.authors and "[" + ", ".join(f'"{a}"' for a in self.authors) + "]",
             "canonical_url": self.canonical,
             "translation_key": self.translation_key,
+            "position": self.position,
         }
         front.update({k: v for k, v in optional.items() if v})
         body = " ".join(["Body", *([WORD] * self.mentions), *(["filler"] * self.words)])
@@ -197,6 +200,35 @@ def served(
             clock.freeze(None)
             if app is not None:
                 app.extensions["store"].dispose()
+
+
+def reverse_heap(app, table: str) -> bool:
+    """On PostgreSQL, turn the physical order of `table` in the app's live store around, as VACUUM FULL, CLUSTER or
+    pg_repack may leave a table: its rows are deleted and written again, last first, in one transaction, so a
+    sequential scan meets them in the reverse order and an index's entries of equal keys (kept in heap order) come
+    reversed too. An order left to ties then shows up. False on SQLite, whose unordered reads the tests already
+    reverse (conftest) and whose index order breaks ties by rowid, which no physical change moves."""
+    engine = app.extensions["store"].current().engine
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect().execution_options(isolation_level="READ COMMITTED") as conn, conn.begin():  # not autocommit
+        rows = [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY ctid"))]
+        columns = ", ".join(conn.scalars(
+            text("SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                 "AND table_name = :t AND is_generated = 'NEVER' ORDER BY ordinal_position"), {"t": table}
+        ))  # fmt: skip
+        # the same rows go back: other tables' references to them hold again at the commit, so the foreign keys'
+        # triggers may sleep meanwhile (a superuser's setting; the tests' PostgreSQL user is one)
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(
+            text(f"CREATE TEMP TABLE reversed ON COMMIT DROP AS SELECT {columns} FROM {table} ORDER BY ctid DESC")
+        )
+        conn.execute(text(f"DELETE FROM {table}"))
+        conn.execute(text(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM reversed"))
+    with engine.connect() as conn:
+        after = [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY ctid"))]
+    assert after == rows[::-1], table
+    return True
 
 
 def local(url: str | None) -> str | None:
