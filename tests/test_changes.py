@@ -113,7 +113,8 @@ def test_an_article_moved_out_of_a_section_is_a_tombstone_for_that_section(scrat
 
 
 def test_old_or_foreign_token_is_gone(client, app):
-    token = encode_token(app.extensions["signer"], dt.datetime(2000, 1, 1, tzinfo=dt.UTC), "a")
+    old = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    token = encode_token(app.extensions["signer"], old, "a", old)
     resp = client.get("/v1/changes?since=" + token)
     assert resp.status_code == 410
     assert resp.mimetype == "application/problem+json"

@@ -260,10 +260,13 @@ def test_forged_cursors_of_every_collection_and_sort(client, app, caplog):
 
 def test_forged_change_tokens_are_400(client, app, caplog):
     signer = app.extensions["signer"]
-    for raw in (b"v3:" + b"9" * 40 + b":a", b"v3:1e308:a", b"v3:-99999999999999999:a", b"v3:x:a", b"v3", b"\xff"):
+    forms = (b"v3:" + b"9" * 40 + b":a", b"v3:1e308:a", b"v3:-99999999999999999:a", b"v3:x:a", b"v3", b"\xff",
+             b"v4:0:" + b"9" * 40 + b":a", b"v4:0:-99999999999999999:a", b"v4:0:1e308:a", b"v4:0", b"v4:0:0")  # fmt: skip
+    for raw in forms:
         check(client.get("/v1/changes?since=" + _b64(raw)), {400})
         check(client.get("/v1/changes?since=" + signer.sign("changes", raw)), {400})
     check(client.get("/v1/changes?since=" + signer.sign("changes", b"v3:253402300799999999:a")), {400})
+    check(client.get("/v1/changes?since=" + signer.sign("changes", b"v4:0:253402300799999999:a")), {400})
     _no_traceback_logged(caplog)
 
 

@@ -1,9 +1,11 @@
 """The change feed: every article created, updated or removed since a token, oldest first.
 
-A token is the position (visible_at, slug) of the last change handed out. Changes are ordered by
-(visible_at, slug) and only changes whose visible_at has passed are served, so an embargoed article
-enters the feed when its embargo ends, and no token ever points past `now` (nothing about a hidden
-item can be read from it). Filters (section, lang) apply to the section/language each change row
+A token is the position (visible_at, slug) of the last change handed out, with the build time of the
+generation that handed it out. Changes are ordered by (visible_at, slug) and only changes whose visible_at
+has passed are served, so an embargoed article enters the feed when its embargo ends, and no token ever
+points past `now` (nothing about a hidden item can be read from it). A load records its changes at the time
+it started, so a token that an older generation handed out during the load can point past them: the feed
+then goes back to the first of them. Filters (section, lang) apply to the section/language each change row
 recorded, so tombstones of a section survive filtering.
 """
 
@@ -37,21 +39,37 @@ class ChangeArgs(BaseArgs):
 TOKEN = "changes"  # the signing purpose of change tokens (api.signing)
 
 
-def encode_token(signer: Signer, visible_at: dt.datetime, slug: str) -> str:
-    # (visible time, slug) of a change already served: no sequence number, so nothing hints at hidden changes.
-    return signer.sign(TOKEN, f"v3:{int(visible_at.timestamp() * 1_000_000)}:{slug}".encode())
+def _micros(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
 
 
-def decode_token(signer: Signer, token: str) -> tuple[dt.datetime, str]:
-    """The position in a token this API signed; anything else (edited, made up, out of range) is a 400."""
+def _moment(micros: str) -> dt.datetime:
+    if not re.fullmatch(r"-?[0-9]{1,17}", micros):  # 17 digits: past year 9999 in µs
+        raise ValueError(micros)
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros))
+
+
+def encode_token(signer: Signer, visible_at: dt.datetime, slug: str, built_at: dt.datetime) -> str:
+    # (visible time, slug) of a change already served, and when the generation that served it was built (public:
+    # /readyz says it); no sequence number, so nothing hints at hidden changes.
+    return signer.sign(TOKEN, f"v4:{_micros(visible_at)}:{_micros(built_at)}:{slug}".encode())
+
+
+def decode_token(signer: Signer, token: str) -> tuple[dt.datetime, str, dt.datetime | None]:
+    """The position in a token this API signed and the build time of the generation that signed it (None in a token
+    of the earlier form, which has none); anything else (edited, made up, out of range) is a 400."""
     raw = signer.unsign(TOKEN, token)
     try:
         if raw is None:
             raise ValueError("unsigned")
-        version, micros, slug = raw.decode().split(":", 2)
-        if version != "v3" or not re.fullmatch(r"-?[0-9]{1,17}", micros):  # 17 digits: past year 9999 in µs
-            raise ValueError(version)
-        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(micros)), slug
+        version, rest = raw.decode().split(":", 1)
+        if version == "v4":
+            micros, built, slug = rest.split(":", 2)
+            return _moment(micros), slug, _moment(built)
+        if version == "v3":
+            micros, slug = rest.split(":", 1)
+            return _moment(micros), slug, None
+        raise ValueError(version)
     except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise BadRequest("Malformed change token.", {"since": "not a token from this API"}) from exc
 
@@ -65,15 +83,23 @@ def _in_view(article: Article, args: dict) -> bool:
 def changes(session, ctx):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
     args, now, signer = ctx.args, ctx.now, ctx.signer
-    position = None
+    position, built_at = None, ctx.generation.built_at
     if args.get("since"):
-        position = decode_token(signer, args["since"])
+        at, slug, signed_by = decode_token(signer, args["since"])
+        position = (at, slug)
         first = queries.first_change(session, now)
-        if first is None or position[0] < first - dt.timedelta(microseconds=1):
+        if first is None or at < first - dt.timedelta(microseconds=1):
             raise Gone(
                 "This change token is older than the retained change history (or from another archive). "
                 "Resync: GET /v1/changes without `since`, replace your copy with the result, then continue from `next`."
             )
+        if signed_by is not None and signed_by < built_at:
+            # a token of an older generation: a load since may have recorded changes behind it (the load began
+            # before an embargo ended, and the client synced after, before the swap); the feed goes back to the
+            # first of them and serves on from there: a change may come twice, none is missed
+            missed = queries.first_change_recorded_after(session, now, signed_by, at)
+            if missed is not None:
+                position = (missed, "")  # every change of that instant, the missed ones among them
     rows = queries.changes_after(session, now, position, args.get("section"), args.get("lang"), args["limit"] + 1)
     more = len(rows) > args["limit"]
     rows = rows[: args["limit"]]
@@ -97,7 +123,7 @@ def changes(session, ctx):
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)
-    token = encode_token(signer, *position) if position else None
+    token = encode_token(signer, *position, built_at) if position else None
     query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
     nxt = f"{ctx.base}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
     body = {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}

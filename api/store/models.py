@@ -215,7 +215,9 @@ class Change(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # "upsert" | "delete"
-    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The load that recorded it (its clock when it started): a token of an older generation finds by it the changes
+    # of the loads since (api/resources/changes.py).
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     # When the change becomes visible: the load time, or the embargo end if later.
     visible_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
     section_slug: Mapped[str | None] = mapped_column(String(80))

@@ -605,6 +605,21 @@ def changes_after(
     return list(session.scalars(stmt.order_by(Change.visible_at, Change.slug, Change.seq).limit(limit)))
 
 
+def first_change_recorded_after(
+    session: Session, now: dt.datetime, recorded_after: dt.datetime, until: dt.datetime
+) -> dt.datetime | None:
+    """When the first change visible by `now` and at or before `until` became visible, of those that a load after
+    `recorded_after` recorded: changes a client holding a position from an older generation may have passed without
+    seeing (the load began before an embargo ended and swapped after the client synced). None when there is none.
+    The changes recorded since are a few loads' worth: the index on recorded_at finds them without reading the log.
+    """
+    return session.scalar(
+        select(func.min(Change.visible_at)).where(
+            Change.recorded_at > recorded_after, Change.visible_at <= until, has_become_visible(Change.visible_at, now)
+        )
+    )
+
+
 def public_by_slug(session: Session, now: dt.datetime, slugs: list[str]) -> list[Article]:
     """The public articles among `slugs`."""
     return list(session.scalars(public_articles(now).where(Article.slug.in_(slugs)))) if slugs else []
