@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 
 from api import clock
-from tests.conftest import make_app
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
@@ -30,8 +27,7 @@ from tests.test_rules import (
     SECTIONS,
     Doc,
     documents,
-    load_generation,
-    own_store,
+    store_history,
     sync_changes,
 )
 
@@ -127,36 +123,27 @@ def test_a_synced_view_ends_as_the_public_articles_of_the_new_generation(backend
     versions: dict[str, list[Doc]] = {}
     for doc in first + second:
         versions.setdefault(doc.slug, []).append(doc)
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings:
-        app = None
-        try:
-            load_generation(first, archive, settings, LOADED_A)
-            app = make_app(settings)
-            client = app.test_client()
-            clock.freeze(SYNCED_A)
-            copy_, served = {}, []
-            token = sync_changes(client, copy_, query, None, served)
-            assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
-            load_generation(second, archive, settings, LOADED_B)
-            # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at
-            # `now`
-            clock.freeze(SYNCED_B)
-            between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
-            token_between = sync_changes(client, between, query, token, served_between)
-            clock.freeze(now)
-            sync_changes(client, copy_, query, token, served)
-            sync_changes(client, between, query, token_between, served_between)
-            expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
-            assert set(copy_) == expected, served
-            assert between == copy_, served_between
-            check_served(served, section, lang, versions)
-            check_served(served_between, section, lang, versions)
-            fresh, served = {}, []
-            sync_changes(client, fresh, query, None, served)
-            assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}
-            check_served(served, section, lang, versions)
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        client = load(first, LOADED_A).test_client()
+        clock.freeze(SYNCED_A)
+        copy_, served = {}, []
+        token = sync_changes(client, copy_, query, None, served)
+        assert set(copy_) == {d.slug for d in first if d.public(SYNCED_A) and _in_view(section, lang, d)}
+        load(second, LOADED_B)
+        # one client goes on just after B's load (before any embargo ends) and again at `now`, another only at
+        # `now`
+        clock.freeze(SYNCED_B)
+        between, served_between = copy.deepcopy(copy_), copy.deepcopy(served)
+        token_between = sync_changes(client, between, query, token, served_between)
+        clock.freeze(now)
+        sync_changes(client, copy_, query, token, served)
+        sync_changes(client, between, query, token_between, served_between)
+        expected = {d.slug for d in second if d.public(now) and _in_view(section, lang, d)}
+        assert set(copy_) == expected, served
+        assert between == copy_, served_between
+        check_served(served, section, lang, versions)
+        check_served(served_between, section, lang, versions)
+        fresh, served = {}, []
+        sync_changes(client, fresh, query, None, served)
+        assert set(fresh) == expected and fresh == {s: copy_[s] for s in fresh}
+        check_served(served, section, lang, versions)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +40,6 @@ from api import clock
 from api.ingest.vocabulary import Vocabulary
 from api.store import queries, search
 from api.store.models import RELATED_MAX, Article, MediaFile, MediaUse, Related
-from tests.conftest import load_archive, make_app
 from tests.test_rules import (
     ARCHIVE_PROPERTY,
     BASE,
@@ -55,12 +53,11 @@ from tests.test_rules import (
     Doc,
     documents,
     items,
-    load_generation,
     local,
-    own_store,
     path_examples,
     reverse_heap,
     served,
+    store_history,
     sync_changes,
     walk_pages,
 )
@@ -606,28 +603,20 @@ def test_changes_across_loads_come_in_time_then_slug_order_and_never_name_an_uns
     soon, later = BASE + dt.timedelta(hours=1), BASE + dt.timedelta(days=2)
     first = [Doc(1, embargo=soon), Doc(2, embargo=later), Doc(5)]
     second = [Doc(0, embargo=soon), Doc(1, embargo=soon), Doc(5)]
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            for docs, at in ((first, LOADED_AT), (second, LOADED_AT + dt.timedelta(days=1))):
-                load_generation(docs, archive, settings_, at)
-            app = make_app(settings_)
-            client = app.test_client()
-            for now, want in ((BASE, ["article-5"]), (CLOCKS[3], ["article-5", "article-0", "article-1"])):
-                clock.freeze(now)
-                got, url = [], "/v1/changes?limit=1"
-                while url:
-                    body = client.get(url).get_json()
-                    assert "article-2" not in str(body), now
-                    got += [(c["at"], c["type"], c["article"]["slug"]) for c in body["data"]]
-                    url = local(body["links"]["next"]) if body["meta"]["has_more"] else None
-                assert got == sorted(got), (now, got)  # oldest first, then by slug
-                assert sorted({slug for _, _, slug in got}) == sorted(want) and {t for _, t, _ in got} == {"upsert"}
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        for docs, at in ((first, LOADED_AT), (second, LOADED_AT + dt.timedelta(days=1))):
+            app = load(docs, at)
+        client = app.test_client()
+        for now, want in ((BASE, ["article-5"]), (CLOCKS[3], ["article-5", "article-0", "article-1"])):
+            clock.freeze(now)
+            got, url = [], "/v1/changes?limit=1"
+            while url:
+                body = client.get(url).get_json()
+                assert "article-2" not in str(body), now
+                got += [(c["at"], c["type"], c["article"]["slug"]) for c in body["data"]]
+                url = local(body["links"]["next"]) if body["meta"]["has_more"] else None
+            assert got == sorted(got), (now, got)  # oldest first, then by slug
+            assert sorted({slug for _, _, slug in got}) == sorted(want) and {t for _, t, _ in got} == {"upsert"}
 
 
 def test_a_removal_at_the_instant_an_embargo_ends_comes_after_that_embargos_upsert(backend, archive_dir):
@@ -637,31 +626,21 @@ def test_a_removal_at_the_instant_an_embargo_ends_comes_after_that_embargos_upse
     end = LOADED_AT + dt.timedelta(days=2)
     loads = (([Doc(1), Doc(2)], LOADED_AT), ([Doc(1, embargo=end, words=4), Doc(2)], LOADED_AT + dt.timedelta(days=1)),
              ([Doc(1, status="retracted"), Doc(2)], end))  # fmt: skip
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            copy, token = {}, None
-            for n, (docs, at) in enumerate(loads):
-                load_generation(docs, archive, settings_, at)
-                app = app or make_app(settings_)
-                if n == 0:  # a client synced generation A
-                    token = sync_changes(app.test_client(), copy, "", None, [], limit=1)
-            clock.freeze(end + dt.timedelta(hours=1))
-            served = []
-            sync_changes(app.test_client(), copy, "", token, served, limit=1)
-            assert set(copy) == {"article-2"}, served
-            mine = [
-                (c["type"], c["at"]) for c in served if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"
-            ]
-            assert mine[-1][0] == "delete" and ("upsert", mine[-1][1]) not in mine, served  # removed, not back
-            fresh = {}
-            sync_changes(app.test_client(), fresh, "", None, [], limit=1)
-            assert set(fresh) == {"article-2"}
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        copy, token = {}, None
+        for n, (docs, at) in enumerate(loads):
+            app = load(docs, at)
+            if n == 0:  # a client synced generation A
+                token = sync_changes(app.test_client(), copy, "", None, [], limit=1)
+        clock.freeze(end + dt.timedelta(hours=1))
+        served = []
+        sync_changes(app.test_client(), copy, "", token, served, limit=1)
+        assert set(copy) == {"article-2"}, served
+        mine = [(c["type"], c["at"]) for c in served if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"]
+        assert mine[-1][0] == "delete" and ("upsert", mine[-1][1]) not in mine, served  # removed, not back
+        fresh = {}
+        sync_changes(app.test_client(), fresh, "", None, [], limit=1)
+        assert set(fresh) == {"article-2"}
 
 
 @pytest.mark.parametrize("started", [dt.timedelta(minutes=20), dt.timedelta(0)], ids=["before", "at-the-instant"])
@@ -672,37 +651,30 @@ def test_a_client_that_synced_during_a_load_misses_none_of_its_changes(backend, 
     change twice, never miss one), and a client that synced before the embargo ended is served each change once."""
     end = LOADED_AT + dt.timedelta(days=2)
     load_b = end - started  # B's clock: before the embargo ends, or as it ends; its swap: after a client's sync
-    first = [Doc(1), Doc(2, embargo=end), Doc(4)]
-    second = [Doc(1, words=7), Doc(2, embargo=end), Doc(3)]  # 1 updated, 3 new, 4 removed
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            load_generation(first, archive, settings_, LOADED_AT)
-            app = make_app(settings_)
-            clock.freeze(end + dt.timedelta(minutes=5))  # A still served: the embargo of article-2 has ended
-            during, before = {}, {}
-            token = sync_changes(app.test_client(), during, "", None, [], limit=1)
-            assert set(during) == {"article-1", "article-2", "article-4"}
-            clock.freeze(load_b - dt.timedelta(hours=1))
-            early = sync_changes(app.test_client(), before, "", None, [], limit=1)
-            load_generation(second, archive, settings_, load_b)
-            clock.freeze(end + dt.timedelta(hours=1))
-            fresh = {}
-            sync_changes(app.test_client(), fresh, "", None, [], limit=100)
-            assert set(fresh) == {"article-1", "article-2", "article-3"}
-            for state, since in ((during, token), (before, early)):
-                for limit in (1, 100):
-                    mine, served = dict(state), []  # the client's copy: sync_changes sets and drops its keys
-                    sync_changes(app.test_client(), mine, "", since, served, limit=limit)
-                    assert mine == fresh, (since, limit, served)
-                    if since == early:  # nothing seen twice by a client behind the load
-                        slugs = [(c.get("article") or c.get("tombstone"))["slug"] for c in served]
-                        assert len(slugs) == len(set(slugs)), served
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    # 6 public between a client's early sync and B's start: behind B's changes, after that client's token
+    first = [Doc(1), Doc(2, embargo=end), Doc(4), Doc(6, embargo=load_b - dt.timedelta(minutes=30))]
+    second = [Doc(1, words=7), Doc(2, embargo=end), Doc(3), first[3]]  # 1 updated, 3 new, 4 removed
+    with store_history(backend, archive_dir) as load:
+        app = load(first, LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=5))  # A still served: the embargo of article-2 has ended
+        during, before = {}, {}
+        token = sync_changes(app.test_client(), during, "", None, [], limit=1)
+        assert set(during) == {"article-1", "article-2", "article-4", "article-6"}
+        clock.freeze(load_b - dt.timedelta(hours=1))
+        early = sync_changes(app.test_client(), before, "", None, [], limit=1)
+        load(second, load_b)
+        clock.freeze(end + dt.timedelta(hours=1))
+        fresh = {}
+        sync_changes(app.test_client(), fresh, "", None, [], limit=100)
+        assert set(fresh) == {"article-1", "article-2", "article-3", "article-6"}
+        for state, since in ((during, token), (before, early)):
+            for limit in (1, 100):
+                mine, served = dict(state), []  # the client's copy: sync_changes sets and drops its keys
+                sync_changes(app.test_client(), mine, "", since, served, limit=limit)
+                assert mine == fresh, (since, limit, served)
+                if since == early:  # nothing seen twice by a client behind the load
+                    slugs = [(c.get("article") or c.get("tombstone"))["slug"] for c in served]
+                    assert len(slugs) == len(set(slugs)), served
 
 
 def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, archive_dir):
@@ -711,26 +683,18 @@ def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, ar
     clock is behind the one that served it) no token naming that end, which is not public yet."""
     end = LOADED_AT + dt.timedelta(days=2)
     load_b, hidden_until = end - dt.timedelta(minutes=20), end - dt.timedelta(minutes=10)
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            load_generation([Doc(1), Doc(2, embargo=end)], archive, settings_, LOADED_AT)
-            app = make_app(settings_)
-            clock.freeze(end + dt.timedelta(minutes=5))
-            token = sync_changes(app.test_client(), {}, "", None, [], limit=1)
-            load_generation([Doc(1), Doc(2, embargo=end), Doc(5, embargo=hidden_until)], archive, settings_, load_b)
-            now = load_b + dt.timedelta(minutes=1)
-            clock.freeze(now)
-            body = app.test_client().get(f"/v1/changes?since={token}").get_json()
-            signer = app.extensions["signer"]
-            named = {dt.datetime.fromtimestamp(int(signer.unsign("changes", t).split(b":")[1]) / 1e6, dt.UTC)
-                     for t in (token, body["meta"]["next"])}  # fmt: skip
-            assert hidden_until not in named and named <= {end} | {t for t in named if t <= now}, named
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=5))
+        token = sync_changes(app.test_client(), {}, "", None, [], limit=1)
+        load([Doc(1), Doc(2, embargo=end), Doc(5, embargo=hidden_until)], load_b)
+        now = load_b + dt.timedelta(minutes=1)
+        clock.freeze(now)
+        body = app.test_client().get(f"/v1/changes?since={token}").get_json()
+        signer = app.extensions["signer"]
+        named = {dt.datetime.fromtimestamp(int(signer.unsign("changes", t).split(b":")[1]) / 1e6, dt.UTC)
+                 for t in (token, body["meta"]["next"])}  # fmt: skip
+        assert hidden_until not in named and named <= {end} | {t for t in named if t <= now}, named
 
 
 def test_changes_of_one_instant_and_slug_are_served_in_the_order_they_were_logged(backend, archive_dir):
@@ -743,30 +707,22 @@ def test_changes_of_one_instant_and_slug_are_served_in_the_order_they_were_logge
              ([Doc(1, embargo=later, words=5), Doc(2)], end))  # fmt: skip
     want = [("upsert", LOADED_AT), ("delete", LOADED_AT + dt.timedelta(days=1)), ("upsert", end), ("delete", end),
             ("upsert", later)]  # fmt: skip
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            for docs, at in loads:
-                load_generation(docs, archive, settings_, at)
-            app = make_app(settings_)
-            for reverse in (False, True):
-                if reverse and not reverse_heap(app, "change"):
-                    continue
-                clock.freeze(later + dt.timedelta(hours=1))
-                served, copy = [], {}
-                sync_changes(app.test_client(), copy, "", None, served, limit=10 - reverse)  # another URL: not cached
-                mine = [
-                    (c["type"], dt.datetime.fromisoformat(c["at"]))
-                    for c in served
-                    if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"
-                ]
-                assert mine == want, (reverse, served)
-                assert set(copy) == {"article-1", "article-2"}
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        for docs, at in loads:
+            app = load(docs, at)
+        for reverse in (False, True):
+            if reverse and not reverse_heap(app, "change"):
+                continue
+            clock.freeze(later + dt.timedelta(hours=1))
+            served, copy = [], {}
+            sync_changes(app.test_client(), copy, "", None, served, limit=10 - reverse)  # another URL: not cached
+            mine = [
+                (c["type"], dt.datetime.fromisoformat(c["at"]))
+                for c in served
+                if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"
+            ]
+            assert mine == want, (reverse, served)
+            assert set(copy) == {"article-1", "article-2"}
 
 
 def test_articles_of_one_desk_and_position_come_in_slug_order_whatever_the_row_order(backend, archive_dir):
@@ -794,78 +750,54 @@ def test_openapi_examples_are_the_newest_issue_and_the_first_desk_by_position_th
     several public issues (written oldest first), and of two desks of one display position the first by slug,
     wherever the vocabulary lists it. SQLite here returns unordered rows in reverse and PostgreSQL in the order
     they were written, so an example left to row order is wrong on one of the two."""
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "vocabulary.yaml").read_text())
-    first = min(s["order"] for s in data["sections"])
-    for s in data["sections"]:
-        if s["slug"] in ("ruling-elite", "economy"):
-            s["order"] = first - 1
-    site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
+    first = min(s.order for s in _vocabulary().sections)
     docs = [
         Doc(0, week=WEEKS[0], section="ruling-elite", trend="worse"),
         Doc(1, week=WEEKS[2], section="economy", trend="better"),
         Doc(2, week=WEEKS[1], section="ruling-elite"),
         Doc(3, week=WEEKS[3], section="economy", status="draft"),
     ]
-    for order in (data["sections"], data["sections"][::-1]):  # the two desks listed either way round
-        data["sections"] = order
-        archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-        for doc in docs:
-            (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-        with own_store(backend, archive) as settings_:
-            app = None
-            try:
-                clock.freeze(LOADED_AT)
-                schema = settings_["DATABASE_SCHEMA"]
-                load_archive(archive, settings_["DATABASE_URL"], schema=schema, vocabulary=Vocabulary(data, site))
-                app = make_app(settings_)
-                clock.freeze(BASE)
-                found = path_examples(app.test_client().get("/v1/openapi.json").get_json())
-                assert found["/v1/issues/{issue_id}"] == {WEEKS[2].isoformat()}
-                assert found["/v1/sections/{slug}"] == {"economy"}
-                assert found["/v1/articles/{slug}"] == {"article-0"}
-                assert found["/v1/trends/{slug}"] == {"better"}
-            finally:
-                clock.freeze(None)
-                if app is not None:
-                    app.extensions["store"].dispose()
+    for listed in (False, True):  # the two desks listed either way round
+        with store_history(backend, archive_dir) as load:
+            app = load(docs, LOADED_AT, _vocabulary({"ruling-elite": first - 1, "economy": first - 1}, listed))
+            clock.freeze(BASE)
+            found = path_examples(app.test_client().get("/v1/openapi.json").get_json())
+            assert found["/v1/issues/{issue_id}"] == {WEEKS[2].isoformat()}
+            assert found["/v1/sections/{slug}"] == {"economy"}
+            assert found["/v1/articles/{slug}"] == {"article-0"}
+            assert found["/v1/trends/{slug}"] == {"better"}
+
+
+def _vocabulary(orders: dict[str, int] | None = None, reverse: bool = False) -> Vocabulary:
+    """data/'s vocabulary with the display positions of some desks changed (and its desks listed last first)."""
+    root = Path(__file__).resolve().parents[1] / "data"
+    data = yaml.safe_load((root / "vocabulary.yaml").read_text())
+    for s in data["sections"]:
+        s["order"] = (orders or {}).get(s["slug"], s["order"])
+    if reverse:
+        data["sections"] = data["sections"][::-1]
+    return Vocabulary(data, yaml.safe_load((root / "site.yaml").read_text()))
 
 
 def test_sections_of_one_position_chart_in_slug_order(backend, archive_dir):
     """A vocabulary may give two desks one display position: the timeline then charts them in slug order (issue,
     position, slug), whatever their directions."""
-    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "vocabulary.yaml").read_text())
-    for s in data["sections"]:
-        if s["slug"] == "ruling-elite":
-            s["order"] = POSITION["economy"]
-    site = yaml.safe_load((Path(__file__).resolve().parents[1] / "data" / "site.yaml").read_text())
     docs = [
         Doc(0, week=WEEKS[1], section="ruling-elite", trend="worse"),
         Doc(1, week=WEEKS[1], section="economy", trend="better"),
         Doc(2, week=WEEKS[1], section="ruling-elite", published=PUBLISHED[1]),
         Doc(3, week=WEEKS[1], section="economy", published=PUBLISHED[1]),
     ]
-    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=archive_dir))
-    for doc in docs:
-        (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
-    with own_store(backend, archive) as settings_:
-        app = None
-        try:
-            clock.freeze(LOADED_AT)
-            schema = settings_["DATABASE_SCHEMA"]
-            load_archive(archive, settings_["DATABASE_URL"], schema=schema, vocabulary=Vocabulary(data, site))
-            app = make_app(settings_)
-            clock.freeze(BASE)
-            cells = app.test_client().get("/v1/trends/timeline").get_json()["data"]
-            assert [c["section"]["slug"] for c in cells] == ["economy", "ruling-elite"]
-            # the issue item's first articles in editorial order: the first desk's (by slug), then the next's, never
-            # the two desks interleaved by their articles' positions, which a bound on the total would cut
-            store = app.extensions["store"]
-            with store.session(store.current()) as session:
-                issue = queries.get_issue(session, WEEKS[1], BASE)
-                terms = queries.terms(session, store.current().id)
-                shown = queries.issue_articles(session, issue, BASE, terms, total=2)
-            assert [(a.section_slug, a.slug) for a in shown] == [("economy", "article-1"), ("economy", "article-3")]
-        finally:
-            clock.freeze(None)
-            if app is not None:
-                app.extensions["store"].dispose()
+    with store_history(backend, archive_dir) as load:
+        app = load(docs, LOADED_AT, _vocabulary({"ruling-elite": POSITION["economy"]}))
+        clock.freeze(BASE)
+        cells = app.test_client().get("/v1/trends/timeline").get_json()["data"]
+        assert [c["section"]["slug"] for c in cells] == ["economy", "ruling-elite"]
+        # the issue item's first articles in editorial order: the first desk's (by slug), then the next's, never
+        # the two desks interleaved by their articles' positions, which a bound on the total would cut
+        store = app.extensions["store"]
+        with store.session(store.current()) as session:
+            issue = queries.get_issue(session, WEEKS[1], BASE)
+            terms = queries.terms(session, store.current().id)
+            shown = queries.issue_articles(session, issue, BASE, terms, total=2)
+        assert [(a.section_slug, a.slug) for a in shown] == [("economy", "article-1"), ("economy", "article-3")]

@@ -150,15 +150,39 @@ def documents(draw, min_size=1, max_size=9) -> list[Doc]:
     return docs
 
 
-def load_generation(docs: list, archive: Path, settings: dict, at: dt.datetime):
+def load_generation(docs: list, archive: Path, settings: dict, at: dt.datetime, vocabulary=None):
     """Replace the archive's documents by `docs` and load them into the store of `settings`, the clock at `at` (one
-    generation of a store's history); returns the loader's report."""
+    generation of a store's history; `vocabulary`: another than data/'s); returns the loader's report."""
     for old in archive.glob("*.md"):
         old.unlink()
     for doc in docs:
         (archive / f"{doc.slug}.md").write_text(doc.text(), encoding="utf-8")
     clock.freeze(at)
-    return load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"])
+    return load_archive(archive, settings["DATABASE_URL"], schema=settings["DATABASE_SCHEMA"], vocabulary=vocabulary)
+
+
+@contextlib.contextmanager
+def store_history(backend: dict, tmp_path: Path):
+    """A store of its own on `backend` whose generations a test loads one after another: yields
+    load(docs, at, vocabulary=None), which loads a generation (load_generation) and returns the app serving the
+    store (made at the first load; it sees every later generation). Afterwards the clock is let go and the app's
+    store disposed of."""
+    archive = Path(tempfile.mkdtemp(prefix="archive-", dir=tmp_path))
+    with own_store(backend, archive) as settings_:
+        apps = []
+
+        def load(docs: list, at: dt.datetime, vocabulary=None):
+            load_generation(docs, archive, settings_, at, vocabulary)
+            if not apps:
+                apps.append(make_app(settings_))
+            return apps[0]
+
+        try:
+            yield load
+        finally:
+            clock.freeze(None)
+            for app in apps:
+                app.extensions["store"].dispose()
 
 
 @contextlib.contextmanager
