@@ -471,8 +471,9 @@ def report(fail_under: float | None = None) -> int:
             "(PostgreSQL's among them), ran 634 mutants in 35 min beside a test suite (about 0.3 a second). Earlier "
             "runs on cores busy with a bench took several times longer (languages 5 min, http 3 min, pagination "
             "20 min). `python -m tools.mutation rerun GROUP` runs a group's survivors (but those listed as "
-            "equivalent) and unfinished mutants again after a fix, keeping its other results; a run resumes from the "
-            "kept results, so only the mutants of changed functions run again.",
+            "equivalent) and unfinished mutants again after a fix, keeping its other results (in a new checkout it "
+            "starts from the kept results); a run resumes from the kept results, so only the mutants of changed "
+            "functions run again.",
             "",
             "## Surviving mutants",
             "",
