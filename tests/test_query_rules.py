@@ -38,6 +38,7 @@ from sqlalchemy.orm import aliased
 
 from api import clock
 from api.ingest.vocabulary import Vocabulary
+from api.resources.changes import encode_token
 from api.store import queries, search
 from api.store.models import RELATED_MAX, Article, MediaFile, MediaUse, Related
 from tests.test_rules import (
@@ -641,6 +642,11 @@ def test_a_removal_at_the_instant_an_embargo_ends_comes_after_that_embargos_upse
         fresh = {}
         sync_changes(app.test_client(), fresh, "", None, [], limit=1)
         assert set(fresh) == {"article-2"}
+        # in one page: the upserts the retraction superseded are left out, not served as tombstones of their own
+        served = []
+        sync_changes(app.test_client(), {}, "", None, served, limit=10)
+        mine = [(c["type"], c["at"]) for c in served if (c.get("article") or c.get("tombstone"))["slug"] == "article-1"]
+        assert mine == [("delete", (LOADED_AT + dt.timedelta(days=1)).isoformat()), ("delete", end.isoformat())]
 
 
 @pytest.mark.parametrize("started", [dt.timedelta(minutes=20), dt.timedelta(0)], ids=["before", "at-the-instant"])
@@ -653,7 +659,8 @@ def test_a_client_that_synced_during_a_load_misses_none_of_its_changes(backend, 
     load_b = end - started  # B's clock: before the embargo ends, or as it ends; its swap: after a client's sync
     # 6 public between a client's early sync and B's start: behind B's changes, after that client's token
     first = [Doc(1), Doc(2, embargo=end), Doc(4), Doc(6, embargo=load_b - dt.timedelta(minutes=30))]
-    second = [Doc(1, words=7), Doc(2, embargo=end), Doc(3), first[3]]  # 1 updated, 3 new, 4 removed
+    # 1 updated, 3 and 7 new (7's slug sorts before every letter), 4 removed
+    second = [Doc(1, words=7), Doc(2, embargo=end), Doc(3), first[3], Doc(7, name="2026-budget")]
     with store_history(backend, archive_dir) as load:
         app = load(first, LOADED_AT)
         clock.freeze(end + dt.timedelta(minutes=5))  # A still served: the embargo of article-2 has ended
@@ -666,15 +673,16 @@ def test_a_client_that_synced_during_a_load_misses_none_of_its_changes(backend, 
         clock.freeze(end + dt.timedelta(hours=1))
         fresh = {}
         sync_changes(app.test_client(), fresh, "", None, [], limit=100)
-        assert set(fresh) == {"article-1", "article-2", "article-3", "article-6"}
+        assert set(fresh) == {"article-1", "article-2", "article-3", "article-6", "2026-budget"}
         for state, since in ((during, token), (before, early)):
             for limit in (1, 100):
                 mine, served = dict(state), []  # the client's copy: sync_changes sets and drops its keys
                 sync_changes(app.test_client(), mine, "", since, served, limit=limit)
                 assert mine == fresh, (since, limit, served)
-                if since == early:  # nothing seen twice by a client behind the load
-                    slugs = [(c.get("article") or c.get("tombstone"))["slug"] for c in served]
-                    assert len(slugs) == len(set(slugs)), served
+                if since == early:  # a client behind the load is not sent back: nothing before its token again
+                    assert min(dt.datetime.fromisoformat(c["at"]) for c in served) > LOADED_AT, served
+                else:  # the feed went back to the load's changes, not further
+                    assert min(dt.datetime.fromisoformat(c["at"]) for c in served) == load_b, served
 
 
 def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, archive_dir):
@@ -695,6 +703,77 @@ def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, ar
         named = {dt.datetime.fromtimestamp(int(signer.unsign("changes", t).split(b":")[1]) / 1e6, dt.UTC)
                  for t in (token, body["meta"]["next"])}  # fmt: skip
         assert hidden_until not in named and named <= {end} | {t for t in named if t <= now}, named
+
+
+def test_the_change_feed_pages_tombstones_links_and_problems_exactly(backend, archive_dir, monkeypatch):
+    """One page reads at most `limit` + 1 changes and says `has_more` only when another change follows; a tombstone
+    names the section and language the article left (a removed one's own); the `next` link and the Link header name
+    the view and the token, and a feed with nothing to serve yet links to itself; a token older than the history by
+    more than a microsecond's rounding is 410, a malformed one a 400, each with its own problem text."""
+    later = LOADED_AT + dt.timedelta(days=1)
+    first = [Doc(1, lang="ru", section="economy"), Doc(2, section="economy"), Doc(3)]
+    second = [Doc(1, lang="en", section="ruling-elite", words=4), Doc(2, status="retracted"), Doc(3)]
+    limits = []
+    with store_history(backend, archive_dir) as load:
+        client = load(first, LOADED_AT).test_client()
+        clock.freeze(LOADED_AT + dt.timedelta(hours=1))
+        for limit, more in ((3, False), (2, True)):  # three changes, none superseded
+            body = client.get(f"/v1/changes?limit={limit}").get_json()
+            assert (len(body["data"]), body["meta"]["has_more"]) == (limit, more), limit
+        load(second, later)
+        clock.freeze(BASE)
+        real = queries.changes_after
+        monkeypatch.setattr(queries, "changes_after", lambda *a: limits.append(a[-1]) or real(*a))
+        full = client.get("/v1/changes?limit=1000").get_json()
+        assert limits == [1001] and full["meta"]["has_more"] is False
+        assert [c["type"] for c in full["data"]].count("delete") == 1  # the retraction; the move is an upsert here
+        resp = client.get("/v1/changes?section=economy&limit=2")
+        body = resp.get_json()
+        token = body["meta"]["next"]
+        assert body["links"]["next"] == f"http://localhost/v1/changes?section=economy&limit=2&since={token}"
+        assert resp.headers["Link"] == f'<{body["links"]["next"]}>; rel="next"'
+        tombstones = {
+            (view, c["tombstone"]["slug"]): c["tombstone"]
+            for view in ("lang=ru", "section=economy", "")
+            for c in client.get(f"/v1/changes?{view}&limit=100").get_json()["data"]
+            if c["type"] == "delete"
+        }
+        at = later.isoformat()
+
+        def tomb(slug: str, section: str | None, lang: str) -> dict:
+            return {"id": f"http://localhost/v1/articles/{slug}", "slug": slug, "section": section, "lang": lang}
+
+        assert {k: {f: v for f, v in t.items() if f != "removed_at"} for k, t in tombstones.items()} == {
+            ("lang=ru", "article-1"): tomb("article-1", "economy", "ru"),  # moved out of Russian and of economy
+            ("section=economy", "article-1"): tomb("article-1", "economy", "ru"),
+            ("section=economy", "article-2"): tomb("article-2", "economy", "en"),  # retracted
+            ("", "article-2"): tomb("article-2", "economy", "en"),
+        }
+        assert {t["removed_at"] for t in tombstones.values()} == {at}
+        # the oldest change's instant, and a microsecond before it (rounding), are within the history; two are not
+        oldest = dt.datetime.fromisoformat(full["data"][0]["at"])
+        signer, built = client.application.extensions["signer"], client.application.extensions["store"].current()
+        for back, status in ((1, 200), (2, 410)):
+            since = encode_token(signer, oldest - dt.timedelta(microseconds=back), "", built.built_at)
+            resp = client.get(f"/v1/changes?since={since}")
+            assert resp.status_code == status, back
+        assert resp.get_json()["detail"] == (
+            "This change token is older than the retained change history (or from another archive). "
+            "Resync: GET /v1/changes without `since`, replace your copy with the result, then continue from `next`."
+        )
+        bad = client.get("/v1/changes?since=" + signer.sign("changes", b"v4:0:x:a")).get_json()
+        assert (bad["detail"], bad["invalid_params"]) == (
+            "Malformed change token.", [{"name": "since", "reason": "not a token from this API"}]
+        )  # fmt: skip
+    with store_history(backend, archive_dir) as load:  # nothing visible yet: the feed links to itself
+        client = load([Doc(1, embargo=BASE + dt.timedelta(days=9))], LOADED_AT).test_client()
+        clock.freeze(BASE)
+        for view, link in (
+            ("", "http://localhost/v1/changes?limit=100"),
+            ("section=economy&limit=5", "http://localhost/v1/changes?section=economy&limit=5"),
+        ):
+            body = client.get(f"/v1/changes?{view}").get_json()
+            assert (body["data"], body["meta"], body["links"]["next"]) == ([], {"has_more": False, "next": None}, link)
 
 
 def test_changes_of_one_instant_and_slug_are_served_in_the_order_they_were_logged(backend, archive_dir):

@@ -82,10 +82,11 @@ class Doc:
     canonical: str | None = None  # canonical_url: the page the article was first published on
     translation_key: str | None = None  # one story's versions in several languages share it
     position: int | None = None  # editorial order in its issue (front matter); None: publication order
+    name: str | None = None  # its slug, if not article-<n> (one starting with a digit sorts before the letters)
 
     @property
     def slug(self) -> str:
-        return f"article-{self.n}"
+        return self.name or f"article-{self.n}"
 
     @property
     def token(self) -> str:

@@ -82,6 +82,15 @@ def _in_view(article: Article, args: dict) -> bool:
 @cached_endpoint(ChangeArgs(), ChangeFeedSchema)
 def changes(session, ctx):
     """Article upserts and tombstones since `since` (none: full initial sync), oldest first."""
+    return feed_page(session, ctx)
+
+
+changes.link_header = "Link-Next"  # the OpenAPI document's name for this Link header
+
+
+def feed_page(session, ctx) -> tuple[dict, dict]:
+    """One page of the feed for the request `ctx` (its arguments, clock, generation, signer): the body and the
+    `Link` header. A plain function, apart from the endpoint wrapper, so that mutation testing reaches it."""
     args, now, signer = ctx.args, ctx.now, ctx.signer
     position, built_at = None, ctx.generation.built_at
     if args.get("since"):
@@ -124,10 +133,9 @@ def changes(session, ctx):
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)
     token = encode_token(signer, *position, built_at) if position else None
-    query = "&".join(f"{k}={args[k]}" for k in ("section", "lang") if args.get(k))
+    # the view and the page size go on (a client that asked for pages of ten gets pages of ten), so the link
+    # always has a query
+    query = "&".join(f"{k}={args[k]}" for k in ("section", "lang", "limit") if args.get(k))
     nxt = f"{ctx.base}/v1/changes?" + "&".join(p for p in (query, f"since={token}" if token else "") if p)
     body = {"data": data, "meta": {"has_more": more, "next": token}, "links": {"next": nxt}}
     return body, {"Link": f'<{nxt}>; rel="next"'}
-
-
-changes.link_header = "Link-Next"  # the OpenAPI document's name for this Link header
