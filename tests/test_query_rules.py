@@ -685,6 +685,28 @@ def test_a_client_that_synced_during_a_load_misses_none_of_its_changes(backend, 
                     assert min(dt.datetime.fromisoformat(c["at"]) for c in served) == load_b, served
 
 
+def test_an_article_seen_then_embargoed_again_and_withdrawn_keeps_its_tombstone(backend, archive_dir):
+    """Public in A (a client syncs it), embargoed again by B (a tombstone now, back at the embargo's end), withdrawn
+    by C before that end: C must not forget the article as one never seen, for the log says it was; the client
+    syncing after C is told it is gone."""
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2)], LOADED_AT)
+        clock.freeze(LOADED_AT + dt.timedelta(hours=1))
+        copy = {}
+        token = sync_changes(app.test_client(), copy, "", None, [], limit=1)
+        assert set(copy) == {"article-1", "article-2"}
+        load([Doc(1, embargo=LOADED_AT + dt.timedelta(days=3)), Doc(2)], LOADED_AT + dt.timedelta(days=1))
+        load([Doc(1, status="draft"), Doc(2)], LOADED_AT + dt.timedelta(days=2))
+        for at in (dt.timedelta(days=2, hours=1), dt.timedelta(days=4)):  # before the old embargo's end and after
+            clock.freeze(LOADED_AT + at)
+            mine = dict(copy)
+            sync_changes(app.test_client(), mine, "", token, [], limit=1)
+            assert set(mine) == {"article-2"}, at
+            fresh = {}
+            sync_changes(app.test_client(), fresh, "", None, [], limit=100)
+            assert set(fresh) == {"article-2"}, at
+
+
 def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, archive_dir):
     """The feed goes back for a token of an older generation only to changes visible now: a load that recorded
     nothing but an embargoed article gives a client whose token lies past the embargo's end (an instance whose

@@ -474,7 +474,13 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime, digest) -> in
         return visibility.is_public_row(r, now)
 
     # An article withdrawn before it ever became visible is forgotten entirely, so not even its slug surfaces.
-    unseen = [slug for slug, before in old.items() if before.status == "published" and not ever_public(before)]
+    # "Ever" is the log's word, not the last store's: one public once, then embargoed again by a later load and now
+    # withdrawn, was seen by clients, and the tombstone that load recorded must stay.
+    seen = {c["slug"] for c in history if c["visible_at"] <= now}
+    unseen = [
+        slug for slug, before in old.items()
+        if before.status == "published" and not ever_public(before) and slug not in seen
+    ]  # fmt: skip
     still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
     forgotten = set(unseen) - still
     history = [c for c in history if c["slug"] not in forgotten]
