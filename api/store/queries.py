@@ -611,11 +611,16 @@ def first_change_recorded_after(
     """When the first change visible by `now` and at or before `until` became visible, of those that a load after
     `recorded_after` recorded: changes a client holding a position from an older generation may have passed without
     seeing (the load began before an embargo ended and swapped after the client synced). None when there is none.
-    The changes recorded since are a few loads' worth: the index on recorded_at finds them without reading the log.
+    The changes recorded between the two times are a load's worth or so: the index on recorded_at finds them.
     """
     return session.scalar(
         select(func.min(Change.visible_at)).where(
-            Change.recorded_at > recorded_after, Change.visible_at <= until, has_become_visible(Change.visible_at, now)
+            Change.recorded_at > recorded_after,
+            # a change never becomes visible before its load began: this bounds the index range on recorded_at to
+            # the loads that began between the two times (a seek on either backend, not a walk of the log)
+            Change.recorded_at <= until,
+            Change.visible_at <= until,
+            has_become_visible(Change.visible_at, now),
         )
     )
 
