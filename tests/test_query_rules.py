@@ -33,7 +33,7 @@ import yaml
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import aliased
 
 from api import clock
@@ -705,6 +705,26 @@ def test_an_article_seen_then_embargoed_again_and_withdrawn_keeps_its_tombstone(
             fresh = {}
             sync_changes(app.test_client(), fresh, "", None, [], limit=100)
             assert set(fresh) == {"article-2"}, at
+
+
+def test_the_lookback_for_an_older_token_is_a_seek_of_the_loads_since(archive_dir):
+    """first_change_recorded_after reads only the changes recorded between the token's generation and the token's
+    time: SQLite plans it as a two-sided range of the recorded_at index, not a walk of the log by visible_at."""
+    sqlite = {"DATABASE_URL": "sqlite:///unused", "DATABASE_SCHEMA": "bulletin", "CACHE_REDIS_URL": None}
+    with store_history(sqlite, archive_dir) as load:  # own_store puts the file beside the archive
+        store = load([Doc(1), Doc(2)], LOADED_AT).extensions["store"]
+        plans = []
+        with store.session(store.current()) as session:
+            real = session.scalar
+
+            def explained(stmt, *args, **kwargs):
+                sql = str(stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+                plans.extend(row[-1] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+                return real(stmt, *args, **kwargs)
+
+            session.scalar = explained
+            queries.first_change_recorded_after(session, BASE, LOADED_AT - dt.timedelta(days=1), BASE)
+        assert plans == ["SEARCH change USING INDEX ix_change_recorded_at (recorded_at>? AND recorded_at<?)"], plans
 
 
 def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, archive_dir):
