@@ -727,6 +727,26 @@ def test_the_lookback_for_an_older_token_is_a_seek_of_the_loads_since(archive_di
         assert plans == ["SEARCH change USING INDEX ix_change_recorded_at (recorded_at>? AND recorded_at<?)"], plans
 
 
+def test_the_lookback_never_skips_what_lies_between_a_token_and_a_later_embargo(backend, archive_dir):
+    """A load that began before a client's token but recorded only an article embargoed until after it gives no
+    reason to go back, nor to jump ahead: the client still gets the change that lies between its token and that
+    embargo's end (an embargo of the older generation ending meanwhile), then the embargoed article."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    between, after = end + dt.timedelta(minutes=10), end + dt.timedelta(minutes=30)
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end), Doc(6, embargo=between)], LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=5))
+        copy = {}
+        token = sync_changes(app.test_client(), copy, "", None, [], limit=1)
+        assert set(copy) == {"article-1", "article-2"}
+        # 7 sorts after the others: no publication-order position moves, so B records its upsert alone
+        load([Doc(1), Doc(2, embargo=end), Doc(6, embargo=between), Doc(7, embargo=after)], end - dt.timedelta(hours=1))
+        clock.freeze(end + dt.timedelta(hours=1))
+        served = []
+        sync_changes(app.test_client(), copy, "", token, served, limit=100)
+        assert set(copy) == {"article-1", "article-2", "article-6", "article-7"}, served
+
+
 def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, archive_dir):
     """The feed goes back for a token of an older generation only to changes visible now: a load that recorded
     nothing but an embargoed article gives a client whose token lies past the embargo's end (an instance whose
