@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from api import clock, http
+from api import http
 from api.hot import HotPath
 from api.store.db import StoreUnavailable
 
@@ -103,11 +103,10 @@ def call(hot: HotPath, env: dict) -> tuple[str, list, bytes, object]:
 
 
 @pytest.fixture
-def hot():
-    clock.freeze(NOW)
+def hot(frozen_clock):
+    frozen_clock(NOW)
     app = App()
-    yield HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON), app
-    clock.freeze(None)
+    return HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON), app
 
 
 def test_a_second_identical_request_is_the_first_answer_replayed_without_the_app(hot):
@@ -229,136 +228,124 @@ def test_a_new_content_version_is_never_answered_from_the_old_one(hot):
 
 
 @pytest.mark.parametrize("margin", [dt.timedelta(0), dt.timedelta(microseconds=1), dt.timedelta(seconds=-1)])
-def test_an_answer_is_replayed_only_until_the_horizon_before_the_next_change(margin):
+def test_an_answer_is_replayed_only_until_the_horizon_before_the_next_change(margin, frozen_clock):
     """Within HORIZON of an embargo end a replayed Cache-Control could let a cache hold the page past it: an answer
     is not kept when made that late, and a kept one stops being replayed then, to the microsecond."""
     change = NOW + dt.timedelta(seconds=HORIZON) + dt.timedelta(hours=1)
     until = change - dt.timedelta(seconds=HORIZON)
     app = App()
     path = HotPath(app, Store(Generation(next_change=change)), max_bytes=1_000_000, horizon=HORIZON)
-    try:
-        clock.freeze(NOW)
-        call(path, environ())
-        clock.freeze(until - margin)
-        call(path, environ())
-        assert app.calls == (1 if margin > dt.timedelta(0) else 2), margin
-        fresh = App()
-        late = HotPath(fresh, Store(Generation(next_change=change)), max_bytes=1_000_000, horizon=HORIZON)
-        clock.freeze(until - margin)
-        call(late, environ())
-        assert late.stats()["entries"] == (1 if margin > dt.timedelta(0) else 0), margin
-    finally:
-        clock.freeze(None)
+    frozen_clock(NOW)
+    call(path, environ())
+    frozen_clock(until - margin)
+    call(path, environ())
+    assert app.calls == (1 if margin > dt.timedelta(0) else 2), margin
+    fresh = App()
+    late = HotPath(fresh, Store(Generation(next_change=change)), max_bytes=1_000_000, horizon=HORIZON)
+    frozen_clock(until - margin)
+    call(late, environ())
+    assert late.stats()["entries"] == (1 if margin > dt.timedelta(0) else 0), margin
 
 
-def test_memory_is_counted_exactly_and_bounded_least_recently_used_first():
+def test_memory_is_counted_exactly_and_bounded_least_recently_used_first(frozen_clock):
     """An entry weighs its body plus 64 bytes a header pair; a replaced entry's weight is given back; past
     max_bytes or max_entries the least recently used go first, a hit making an entry recent again; an entry over an
     eighth of the budget is never kept."""
-    clock.freeze(NOW)
-    try:
-        app = App()
-        weight = {}
+    frozen_clock(NOW)
+    app = App()
+    weight = {}
 
-        def add(path: HotPath, name: str) -> None:
-            _, headers, body, _ = call(path, environ(PATH_INFO=f"/{name}"))
-            weight[name] = len(body) + 64 * len(headers)
+    def add(path: HotPath, name: str) -> None:
+        _, headers, body, _ = call(path, environ(PATH_INFO=f"/{name}"))
+        weight[name] = len(body) + 64 * len(headers)
 
-        roomy = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON, max_entries=3)
-        for name in ("a", "b", "c"):
-            add(roomy, name)
-        assert roomy.stats() | {"hits": 0, "misses": 0} == {"entries": 3, "bytes": sum(weight.values()),
-                                                          "hits": 0, "misses": 0}  # fmt: skip
-        call(roomy, environ(PATH_INFO="/a"))  # a is recent again: b goes first
-        add(roomy, "d")
-        assert roomy.stats()["entries"] == 3 and roomy.stats()["bytes"] == weight["a"] + weight["c"] + weight["d"]
-        calls = app.calls
-        call(roomy, environ(PATH_INFO="/a"))
-        call(roomy, environ(PATH_INFO="/b"))
-        assert app.calls == calls + 1  # a kept, b gone
-        # the same response key from another spelling replaces the entry, giving its weight back
-        app.key = "one-key"
-        same = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON)
-        add(same, "x")
-        add(same, "y")
-        assert same.stats() == {"entries": 1, "bytes": weight["y"], "hits": 0, "misses": 2}
-        app.key = None
-        # bytes: entries of one weight (a 100-byte body, four headers): eight fit, a ninth pushes out the oldest
-        app.chunks, size = [b"x" * 100], 100 + 64 * 4
-        tight = HotPath(app, Store(), max_bytes=8 * size, horizon=HORIZON, max_entries=100)
-        for n in range(9):
-            add(tight, f"p{n}")
-        assert tight.stats()["entries"] == 8 and tight.stats()["bytes"] == 8 * size
-        calls = app.calls
-        call(tight, environ(PATH_INFO="/p1"))
-        call(tight, environ(PATH_INFO="/p0"))
-        assert app.calls == calls + 1  # p1 kept, p0 gone
-        small = HotPath(app, Store(), max_bytes=8 * size - 1, horizon=HORIZON)
-        add(small, "q")
-        assert small.stats()["entries"] == 0  # over an eighth of the budget
-        exact = HotPath(app, Store(), max_bytes=8 * size, horizon=HORIZON)
-        add(exact, "r")
-        assert exact.stats()["entries"] == 1  # exactly an eighth is kept
-    finally:
-        clock.freeze(None)
+    roomy = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON, max_entries=3)
+    for name in ("a", "b", "c"):
+        add(roomy, name)
+    assert roomy.stats() | {"hits": 0, "misses": 0} == {"entries": 3, "bytes": sum(weight.values()),
+                                                      "hits": 0, "misses": 0}  # fmt: skip
+    call(roomy, environ(PATH_INFO="/a"))  # a is recent again: b goes first
+    add(roomy, "d")
+    assert roomy.stats()["entries"] == 3 and roomy.stats()["bytes"] == weight["a"] + weight["c"] + weight["d"]
+    calls = app.calls
+    call(roomy, environ(PATH_INFO="/a"))
+    call(roomy, environ(PATH_INFO="/b"))
+    assert app.calls == calls + 1  # a kept, b gone
+    # the same response key from another spelling replaces the entry, giving its weight back
+    app.key = "one-key"
+    same = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON)
+    add(same, "x")
+    add(same, "y")
+    assert same.stats() == {"entries": 1, "bytes": weight["y"], "hits": 0, "misses": 2}
+    app.key = None
+    # bytes: entries of one weight (a 100-byte body, four headers): eight fit, a ninth pushes out the oldest
+    app.chunks, size = [b"x" * 100], 100 + 64 * 4
+    tight = HotPath(app, Store(), max_bytes=8 * size, horizon=HORIZON, max_entries=100)
+    for n in range(9):
+        add(tight, f"p{n}")
+    assert tight.stats()["entries"] == 8 and tight.stats()["bytes"] == 8 * size
+    calls = app.calls
+    call(tight, environ(PATH_INFO="/p1"))
+    call(tight, environ(PATH_INFO="/p0"))
+    assert app.calls == calls + 1  # p1 kept, p0 gone
+    small = HotPath(app, Store(), max_bytes=8 * size - 1, horizon=HORIZON)
+    add(small, "q")
+    assert small.stats()["entries"] == 0  # over an eighth of the budget
+    exact = HotPath(app, Store(), max_bytes=8 * size, horizon=HORIZON)
+    add(exact, "r")
+    assert exact.stats()["entries"] == 1  # exactly an eighth is kept
 
 
-def test_raw_spellings_are_bounded_at_four_per_entry():
+def test_raw_spellings_are_bounded_at_four_per_entry(frozen_clock):
     """Raw request spellings (aliases) of the same answer are kept up to four times max_entries, oldest first out:
     a client cycling spellings cannot grow the worker's memory."""
-    clock.freeze(NOW)
-    try:
-        app = App()
-        app.key = "one-key"
-        path = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON, max_entries=2)
-        for n in range(9):
-            call(path, environ(QUERY_STRING=f"limit=2&n={n}"))
-        assert len(path._aliases) == 8
-        calls = app.calls
-        call(path, environ(QUERY_STRING="limit=2&n=8"))  # the newest is kept
-        assert app.calls == calls
-        call(path, environ(QUERY_STRING="limit=2&n=0"))  # the oldest spelling was dropped
-        assert app.calls == calls + 1
-    finally:
-        clock.freeze(None)
+    frozen_clock(NOW)
+    app = App()
+    app.key = "one-key"
+    path = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON, max_entries=2)
+    for n in range(9):
+        call(path, environ(QUERY_STRING=f"limit=2&n={n}"))
+    assert len(path._aliases) == 8
+    calls = app.calls
+    call(path, environ(QUERY_STRING="limit=2&n=8"))  # the newest is kept
+    assert app.calls == calls
+    call(path, environ(QUERY_STRING="limit=2&n=0"))  # the oldest spelling was dropped
+    assert app.calls == calls + 1
 
 
-def test_apps_the_hot_path_cannot_copy_pass_through_unchanged():
+def test_apps_the_hot_path_cannot_copy_pass_through_unchanged(frozen_clock):
     """A WSGI app may start its response only when iterated, or send a 200 without an ETag: each is passed through
     as it came, and none is kept. One that returns a plain list, without close(), is kept like any other."""
-    clock.freeze(NOW)
-    try:
+    frozen_clock(NOW)
 
-        def lazy(environ, start_response):
-            environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
+    def lazy(environ, start_response):
+        environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
 
-            def body():
-                start_response("200 OK", [("ETag", '"e"')])
-                yield b"late "
-                yield b"start"
+        def body():
+            start_response("200 OK", [("ETag", '"e"')])
+            yield b"late "
+            yield b"start"
 
-            return body()
+        return body()
 
-        def untagged(environ, start_response):
-            environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"no tag"]
+    def untagged(environ, start_response):
+        environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"no tag"]
 
-        def plain(environ, start_response):
-            environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
-            start_response("200 OK", [("ETag", '"p"')])
-            return [b"plain"]
+    def plain(environ, start_response):
+        environ[http.REPLAYABLE] = http.Replayable("k", frozenset())
+        start_response("200 OK", [("ETag", '"p"')])
+        return [b"plain"]
 
-        for app, body in ((lazy, b"late start"), (untagged, b"no tag")):
-            path = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON)
-            for _ in range(2):
-                assert call(path, environ())[2] == body
-            assert path.stats()["entries"] == 0, app
-        path = HotPath(plain, Store(), max_bytes=1_000_000, horizon=HORIZON)
-        assert call(path, environ())[2] == b"plain" and call(path, environ())[2] == b"plain"
-        assert path.stats() == {"entries": 1, "bytes": len(b"plain") + 64, "hits": 1, "misses": 1}
-    finally:
-        clock.freeze(None)
+    for app, body in ((lazy, b"late start"), (untagged, b"no tag")):
+        path = HotPath(app, Store(), max_bytes=1_000_000, horizon=HORIZON)
+        for _ in range(2):
+            assert call(path, environ())[2] == body
+        assert path.stats()["entries"] == 0, app
+    path = HotPath(plain, Store(), max_bytes=1_000_000, horizon=HORIZON)
+    assert call(path, environ())[2] == b"plain" and call(path, environ())[2] == b"plain"
+    assert path.stats() == {"entries": 1, "bytes": len(b"plain") + 64, "hits": 1, "misses": 1}
 
 
 def test_the_entry_bound_is_the_documented_one():
