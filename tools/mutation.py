@@ -140,6 +140,15 @@ def _copy_tree(dest: Path) -> None:
         shutil.copy2(ROOT / name, target)
 
 
+def _fresh_copy(group: str) -> Path:
+    """The group's scratch copy of the working tree, made afresh, with its own [tool.mutmut] settings."""
+    modules, tests = _group_tests(group)
+    dest = WORK / group
+    _copy_tree(dest)
+    (dest / "pyproject.toml").write_text(_pyproject(group, modules, tests))
+    return dest
+
+
 def _tree_files() -> list[str]:
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
@@ -191,10 +200,7 @@ def run(groups: list[str], children: int, fresh: bool = False) -> None:
     first: mutmut keeps the result of every mutant whose function is unchanged (its own per-function hash) and
     runs the rest: the mutants not checked yet, and every mutant of a changed or new function."""
     for group in groups:
-        modules, tests = _group_tests(group)
-        dest = WORK / group
-        _copy_tree(dest)
-        (dest / "pyproject.toml").write_text(_pyproject(group, modules, tests))
+        dest = _fresh_copy(group)
         names = ONLY.get(group, [])
         if not fresh and _restore(group, dest):
             names = _pending(group, dest)
@@ -319,9 +325,7 @@ def rerun(group: str, children: int) -> int:
     if not (dest / "mutants").is_dir():
         # no copy here (a new checkout): one is made from the kept results, which mutmut honours for every
         # function whose code is unchanged
-        modules, tests = _group_tests(group)
-        _copy_tree(dest)
-        (dest / "pyproject.toml").write_text(_pyproject(group, modules, tests))
+        _fresh_copy(group)
         if not _restore(group, dest):
             print(f"{group}: no kept results to rerun; run the group first", file=sys.stderr)
             return 2
