@@ -9,6 +9,7 @@ from api import errors, logs, metrics
 from api.config import Config
 from api.extensions import cache, new_limiter
 from api.hot import HotPath
+from api.http import Values
 from api.problems import NotFound
 from api.signing import Signer, load_secret
 from api.store.db import Store
@@ -56,6 +57,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         check_interval=app.config["GENERATION_CHECK_INTERVAL"],
         query_timeout_ms=app.config["QUERY_TIMEOUT_MS"],
     )
+    app.extensions["values"] = Values()  # per-generation values last used, in front of the response cache
 
     from api.resources import articles, changes, feeds, issues, meta, sections, timeline, trends
 

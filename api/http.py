@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import format_datetime, parsedate_to_datetime
@@ -154,16 +156,57 @@ def request_context(args: dict) -> RequestContext:
     )  # fmt: skip
 
 
+class Values:
+    """The per-generation values an app (one per process) used last, in front of the response cache: at most
+    `entries`, the least recently used dropped first."""
+
+    def __init__(self, entries: int = 1024):
+        self.entries = entries
+        self._values: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str):
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: str, value) -> None:
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.entries:
+                self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
     """A value that depends on the visible content and `parts` alone (a count, a facet): computed once per
     generation and embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by
-    every instance)."""
+    every instance).
+
+    The app also keeps the values it used last (`Values`, app.extensions["values"]) under the same key: they are
+    small and never change under it (it carries the content version), so a list page whose total this process has
+    seen costs no cache round trip for it. Callers treat a value as read-only: later requests share it.
+    """
     key = cache_key(kind, content=ctx.content_key, **parts)
+    front = current_app.extensions["values"]
+    value = front.get(key)
+    if value is not None:
+        _note_lookup("value", True)
+        return value
     value = response_cache.get(key)
     _note_lookup("value", value is not None)
     if value is None:
         value = compute()
         response_cache.set(key, value)
+    front.put(key, value)
     return value
 
 

@@ -668,6 +668,7 @@ def explain(app, url: str) -> list[dict]:
 
     with app.app_context():
         cache.clear()
+    app.extensions["values"].clear()
     hot = app.extensions.get("hot_path")
     if hot is not None:
         hot._entries.clear()

@@ -53,3 +53,43 @@ def test_the_embedded_response_cache_stays_bounded_and_keeps_the_newest_entries(
     cache.set("short", "x", timeout=1)
     cache._cache["short"] = (1, cache._cache["short"][1])  # expired long ago
     assert cache.get("short") is None
+
+
+def test_a_known_total_costs_no_cache_round_trip(loaded, new_app, monkeypatch):
+    """A list page whose total the process has used is one response-cache lookup and one write: the total comes from
+    the app's own front (api.http.Values), which a second app (another process) does not share; that one reads the
+    shared cache once (a hit on Redis, where both apps' caches are the same), then keeps it too."""
+    from api import http
+
+    reads = []
+    get = http.response_cache.get
+    monkeypatch.setattr(http.response_cache, "get", lambda key: reads.append(key.split(":")[0]) or get(key))
+    since = f"updated_since=2000-01-01T00:00:00.{uuid.uuid4().int % 10**9:09d}Z"
+    first, other = new_app(loaded, HOT_CACHE_MAX_BYTES=0), new_app(loaded, HOT_CACHE_MAX_BYTES=0)
+    with recorded_statements(first, "count(") as counted:
+        assert first.test_client().get(f"/v1/articles?section=economy&{since}&limit=2").status_code == 200
+        assert reads == ["response", "count"] and len(counted) == 1
+        for shape in ("title", "slug", "title,slug"):
+            reads.clear()
+            resp = first.test_client().get(f"/v1/articles?section=economy&{since}&limit=2&fields={shape}")
+            assert resp.get_json()["meta"]["total"] == 5
+            assert reads == ["response"], shape
+        assert len(counted) == 1
+    reads.clear()
+    assert other.test_client().get(f"/v1/articles?section=economy&{since}&limit=3").get_json()["meta"]["total"] == 5
+    assert reads == ["response", "count"]
+    reads.clear()
+    other.test_client().get(f"/v1/articles?section=economy&{since}&limit=4")
+    assert reads == ["response"]
+
+
+def test_the_front_of_per_generation_values_is_bounded_and_keeps_the_newest():
+    from api.http import Values
+
+    front = Values(entries=3)
+    for i in range(10):
+        front.put(f"k{i}", i)
+        assert len(front) <= 3
+    assert front.get("k7") == 7  # used: now the newest
+    front.put("k10", 10)
+    assert [front.get(f"k{i}") for i in (6, 7, 8, 9, 10)] == [None, 7, None, 9, 10]

@@ -132,9 +132,11 @@ def test_past_scored_a_search_serves_the_best_of_its_newest_matches(fresh, publi
 
 
 def _forget(app) -> None:
-    """Empty the app's own response cache: its keys hold the code, not the patched bound."""
+    """Empty the app's own response cache and its per-generation values: their keys hold the code, not the patched
+    bound."""
     with app.app_context():
         cache.clear()
+    app.extensions["values"].clear()
 
 
 def _walk_fresh(app, q: str, extra: str = "") -> list[dict]:
