@@ -192,7 +192,7 @@ def _fetch(session: Session, stmt: Select, params: dict | None, row: Callable | 
     """The page's items: `row(r)` for each row, or else the row's first entity, further labelled columns (say, a
     search rank) becoming attributes of it."""
     if row is not None:  # plain column rows (a Core select): no ORM session work at all
-        return [row(r) for r in session.connection().execute(stmt, params or {})]
+        return [row(r) for r in session.connection().execute(stmt, params or {}).all()]
     items = []
     for r in session.execute(stmt, params or {}):
         item = r[0]

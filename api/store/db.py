@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DisconnectionError, SQLAlchemyError
@@ -65,7 +66,9 @@ class Generation:
 def _sqlite_engine(path: str, query_timeout_ms: int) -> Engine:
     # The live file is never written in place (a reload renames a new file over it), so it can be
     # opened read-only and immutable: no locking, no journal look-ups, and mmap for the hot pages.
-    engine = create_engine(f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true", pool_pre_ping=False)
+    engine = create_engine(
+        f"sqlite:///file:{path}?mode=ro&immutable=1&uri=true", pool_pre_ping=False, json_deserializer=orjson.loads
+    )
 
     @event.listens_for(engine, "connect")
     def _tune(dbapi_conn, _record):
@@ -115,6 +118,7 @@ def _postgres_engine(url: str, schema: str, query_timeout_ms: int) -> Engine:
         pool_timeout=2,
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
+        json_deserializer=orjson.loads,  # the JSON columns of every list row (the stdlib's decoder: 3x the time)
         connect_args={
             "connect_timeout": 2,
             "options": f"-csearch_path={schema} -cstatement_timeout={query_timeout_ms}",
