@@ -1167,6 +1167,36 @@ def side_by_side(runs: dict) -> str:
     return "\n".join(lines)
 
 
+#: The scale target: every cold scenario at 1 000 000 articles within this multiple of its cost at 1 000.
+GROWTH_LIMIT = 3.0
+
+
+def growth(by_size: dict) -> str:
+    """Each cold scenario's cost per request at every size of one backend relative to its cost at the smallest size
+    (each normalised by its own adjacent reference: cost = smallest size's ratio / this size's ratio). The target
+    (GROWTH_LIMIT) is judged at 1 000 000 against 1 000."""
+    sizes = sorted(by_size)
+    base_size = sizes[0]
+    base = {r["key"]: r for r in by_size[base_size]["rows"] if r["mode"] == "cold"}
+    label = [f"{s:,}".replace(",", " ") for s in sizes]
+    lines = ["| scenario, cold | " + " | ".join(f"ratio at {x}" for x in label) + " | "
+             + " | ".join(f"cost at {x} / at {label[0]}" for x in label[1:]) + " | target |",
+             "| --- | " + " | ".join("---:" for _ in sizes) + " | " + " | ".join("---:" for _ in sizes[1:]) + " | --- |"]  # fmt: skip
+    for key, first in base.items():
+        rows = [next((r for r in by_size[s]["rows"] if r["key"] == key and r["mode"] == "cold"), None) for s in sizes]
+        ratios = [r["ratio"] if r else None for r in rows]
+        costs = [first["ratio"] / x if x and first["ratio"] else None for x in ratios[1:]]
+        verdict = "—"
+        if base_size <= 1000 and 1_000_000 in sizes and costs[sizes.index(1_000_000) - 1] is not None:
+            cost = costs[sizes.index(1_000_000) - 1]
+            verdict = f"≤ {GROWTH_LIMIT:g}× at 1 000 000: " + ("met" if cost <= GROWTH_LIMIT else "not met")
+        cells = [f"{x:.3f}×" if x is not None else "—" for x in ratios] + [
+            f"{c:.2f}×" if c is not None else "—" for c in costs
+        ]
+        lines.append(f"| {first['scenario'].removesuffix(', cold')} | " + " | ".join(cells) + f" | {verdict} |")
+    return "\n".join(lines)
+
+
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())  # fmt: skip
@@ -1289,6 +1319,11 @@ def main(argv: list[str] | None = None) -> int:
         for size, runs in done.items():
             print(f"\n## {size or args.archive} articles, backends side by side\n")
             print(side_by_side(runs))
+    for backend in backends:
+        by_size = {size: runs[backend] for size, runs in done.items() if size and backend in runs}
+        if len(by_size) > 1:
+            print(f"\n## {backend}: cold cost by archive size\n")
+            print(growth(by_size))
     print(f"\nbench total: {time.perf_counter() - started:.0f} s")
     return 0
 

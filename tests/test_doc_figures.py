@@ -40,3 +40,24 @@ def test_doc_figures_follow_their_result_files(tmp_path, monkeypatch):
     after = {page: render(page, before[page]) for page in PAGES}
     assert all(after[page] != before[page] for page in PAGES)
     assert sum(text.count("code `planted`") for text in after.values()) >= len(names)
+
+
+def test_the_growth_table_judges_each_cold_scenario_at_1000000_against_1000():
+    """Cost at a size = the smallest size's ratio / this size's ratio (each to its own adjacent reference): a
+    scenario whose ratio falls from 0.30× to 0.12× costs 2.5× as much per request, within 3×; one falling to
+    0.09× costs 3.33×, not; a scenario the large run lacks shows no figure and no verdict; warm rows are left out."""
+    from bench.run import growth
+
+    def run(ratios: dict) -> dict:
+        rows = [{"key": k, "mode": "cold", "scenario": f"{k}, cold", "ratio": v} for k, v in ratios.items()]
+        return {"rows": rows + [{"key": "first", "mode": "warm", "scenario": "first, warm", "ratio": 9.0}]}
+
+    table = growth({1_000_000: run({"first": 0.12, "search": 0.09}), 1000: run({"first": 0.30, "search": 0.30,
+                                                                               "feed": 0.2})})  # fmt: skip
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()[2:]}
+    assert set(rows) == {"first", "search", "feed"}
+    assert "| 0.300× | 0.120× | 2.50× | ≤ 3× at 1 000 000: met |" in rows["first"]
+    assert "| 0.300× | 0.090× | 3.33× | ≤ 3× at 1 000 000: not met |" in rows["search"]
+    assert rows["feed"].endswith("| 0.200× | — | — | — |")
+    # sizes that do not include 1 000 000 (or start above 1 000) are shown but not judged
+    assert "met" not in growth({1000: run({"first": 0.3}), 100_000: run({"first": 0.2})})

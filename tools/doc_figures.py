@@ -189,9 +189,22 @@ def performance() -> list[str]:
         by_size.setdefault(size, {})[doc.get("backend", "sqlite")] = doc
         if len(by_size[size]) == 2:
             lines += _side_by_side(size, {b: by_size[size][b] for b in ("sqlite", "postgresql")})
+    for backend in ("sqlite", "postgresql"):
+        runs = {int(size): docs[backend] for size, docs in by_size.items() if size.isdigit() and backend in docs}
+        if len(runs) > 1:
+            lines += _growth(backend, runs)
     if doc := _load("loader.json"):
         lines += _loader_section(doc)
     return lines or ["No result files in `docs/results/` yet.", ""]
+
+
+def _growth(backend: str, runs: dict) -> list[str]:
+    from bench.run import growth
+
+    title = "PostgreSQL + Redis" if backend == "postgresql" else "SQLite"
+    sources = [caption(runs[n].get("provenance"), f"bench-{n}{'' if backend == 'sqlite' else '-' + backend}.json")
+               for n in sorted(runs)]  # fmt: skip
+    return [f"### Cold cost by archive size, {title}", "", *sources, "", growth(runs), ""]
 
 
 def _value(v) -> str:
