@@ -158,29 +158,40 @@ def request_context(args: dict) -> RequestContext:
 
 class Values:
     """The per-generation values an app (one per process) used last, in front of the response cache: at most
-    `entries`, the least recently used dropped first."""
+    `entries` values and `items` in all, a list or tuple counting one item per element besides itself (a feed's
+    archive weeks are a list as long as the archive's weeks, so a client asking for many filter sets must not hold
+    a worker's memory); the least recently used dropped first."""
 
-    def __init__(self, entries: int = 1024):
-        self.entries = entries
-        self._values: OrderedDict[str, object] = OrderedDict()
+    def __init__(self, entries: int = 1024, items: int = 16384):
+        self.entries, self.items = entries, items
+        self._values: OrderedDict[str, tuple[object, int]] = OrderedDict()  # key → (value, its items)
+        self._items = 0
         self._lock = threading.Lock()
 
     def get(self, key: str):
         with self._lock:
-            value = self._values.get(key)
-            if value is not None:
-                self._values.move_to_end(key)
-            return value
+            found = self._values.get(key)
+            if found is None:
+                return None
+            self._values.move_to_end(key)
+            return found[0]
 
     def put(self, key: str, value) -> None:
+        weight = 1 + (len(value) if isinstance(value, list | tuple) else 0)
+        if weight > self.items:
+            return
         with self._lock:
-            self._values[key] = value
-            while len(self._values) > self.entries:
-                self._values.popitem(last=False)
+            old = self._values.pop(key, None)
+            self._items += weight - (old[1] if old else 0)
+            self._values[key] = (value, weight)
+            while len(self._values) > self.entries or self._items > self.items:
+                _, (_, dropped) = self._values.popitem(last=False)
+                self._items -= dropped
 
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._items = 0
 
     def __len__(self) -> int:
         return len(self._values)
@@ -191,9 +202,10 @@ def per_generation(ctx: RequestContext, kind: str, compute: Callable, **parts):
     generation and embargo epoch, and kept in the response cache beside the responses (Redis at scale: shared by
     every instance).
 
-    The app also keeps the values it used last (`Values`, app.extensions["values"]) under the same key: they are
-    small and never change under it (it carries the content version), so a list page whose total this process has
-    seen costs no cache round trip for it. Callers treat a value as read-only: later requests share it.
+    The app also keeps the values it used last (`Values`, app.extensions["values"], bounded in values and list
+    elements) under the same key: they never change under it (it carries the content version), so a list page
+    whose total this process has seen costs no cache round trip for it. Callers treat a value as read-only: later
+    requests share it.
     """
     key = cache_key(kind, content=ctx.content_key, **parts)
     front = current_app.extensions["values"]

@@ -93,3 +93,24 @@ def test_the_front_of_per_generation_values_is_bounded_and_keeps_the_newest():
     assert front.get("k7") == 7  # used: now the newest
     front.put("k10", 10)
     assert [front.get(f"k{i}") for i in (6, 7, 8, 9, 10)] == [None, 7, None, 9, 10]
+
+
+def test_the_front_bounds_the_elements_of_list_values_too():
+    """A feed's archive weeks are one list element per week: long lists take the room of many values, so many filter
+    sets of a long archive cannot hold a worker's memory; a list longer than the whole bound is not kept."""
+    from api.http import Values
+
+    front = Values(entries=100, items=10)
+    front.put("count", 1)
+    front.put("weeks-a", ["w"] * 8)  # 1 + (1 + 8) = 10 items: all kept
+    assert [front.get("count"), len(front.get("weeks-a"))] == [1, 8]
+    front.put("weeks-b", ["w"] * 3)  # 14 items: the least recently used go until 10 or fewer remain
+    assert front.get("count") is None and front.get("weeks-a") is None and front.get("weeks-b") == ["w"] * 3
+    front.put("weeks-b", ("w",))  # a key put again counts once, with its new length
+    front.put("weeks-c", ["w"] * 7)  # 2 + 8 = 10
+    assert front.get("weeks-b") == ("w",) and len(front.get("weeks-c")) == 7
+    front.put("huge", ["w"] * 10)  # 11 items alone: never kept, and nothing is dropped for it
+    assert front.get("huge") is None and front.get("weeks-b") == ("w",) and len(front) == 2
+    front.clear()
+    front.put("weeks-d", ["w"] * 9)
+    assert len(front.get("weeks-d")) == 9
