@@ -1186,10 +1186,12 @@ def growth(by_size: dict) -> str:
         rows = [next((r for r in by_size[s]["rows"] if r["key"] == key and r["mode"] == "cold"), None) for s in sizes]
         ratios = [r["ratio"] if r else None for r in rows]
         costs = [first["ratio"] / x if x and first["ratio"] else None for x in ratios[1:]]
-        verdict = "—"
-        if base_size <= 1000 and 1_000_000 in sizes and costs[sizes.index(1_000_000) - 1] is not None:
-            cost = costs[sizes.index(1_000_000) - 1]
-            verdict = f"≤ {GROWTH_LIMIT:g}× at 1 000 000: " + ("met" if cost <= GROWTH_LIMIT else "not met")
+        cost = dict(zip(sizes[1:], costs, strict=True)).get(1_000_000) if base_size <= 1000 else None
+        verdict = (
+            "—"
+            if cost is None
+            else f"≤ {GROWTH_LIMIT:g}× at 1 000 000: " + ("met" if cost <= GROWTH_LIMIT else "not met")
+        )
         cells = [f"{x:.3f}×" if x is not None else "—" for x in ratios] + [
             f"{c:.2f}×" if c is not None else "—" for c in costs
         ]
