@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The store modules the writer uses; the read side (queries, pagination) is not listed until it is web-free too.
-STORE_MODULES = ("api.store.models", "api.store.db", "api.store.search", "api.store.visibility")
+STORE_MODULES = ("api.store.models", "api.store.db", "api.store.counts", "api.store.search", "api.store.visibility")
 WEB = ("flask", "flask_caching", "flask_limiter", "werkzeug", "marshmallow", "api.http", "api.extensions", "api.app")
 
 

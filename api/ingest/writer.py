@@ -25,7 +25,7 @@ from api.ingest.related import build_related
 from api.ingest.report import LoadFailed, LoadReport
 from api.ingest.text import blocks_to_html, blocks_to_text, image_blocks, word_count
 from api.ingest.vocabulary import Vocabulary
-from api.store import queries, search, visibility
+from api.store import counts, search, visibility
 from api.store.db import is_sqlite, sqlite_path
 from api.store.models import (
     UNKNOWN_TIME,
@@ -350,7 +350,7 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, 
             report.images, report.media_bytes = len(shown), sum(sizes)
         search.build_index(conn)  # the full-text index of the articles just inserted (api/store/search.py)
         report.related_rows = build_related(conn, now, digest)  # what the related-articles lookup reads
-        queries.build_counts(conn)  # the totals of filter sets, summed instead of counted (api/store/queries.py)
+        counts.build_counts(conn)  # the totals of filter sets, summed instead of counted (api/store/counts.py)
 
         # The change feed is served content too: two stores of the same archive with different histories (a
         # fresh one and one that has seen edits, or two whose removed articles had other languages) must not share

@@ -140,20 +140,40 @@ class Article(Base):
 
 
 class ArticleCount(Base):
-    """How many articles share one combination of the filterable columns and the visibility columns, written by
-    the loader with each generation: a total of any filter set over these columns is a sum over this small table
-    (at most one row per issue week, section, trend tag, language and embargo end), answered by the visibility
-    rule at any clock time, instead of a count over the articles."""
+    """How many articles of one combination (an ArticleTotal: section, trend tag, language, status and embargo end)
+    one issue week holds (`n`), and how many the combination holds up to and including that week (`running`),
+    written by the loader with each generation (api/store/counts.py). A total over a range of weeks is two lookups
+    per combination, whatever the number of weeks; a total over listed weeks one per combination and week."""
 
     __tablename__ = "article_count"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    combo: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_start: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    running: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        # Every lookup of a total: a combination's week (its count) or its last week before a day (its running
+        # count), answered from the index alone.
+        Index("ix_article_count_running", "combo", "issue_start", "running", "n"),
+    )
+
+
+class ArticleTotal(Base):
+    """How many articles share one combination of section, trend tag, language and the visibility columns over the
+    whole archive (`n`) and in its issue weeks (`dated`: those with a week), written by the loader with each
+    generation (api/store/counts.py): a row per combination, so a total without a date filter, or a section's or
+    trend tag's count, sums a number of rows that does not grow with the archive, and the visibility rule
+    (queries.is_public over these columns) answers it at any clock time."""
+
+    __tablename__ = "article_total"
+    combo: Mapped[int] = mapped_column(Integer, primary_key=True)
     section_slug: Mapped[str | None] = mapped_column(String(80))
     trend_slug: Mapped[str | None] = mapped_column(String(40))
-    issue_start: Mapped[dt.date | None] = mapped_column(Date)
     lang: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     embargo_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     n: Mapped[int] = mapped_column(Integer)
+    dated: Mapped[int] = mapped_column(Integer)
 
 
 class Alias(Base):

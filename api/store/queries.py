@@ -17,23 +17,21 @@ from sqlalchemy import (
     cast,
     false,
     func,
-    insert,
     literal,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from api.pagination import Key, Order, Total, bounded_total
 from api.store import search
 from api.store.models import (
     RELATED_MAX,
-    VISIBILITY,
     Alias,
     Article,
     ArticleCount,
+    ArticleTotal,
     Change,
     Issue,
     MediaFile,
@@ -86,7 +84,7 @@ _FILTERS = {
     "to": lambda t, v: t.issue_start <= v,
     "updated_since": lambda t, v: t.updated_at >= v,
 }
-#: The filters the per-generation counts answer (ArticleCount holds their columns).
+#: The filters the per-generation counts answer (ArticleTotal and ArticleCount hold their columns).
 COUNTED = {"section", "trend", "issue", "lang", "from_", "to"}
 #: Past this many rows a total the counts do not answer (a search by date, `updated_since`) is estimated.
 COUNT_BOUND = 10_000
@@ -138,20 +136,41 @@ def article_total(session: Session, now: dt.datetime, filters: dict) -> Total:
     hold, else the matching articles counted up to COUNT_BOUND (past it, estimated)."""
     values = _filter_values(filters)
     if filters.get("q") is None and set(values) <= COUNTED:
-        stmt = select(func.coalesce(func.sum(ArticleCount.n), 0)).where(
-            is_public(now, ArticleCount), *(_FILTERS[k](ArticleCount, v) for k, v in values.items())
-        )
-        return Total(int(session.scalar(stmt)))
+        return Total(int(session.scalar(_counted_total(now, values)) or 0))
     stmt, params, _ = article_list(now, filters)
     return bounded_total(session, stmt.with_only_columns(Article.id), params, COUNT_BOUND)
 
 
-def build_counts(conn: Connection) -> None:
-    """Write the per-generation counts of the articles just inserted (same transaction as the load)."""
-    names = ["section_slug", "trend_slug", "issue_start", "lang", *VISIBILITY]
-    columns = [getattr(Article, name) for name in names]
-    grouped = select(*columns, func.count()).group_by(*columns)
-    conn.execute(insert(ArticleCount).from_select([*names, "n"], grouped))
+def _counted_total(now: dt.datetime, values: dict) -> Select:
+    """The sum of the per-generation counts (api/store/counts.py) matching counted filter `values`.
+
+    Listed weeks (`issue`): the weekly rows of those weeks, looked up per public combination. Otherwise one row
+    per public combination of section,
+    trend tag and language: its whole count without a date filter, else its running count at the last week on or
+    before `to` (or its dated count) less that at the last week before `from_`; so the rows read do not grow with
+    the archive's weeks."""
+    total = ArticleTotal
+    conditions = [_FILTERS[k](total, v) for k, v in values.items() if k not in ("issue", "from_", "to")]
+    if "issue" in values:  # the weekly rows of the public combinations in those weeks (and the date range)
+        weeks = (_FILTERS[k](ArticleCount, v) for k, v in values.items() if k in ("issue", "from_", "to"))
+        weekly = total.__table__.join(ArticleCount, ArticleCount.combo == total.combo)
+        return select(func.sum(ArticleCount.n)).select_from(weekly).where(is_public(now, total), *conditions, *weeks)
+    if "from_" not in values and "to" not in values:
+        return select(func.sum(total.n)).where(is_public(now, total), *conditions)
+
+    def running(before) -> object:  # the combination's running count at its last week matching `before`
+        last = (
+            select(ArticleCount.running)
+            .where(ArticleCount.combo == total.combo, before)
+            .order_by(ArticleCount.combo.desc(), ArticleCount.issue_start.desc())  # the index's order, backwards
+            .limit(1)
+            .scalar_subquery()
+        )
+        return func.coalesce(last, 0)
+
+    upto = running(ArticleCount.issue_start <= values["to"]) if "to" in values else total.dated
+    below = running(ArticleCount.issue_start < values["from_"]) if "from_" in values else literal(0)
+    return select(func.sum(upto - below)).where(is_public(now, total), *conditions)
 
 
 class ArticleItem:
@@ -414,16 +433,18 @@ def issue_section_counts(session: Session, issue: Issue, now: dt.datetime, lang:
 
 
 def annotate_counts(session: Session, items: list, column, attr: str, now: dt.datetime) -> None:
-    """Attach article_count (public articles) to sections or trends, in one grouped query."""
+    """Attach article_count (public articles) to sections or trends (`column` an Article column, the same-named one
+    of the per-generation totals is summed: a row per combination, not per article), in one grouped query."""
+    column = getattr(ArticleTotal, column.key)
     counts = dict(
         session.execute(
-            select(column, func.count())
-            .where(is_public(now), column.in_([getattr(i, attr) for i in items]))
+            select(column, func.sum(ArticleTotal.n))
+            .where(is_public(now, ArticleTotal), column.in_([getattr(i, attr) for i in items]))
             .group_by(column)
         ).all()
     )
     for item in items:
-        item.article_count = counts.get(getattr(item, attr), 0)
+        item.article_count = int(counts.get(getattr(item, attr), 0))
 
 
 def in_use(column, slug, now: dt.datetime):
