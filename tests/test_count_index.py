@@ -246,3 +246,36 @@ def test_a_date_range_counts_the_weeks_it_touches_and_no_other(counted):
                 assert (meta["total"], meta["total_estimated"]) == (oracle(rows, now, f), False), f
     finally:
         clock.freeze(None)
+
+
+def test_a_feeds_archive_weeks_are_the_weeks_of_its_public_matches(counted):
+    """queries.archive_week and holds_public_article (the RFC 5005 links of the Atom feed) against the oracle's
+    weeks: the newest, the nearest before and after each week, whether a week holds a match; by the counts for
+    counted filters, and by the issues for the same filters plus an `updated_since` older than every article (the
+    same articles, the other path)."""
+    app, rows = counted
+    weeks = sorted({r.issue_start for r in rows if r.issue_start})
+    db = app.extensions["store"]
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(f=filter_sets(rows), now=st.sampled_from(CLOCKS), at=st.sampled_from(weeks))
+    def check(f, now, at):
+        f = {k: v for k, v in f.items() if k not in ("issue", "updated_since")}
+        held = sorted({r.issue_start for r in rows if r.issue_start and _matches(r, now, f)})
+        filters = {("from_" if k == "from" else k): (sorted(v) if isinstance(v, set) else [v] if k == "lang" else v)
+                   for k, v in f.items()}  # fmt: skip
+        everything = {**filters, "updated_since": dt.datetime(1900, 1, 1, tzinfo=dt.UTC)}
+        with db.session(db.current()) as session:
+            for given_filters in (filters, everything):
+                assert queries.archive_week(session, now, given_filters) == (held[-1] if held else None)
+                before = [w for w in held if w < at]
+                after = [w for w in held if w > at]
+                assert queries.archive_week(session, now, given_filters, before=at) == (before[-1] if before else None)
+                assert queries.archive_week(session, now, given_filters, after=at) == (after[0] if after else None)
+                assert queries.holds_public_article(session, now, given_filters, at) == (at in held)
+
+    check()
+
+
+def _matches(row, now: dt.datetime, f: dict) -> bool:
+    return oracle([row], now, f) == 1

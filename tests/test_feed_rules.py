@@ -606,21 +606,29 @@ def test_an_entrys_content_is_its_whole_body_with_absolute_media_urls(backend, t
 
 def test_only_atom_documents_look_up_the_archive_weeks(backend, tmp_path, monkeypatch):
     """RFC 5005 archives are Atom's: RSS and JSON Feed link none, so neither looks up the archive weeks (nor a total:
-    no feed shows one), each request reading its response from the cache and nothing else. The Atom documents run the
-    weeks' query at most once, then keep them per generation and filter set (none when a shared cache has them)."""
+    no feed shows one), each request reading its response from the cache and nothing else. An Atom document looks
+    up its weeks (the newest; or the week and its two neighbours) once, then keeps them per generation, filter set
+    and week: another response of the same filters (another page size) looks up nothing."""
     docs = [Doc(0, week=WEEKS[3], section="economy"), Doc(1, week=WEEKS[4], section="economy", published=PUBLISHED[1])]
     with served(backend, tmp_path, docs) as client:
         clock.freeze(BASE)
         calls, reads = [], []
-        weeks, get = queries.archive_weeks, http.response_cache.get
-        monkeypatch.setattr(queries, "archive_weeks", lambda *args: calls.append(args) or weeks(*args))
+        nearest, holds, get = queries.archive_week, queries.holds_public_article, http.response_cache.get
+        monkeypatch.setattr(queries, "archive_week", lambda *a, **k: calls.append(("week", k)) or nearest(*a, **k))
+        monkeypatch.setattr(queries, "holds_public_article", lambda *a: calls.append(("holds",)) or holds(*a))
         monkeypatch.setattr(http.response_cache, "get", lambda key: reads.append(key) or get(key))
         for kind in ("rss", "json"):
             reads.clear()
             assert client.get(f"/v1/feed.{kind}?section=economy").status_code == 200
             assert len(reads) == 1, (kind, reads)
         assert calls == []
-        root = etree.fromstring(client.get("/v1/feed.atom?section=economy").data)
-        assert {x.get("rel") for x in root.findall(f"{ATOM}link")} >= {"prev-archive"}
-        assert client.get(f"/v1/feed.atom?section=economy&issue={WEEKS[3]}").status_code == 200
-        assert len(calls) <= 1
+        for limit in ("", "&limit=5"):
+            root = etree.fromstring(client.get(f"/v1/feed.atom?section=economy{limit}").data)
+            links = {x.get("rel"): x.get("href") for x in root.findall(f"{ATOM}link")}
+            assert f"issue={WEEKS[4]}" in links["prev-archive"]
+        assert calls == [("week", {})]
+        for limit in ("", "&limit=5"):
+            root = etree.fromstring(client.get(f"/v1/feed.atom?section=economy&issue={WEEKS[4]}{limit}").data)
+            links = {x.get("rel"): x.get("href") for x in root.findall(f"{ATOM}link")}
+            assert f"issue={WEEKS[3]}" in links["prev-archive"] and "issue=" not in links["next-archive"]
+        assert calls[1:] == [("holds",), ("week", {"before": WEEKS[4]}), ("week", {"after": WEEKS[4]})]

@@ -51,20 +51,34 @@ def _archive_links(session, ctx) -> tuple[dict, bool]:
     if args.get("cursor") or args.get("page"):
         return {}, False
     filters = {k: v for k, v in article_filters(args).items() if k != "issue"}
-    # The weeks with a matching public article, once per generation and filter set.
-    weeks = per_generation(
-        ctx, "weeks", lambda: [w.isoformat() for w in queries.archive_weeks(session, now, filters)], filters=filters
-    )
     issue = args.get("issue")
-    if not issue:
+    if not issue:  # the newest week with a matching public article, once per generation and filter set
+
+        def newest() -> list:
+            week = queries.archive_week(session, now, filters)
+            return [week.isoformat()] if week else []
+
+        weeks = per_generation(ctx, "weeks", newest, filters=filters)
         return ({"prev-archive": ctx.url(issue=weeks[-1])} if weeks else {}), False
-    if len(issue) != 1 or issue[0].isoformat() not in weeks:
+    if len(issue) != 1:
         return {}, False
-    at = weeks.index(issue[0].isoformat())
+    week = issue[0]
+
+    def neighbours() -> list:  # [] when the week holds no matching public article, else its neighbour weeks
+        if not queries.holds_public_article(session, now, filters, week):
+            return []
+        before = queries.archive_week(session, now, filters, before=week)
+        after = queries.archive_week(session, now, filters, after=week)
+        return [before and before.isoformat(), after and after.isoformat()]
+
+    found = per_generation(ctx, "archive", neighbours, filters=filters, issue=week.isoformat())
+    if not found:
+        return {}, False
+    before, after = found
     current = ctx.url(issue=None)
-    links = {"current": current, "next-archive": ctx.url(issue=weeks[at + 1]) if at + 1 < len(weeks) else current}
-    if at > 0:
-        links["prev-archive"] = ctx.url(issue=weeks[at - 1])
+    links = {"current": current, "next-archive": ctx.url(issue=after) if after else current}
+    if before:
+        links["prev-archive"] = ctx.url(issue=before)
     return links, True
 
 

@@ -682,9 +682,43 @@ def term_in_use(session: Session, column, slug: str, now: dt.datetime) -> bool:
     return bool(session.scalar(select(in_use(column, slug, now))))
 
 
-def archive_weeks(session: Session, now: dt.datetime, filters: dict) -> list[dt.date]:
-    """The start days of the issues holding a public article that matches `filters`, oldest first."""
-    return list(session.scalars(select(Issue.start).where(has_public_article(now, filters)).order_by(Issue.start)))
+def archive_week(session: Session, now: dt.datetime, filters: dict, *, before=None, after=None) -> dt.date | None:
+    """The issue week nearest to a day holding a public article that matches `filters` (but `issue`): the newest
+    one before `before`, the oldest one after `after`, or with neither the newest of all; None when there is none.
+
+    With filters the per-generation counts hold, the nearest week of each public combination (one index lookup
+    each) and the nearest of those: its cost does not grow with the archive's weeks, however sparse the matches.
+    Otherwise the issues are walked from that day on and the first that holds a match (one EXISTS seek each) is it.
+    """
+    newest = after is None
+    values = {k: v for k, v in _filter_values(filters).items() if k != "issue"}
+    if filters.get("q") is None and set(values) <= COUNTED:
+        c, total = ArticleCount, ArticleTotal
+        weeks = [_FILTERS[k](c, v) for k, v in values.items() if k in ("from_", "to")]
+        if before is not None:
+            weeks.append(c.issue_start < before)
+        if after is not None:
+            weeks.append(c.issue_start > after)
+        order = (c.combo.desc(), c.issue_start.desc()) if newest else (c.combo.asc(), c.issue_start.asc())
+        nearest = select(c.issue_start).where(c.combo == total.combo, *weeks).order_by(*order).limit(1)
+        conditions = [_FILTERS[k](total, v) for k, v in values.items() if k not in ("from_", "to")]
+        edge = func.max if newest else func.min
+        return session.scalar(select(edge(nearest.scalar_subquery())).where(is_public(now, total), *conditions))
+    stmt = select(Issue.start).where(has_public_article(now, {k: v for k, v in filters.items() if k != "issue"}))
+    if before is not None:
+        stmt = stmt.where(Issue.start < before)
+    if after is not None:
+        stmt = stmt.where(Issue.start > after)
+    return session.scalar(stmt.order_by(Issue.start.desc() if newest else Issue.start.asc()).limit(1))
+
+
+def holds_public_article(session: Session, now: dt.datetime, filters: dict, week: dt.date) -> bool:
+    """The issue week `week` holds a public article that matches `filters` (but `issue`)."""
+    values = {k: v for k, v in _filter_values(filters).items() if k != "issue"}
+    if filters.get("q") is None and set(values) <= COUNTED:
+        return bool(session.scalar(_counted_total(now, {**values, "issue": [week]})))
+    in_week = select(Issue.start).where(Issue.start == week, has_public_article(now, {**filters, "issue": [week]}))
+    return session.scalar(in_week.exists().select()) or False
 
 
 # --------------------------------------------------------------------------- media
