@@ -37,6 +37,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -1144,27 +1145,46 @@ def table(run: dict) -> str:
     return "\n".join(lines)
 
 
+def median_reference(run: dict) -> float | None:
+    """The median of a run's reference figures (the first one and each scenario's adjacent one): a steadier scale
+    than any one 3-second reference, against which a scenario's req/s is also shown (`by_median`)."""
+    refs = [r["adjacent_reference_rps"] for r in run["rows"] if r.get("adjacent_reference_rps")]
+    return statistics.median(refs) if refs else None
+
+
+def by_median(row: dict, median: float | None) -> float | None:
+    """A row's requests/s over its run's median reference (None when either is unknown)."""
+    return row["rps"] / median if median and row.get("rps") else None
+
+
 def side_by_side(runs: dict) -> str:
-    """Every scenario on every backend: requests/s and ratio to its own adjacent reference; the last column is
-    PostgreSQL's cost per request relative to SQLite's (each normalised by its own reference)."""
+    """Every scenario on every backend: requests/s and ratio to its own adjacent reference; then PostgreSQL's cost
+    per request relative to SQLite's, each normalised by its own adjacent reference, and again by each run's
+    median reference (the references of one run spread over up to 3x on a shared machine)."""
     names = list(runs)
-    lines = ["| scenario | " + " | ".join(f"{b} req/s (ratio)" for b in names) + " | postgresql / sqlite cost |",
-             "| --- | " + " | ".join("---:" for _ in names) + " | ---: |"]  # fmt: skip
+    medians = {b: median_reference(run) for b, run in runs.items()}
+    lines = ["| scenario | " + " | ".join(f"{b} req/s (ratio)" for b in names)
+             + " | postgresql / sqlite cost | by median references |",
+             "| --- | " + " | ".join("---:" for _ in names) + " | ---: | ---: |"]  # fmt: skip
     keyed = {b: {(r["key"], r["mode"]): r for r in run["rows"]} for b, run in runs.items()}
     for key in keyed[names[0]]:
-        cells, ratios = [], {}
+        cells, ratios, steady = [], {}, {}
         for b in names:
             r = keyed[b].get(key)
             if r is None:
                 cells.append("—")
                 continue
-            ratios[b] = r["ratio"]
+            ratios[b], steady[b] = r["ratio"], by_median(r, medians[b])
             cells.append(f"{r['rps']:.{0 if r['rps'] >= 10 else 1}f} ({r['ratio']:.3f}×)")
         cost = (ratios["sqlite"] / ratios["postgresql"] if ratios.get("sqlite") and ratios.get("postgresql")
                 else None)  # fmt: skip
+        median_cost = (steady["sqlite"] / steady["postgresql"] if steady.get("sqlite") and steady.get("postgresql")
+                       else None)  # fmt: skip
         scenario = keyed[names[0]][key]["scenario"]
-        lines.append(f"| {scenario} | " + " | ".join(cells) + f" | {'—' if cost is None else f'{cost:.2f}×'} |")
-    return "\n".join(lines)
+        lines.append(f"| {scenario} | " + " | ".join(cells) + f" | {'—' if cost is None else f'{cost:.2f}×'} | "
+                     + ("—" if median_cost is None else f"{median_cost:.2f}×") + " |")  # fmt: skip
+    refs = ", ".join(f"{b} {medians[b]:.0f}" for b in names if medians[b])
+    return "\n".join([*lines, "", f"median reference req/s: {refs}" if refs else ""]).rstrip()
 
 
 #: The scale target: every cold scenario at 1 000 000 articles within this multiple of its cost at 1 000.
@@ -1173,19 +1193,25 @@ GROWTH_LIMIT = 3.0
 
 def growth(by_size: dict) -> str:
     """Each cold scenario's cost per request at every size of one backend relative to its cost at the smallest size
-    (each normalised by its own adjacent reference: cost = smallest size's ratio / this size's ratio). The target
-    (GROWTH_LIMIT) is judged at 1 000 000 against 1 000."""
+    (each normalised by its own adjacent reference: cost = smallest size's ratio / this size's ratio), then the same
+    by each run's median reference. The target (GROWTH_LIMIT) is judged at 1 000 000 against 1 000, by the
+    adjacent references."""
     sizes = sorted(by_size)
     base_size = sizes[0]
     base = {r["key"]: r for r in by_size[base_size]["rows"] if r["mode"] == "cold"}
+    medians = {s: median_reference(by_size[s]) for s in sizes}
     label = [f"{s:,}".replace(",", " ") for s in sizes]
     lines = ["| scenario, cold | " + " | ".join(f"ratio at {x}" for x in label) + " | "
-             + " | ".join(f"cost at {x} / at {label[0]}" for x in label[1:]) + " | target |",
-             "| --- | " + " | ".join("---:" for _ in sizes) + " | " + " | ".join("---:" for _ in sizes[1:]) + " | --- |"]  # fmt: skip
+             + " | ".join(f"cost at {x} / at {label[0]}" for x in label[1:]) + " | "
+             + " | ".join(f"by median references, {x}" for x in label[1:]) + " | target |",
+             "| --- | " + " | ".join("---:" for _ in sizes) + " | "
+             + " | ".join("---:" for _ in sizes[1:] * 2) + " | --- |"]  # fmt: skip
     for key, first in base.items():
         rows = [next((r for r in by_size[s]["rows"] if r["key"] == key and r["mode"] == "cold"), None) for s in sizes]
         ratios = [r["ratio"] if r else None for r in rows]
         costs = [first["ratio"] / x if x and first["ratio"] else None for x in ratios[1:]]
+        steady = [by_median(r, medians[s]) if r else None for r, s in zip(rows, sizes, strict=True)]
+        steady_costs = [steady[0] / x if x and steady[0] else None for x in steady[1:]]
         cost = dict(zip(sizes[1:], costs, strict=True)).get(1_000_000) if base_size <= 1000 else None
         verdict = (
             "—"
@@ -1193,7 +1219,7 @@ def growth(by_size: dict) -> str:
             else f"≤ {GROWTH_LIMIT:g}× at 1 000 000: " + ("met" if cost <= GROWTH_LIMIT else "not met")
         )
         cells = [f"{x:.3f}×" if x is not None else "—" for x in ratios] + [
-            f"{c:.2f}×" if c is not None else "—" for c in costs
+            f"{c:.2f}×" if c is not None else "—" for c in [*costs, *steady_costs]
         ]
         lines.append(f"| {first['scenario'].removesuffix(', cold')} | " + " | ".join(cells) + f" | {verdict} |")
     return "\n".join(lines)
