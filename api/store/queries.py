@@ -134,21 +134,27 @@ def article_total(session: Session, now: dt.datetime, filters: dict) -> Total:
     """How many public articles match `filters`, without counting the articles: a sum over the per-generation
     counts (exact, at any clock time: the visibility rule reads their embargo ends) when every filter is one they
     hold, else the matching articles counted up to COUNT_BOUND (past it, estimated)."""
-    values = _filter_values(filters)
-    if filters.get("q") is None and set(values) <= COUNTED:
+    values = _counted(filters)
+    if values is not None:
         return Total(int(session.scalar(_counted_total(now, values)) or 0))
     stmt, params, _ = article_list(now, filters)
     return bounded_total(session, stmt.with_only_columns(Article.id), params, COUNT_BOUND)
+
+
+def _counted(filters: dict) -> dict | None:
+    """The values of `filters` (as _filter_values gives them) when the per-generation counts answer every one of
+    them (no `q`, none outside COUNTED), else None."""
+    values = _filter_values(filters)
+    return values if filters.get("q") is None and set(values) <= COUNTED else None
 
 
 def _counted_total(now: dt.datetime, values: dict) -> Select:
     """The sum of the per-generation counts (api/store/counts.py) matching counted filter `values`.
 
     Listed weeks (`issue`): the weekly rows of those weeks, looked up per public combination. Otherwise one row
-    per public combination of section,
-    trend tag and language: its whole count without a date filter, else its running count at the last week on or
-    before `to` (or its dated count) less that at the last week before `from_`; so the rows read do not grow with
-    the archive's weeks."""
+    per public combination of section, trend tag and language: its whole count without a date filter, else its
+    running count at the last week on or before `to` (or its dated count) less that at the last week before
+    `from_`; so the rows read do not grow with the archive's weeks."""
     total = ArticleTotal
     conditions = [_FILTERS[k](total, v) for k, v in values.items() if k not in ("issue", "from_", "to")]
     if "issue" in values:  # the weekly rows of the public combinations in those weeks (and the date range)
@@ -691,8 +697,9 @@ def archive_week(session: Session, now: dt.datetime, filters: dict, *, before=No
     Otherwise the issues are walked from that day on and the first that holds a match (one EXISTS seek each) is it.
     """
     newest = after is None
-    values = {k: v for k, v in _filter_values(filters).items() if k != "issue"}
-    if filters.get("q") is None and set(values) <= COUNTED:
+    filters = {k: v for k, v in filters.items() if k != "issue"}
+    values = _counted(filters)
+    if values is not None:
         c, total = ArticleCount, ArticleTotal
         weeks = [_FILTERS[k](c, v) for k, v in values.items() if k in ("from_", "to")]
         if before is not None:
@@ -704,7 +711,7 @@ def archive_week(session: Session, now: dt.datetime, filters: dict, *, before=No
         conditions = [_FILTERS[k](total, v) for k, v in values.items() if k not in ("from_", "to")]
         edge = func.max if newest else func.min
         return session.scalar(select(edge(nearest.scalar_subquery())).where(is_public(now, total), *conditions))
-    stmt = select(Issue.start).where(has_public_article(now, {k: v for k, v in filters.items() if k != "issue"}))
+    stmt = select(Issue.start).where(has_public_article(now, filters))
     if before is not None:
         stmt = stmt.where(Issue.start < before)
     if after is not None:
@@ -714,10 +721,11 @@ def archive_week(session: Session, now: dt.datetime, filters: dict, *, before=No
 
 def holds_public_article(session: Session, now: dt.datetime, filters: dict, week: dt.date) -> bool:
     """The issue week `week` holds a public article that matches `filters` (but `issue`)."""
-    values = {k: v for k, v in _filter_values(filters).items() if k != "issue"}
-    if filters.get("q") is None and set(values) <= COUNTED:
-        return bool(session.scalar(_counted_total(now, {**values, "issue": [week]})))
-    in_week = select(Issue.start).where(Issue.start == week, has_public_article(now, {**filters, "issue": [week]}))
+    filters = {**filters, "issue": [week]}
+    values = _counted(filters)
+    if values is not None:
+        return bool(session.scalar(_counted_total(now, values)))
+    in_week = select(Issue.start).where(Issue.start == week, has_public_article(now, filters))
     return session.scalar(in_week.exists().select()) or False
 
 
