@@ -228,13 +228,13 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
     return _search(stmt, filters.get("q"))
 
 
-def relevance_order(dialect: str, stmt: Select, q: str) -> tuple[Order, object]:
+def relevance_order(dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX) -> tuple[Order, object]:
     """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
     subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored).
 
     Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
     search.CANDIDATES deep."""
-    hits = search.top_candidates(dialect, stmt, search.tokens(q))
+    hits = search.top_candidates(dialect, stmt, search.tokens(q), index)
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
@@ -255,17 +255,16 @@ def ranked_article_list(
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
     dialect = session.get_bind().dialect.name
     words = search.tokens(filters["q"])
-    order, hits = relevance_order(dialect, stmt, filters["q"])
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
-    found = None
-    if dialect != "sqlite":  # the window of the candidates is found by counting them: the total comes with it
-        found, params["_search_from"] = (memo or (lambda compute: compute()))(
-            lambda: search.recent_matches(session, stmt, params, words)
-        )
+    # how many match and where the candidates are (PostgreSQL: the recency window; SQLite: the index to score them
+    # in), found by counting them: the total comes with it
+    found, params["_search_from"], index = (memo or (lambda compute: compute()))(
+        lambda: search.recent_matches(session, stmt, params, words)
+    )
+    order, hits = relevance_order(dialect, stmt, filters["q"], index)
 
     def total() -> Total:
-        n = found if found is not None else search.recent_matches(session, stmt, params, words)[0]
-        return Total(search.SCORED, True) if n > search.SCORED else Total(n)
+        return Total(search.SCORED, True) if found > search.SCORED else Total(found)
 
     ranked = stmt.join(hits, and_(hits.c.id == Article.id, hits.c.nth <= bindparam("_scored", type_=Integer)))
     return ranked, params, order, total

@@ -10,8 +10,9 @@ order of public hits slightly) but never match a query result, a count or a snip
 
 SQLite: an FTS5 table `article_fts` (its own copy of the text; tokenizer `porter unicode61 remove_diacritics 2`,
 so English words are stemmed and every script, Cyrillic included, is case- and accent-folded), ranked by
-bm25 with title ×10, lead ×4, body ×1. PostgreSQL: a table `article_search` holding a weighted tsvector
-(title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
+bm25 with title ×10, lead ×4, body ×1; past 16 384 published articles also contentless FTS5 tables of the newest
+ones (`TIERS`), on which a search past SCORED matches scores its candidates. PostgreSQL: a table `article_search`
+holding a weighted tsvector (title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
 Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the nearest), with a
 GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest SCORED matches
 (`top_candidates`): exact at or below it, the best of the newest past it (docs/performance.md#search-cost).
@@ -42,6 +43,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -84,6 +86,7 @@ def build_index(conn: Connection) -> None:
             + " FROM article WHERE status = 'published'"
         )
         conn.exec_driver_sql("INSERT INTO article_fts (article_fts) VALUES ('optimize')")
+        _build_tiers(conn)
         return
     search, article = _qualified(conn, "article_search"), _qualified(conn, "article")
     conn.exec_driver_sql(
@@ -102,6 +105,30 @@ def build_index(conn: Connection) -> None:
     conn.exec_driver_sql(f"ANALYZE {search}")  # the planner weighs a word's matches by these statistics
 
 
+def _build_tiers(conn: Connection) -> None:
+    """SQLite: index the newest TIERS[i] published articles again, each set in a contentless FTS5 table of its own
+    (`content=''`: the index and its statistics, no copy of the text), listed in TIER_TABLE with the least recency
+    key (rowid) each holds. Only sizes below the number of published articles get a table."""
+    conn.exec_driver_sql(
+        f"CREATE TABLE {TIER_TABLE} (name TEXT PRIMARY KEY, size INTEGER NOT NULL, least INTEGER NOT NULL)"
+    )
+    indexed = conn.exec_driver_sql("SELECT count(*) FROM article WHERE status = 'published'").scalar()
+    for size in sorted(TIERS):
+        if indexed <= size:
+            break
+        name = f"article_fts_{size}"
+        conn.exec_driver_sql(
+            f"CREATE VIRTUAL TABLE {name} USING fts5(title, lead, body, content = '', "
+            "tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
+        newest = f"SELECT rowid, title, lead, body FROM article_fts ORDER BY rowid DESC LIMIT {int(size)}"
+        conn.exec_driver_sql(f"INSERT INTO {name} (rowid, title, lead, body) {newest}")
+        conn.exec_driver_sql(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
+        conn.exec_driver_sql(
+            f"INSERT INTO {TIER_TABLE} (name, size, least) SELECT '{name}', {int(size)}, min(rowid) FROM ({newest})"
+        )
+
+
 #: How many of a search's best hits are ranked and served: pages reach this deep.
 CANDIDATES = 1000
 #: How many matches a relevance search scores at most: the newest SCORED public matches of its words and filters
@@ -111,8 +138,16 @@ SCORED = 1000
 #: SQLite: an indexed article's FTS5 rowid is its publication second × KEY_IDS + its id (ids follow slug order), so
 #: FTS5 walks matches newest first (`ORDER BY rowid DESC`, consumed by the virtual table, stops at the LIMIT).
 KEY_IDS = 1 << 24
-_FTS = table("article_fts", column("rowid", Integer))
-BM25 = "bm25(article_fts, 10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1 (lower is better)
+#: SQLite: the sizes of the recent tiers, contentless FTS5 indexes of the newest published articles (by recency key).
+#: A search past SCORED matches scores its candidates with bm25 on the smallest tier holding all of them: FTS5
+#: computes a word's inverse document frequency by walking its posting list in the index it runs on, so a common
+#: word then costs at most a tier's entries, not the archive's. The trade-off: past SCORED, the scores' document
+#: frequencies and length normalisation are the tier's (the newest tens of thousands of articles), not the whole
+#: archive's; at or below SCORED the full index scores every match, exactly (docs/performance.md#search-cost).
+TIERS = (16384, 131072)
+TIER_TABLE = "article_fts_tier"  # name, size, least rowid of each recent tier (SQLite)
+FULL_INDEX = "article_fts"
+_INDEX_NAME = re.compile(r"article_fts(_[0-9]+)?")
 _PG_MATCH = (  # one parenthesised condition: it is ANDed with the visibility rule and the filters
     "((article_search.config = 'english'::regconfig AND article_search.document @@ plainto_tsquery('english', :fts_q))"
     " OR (article_search.config = 'russian'::regconfig AND article_search.document @@ plainto_tsquery('russian', :fts_q)))"
@@ -127,19 +162,32 @@ def _sqlite_key(name: str) -> str:
     return f"CAST(strftime('%s', {name}.published_at) AS INTEGER) * {KEY_IDS} + {name}.id"
 
 
-def _fts_article_id():
-    return _FTS.c.rowid.op("&")(KEY_IDS - 1)
+def _fts(index: str):
+    """The FTS5 table `index` (the full index or a recent tier) as a selectable of its rowid."""
+    if not _INDEX_NAME.fullmatch(index):
+        raise ValueError(f"not a search index: {index!r}")
+    return table(index, column("rowid", Integer))
 
 
-def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns, since=None) -> Select:
+def _bm25(index: str) -> str:
+    return f"bm25({index}, 10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1 (lower is better)
+
+
+BM25 = _bm25(FULL_INDEX)
+
+
+def _recent_matches(
+    dialect: str, stmt: Select, words: list[str], *columns, since=None, index: str = FULL_INDEX
+) -> Select:
     """The articles of `stmt` matching every word, newest first (the recency key as `recency`), at most the bound
-    parameter `_candidates` of them; on PostgreSQL only those of recency (seq) from `since` (by default the
-    parameter `_search_from`)."""
+    parameter `_candidates` of them; on SQLite in the FTS5 table `index`; on PostgreSQL only those of recency
+    (seq) from `since` (by default the parameter `_search_from`)."""
     found = stmt.with_only_columns(Article.id)
     if dialect == "sqlite":
-        match = text("article_fts MATCH :fts_q").bindparams(fts_q=fts5_query(words))
-        recency = _FTS.c.rowid
-        found = found.join_from(Article, _FTS, Article.id == _fts_article_id()).where(match)
+        fts = _fts(index)
+        match = text(f"{index} MATCH :fts_q").bindparams(fts_q=fts5_query(words))
+        recency = fts.c.rowid
+        found = found.join_from(Article, fts, Article.id == fts.c.rowid.op("&")(KEY_IDS - 1)).where(match)
     else:
         recency = _DOCUMENTS.c.seq
         found = found.join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id).where(
@@ -155,7 +203,7 @@ def _recent_matches(dialect: str, stmt: Select, words: list[str], *columns, sinc
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
-def top_candidates(dialect: str, stmt: Select, words: list[str]):
+def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX):
     """A subquery (id, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table whose
     conditions say which articles may be found: the public ones under the request's filters) that match every
     word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
@@ -163,14 +211,16 @@ def top_candidates(dialect: str, stmt: Select, words: list[str]):
 
     Only the candidates are scored, and finding them costs what they cost, not what all the hits do:
     SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
-    pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1).
+    pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1) in `index`, the full index or the
+    recent tier that `recent_matches` found to hold every candidate (the same candidates, walked in a smaller
+    index: the scores' statistics are the tier's).
     PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` that
     `recent_matches` found to hold the candidates (a btree range on seq), sorted by seq, then scored with
     ts_rank. Below the bound both are every match, so the ranking is the exact full ranking.
     """
     if dialect == "sqlite":
-        score = literal_column(f"-{BM25}", Float).label("rank")
-        recent = _recent_matches(dialect, stmt, words, score)
+        score = literal_column(f"-{_bm25(index)}", Float).label("rank")
+        recent = _recent_matches(dialect, stmt, words, score, index=index)
         recent = recent.subquery("search_recent")
         rank = recent.c.rank
     else:
@@ -182,10 +232,11 @@ def top_candidates(dialect: str, stmt: Select, words: list[str]):
     return select(recent.c.id, rank.label("rank"), nth.label("nth")).subquery("search_hits")
 
 
-def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
+def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int, str]:
     """How many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED: there are
-    more), and the `_search_from` of top_candidates: on PostgreSQL the least recency (seq) of the newest
-    SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); 0 on SQLite (unused).
+    more), the `_search_from` of top_candidates and its `index`: on PostgreSQL the least recency (seq) of the
+    newest SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); on SQLite 0 (unused) and
+    the smallest recent tier holding the newest SCORED + 1 when more than SCORED match, else the full index.
 
     SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
     PostgreSQL counts the matches among the newest 4 × (SCORED + 1) seq values: a common word is settled there,
@@ -196,7 +247,8 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     values = {**params, "_candidates": SCORED + 1}
     if dialect == "sqlite":
         recent = _recent_matches(dialect, stmt, words).subquery()
-        return session.scalar(select(func.count()).select_from(recent), values), 0
+        n, least = session.execute(select(func.count(), func.min(recent.c.recency)), values).one()
+        return n, 0, tier_holding(session, least) if n > SCORED else FULL_INDEX
     # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
     start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
     recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
@@ -204,20 +256,32 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     width = 4 * (SCORED + 1)
     n, least, begins = session.execute(probe, {**values, "_width": width}).one()
     if n > SCORED:  # a common word: settled in the first window
-        return n, least
+        return n, least, FULL_INDEX
     if begins is None or begins <= 0:
-        return n, 0
+        return n, 0, FULL_INDEX
     # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
     # stopping there); a rare word is settled here, at what its hits cost
     every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
     n = session.scalar(select(func.count()).select_from(every), values)
     if n <= SCORED:
-        return n, 0
+        return n, 0, FULL_INDEX
     while True:  # a word between: wider windows, until one holds SCORED + 1 or covers the index
         width *= 4
         n, least, begins = session.execute(probe, {**values, "_width": width}).one()
         if n > SCORED or begins <= 0:
-            return n, least if n > SCORED else 0
+            return n, least if n > SCORED else 0, FULL_INDEX
+
+
+def tier_holding(session, least: int) -> str:
+    """SQLite: the smallest recent tier holding every indexed article of recency key (rowid) ≥ `least`, or the full
+    index (also for a store built before the tiers)."""
+    try:
+        name = session.execute(
+            text(f"SELECT name FROM {TIER_TABLE} WHERE least <= :least ORDER BY size LIMIT 1"), {"least": least}
+        ).scalar()
+    except OperationalError:  # no tier table: a store of older code
+        return FULL_INDEX
+    return name if name and _INDEX_NAME.fullmatch(name) else FULL_INDEX
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:
