@@ -8,11 +8,14 @@ is the full index's, exactly; a store without tiers searches its full index."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sqlite3
+import uuid
 
 import pytest
 
+from api.extensions import cache
 from api.ingest.loader import load_archive
 from api.store import search
 from tests.conftest import make_app, walk
@@ -117,7 +120,7 @@ def _oracle(path, public: set[str], q: str, scored: int, lang: str | None) -> tu
 def test_past_scored_the_candidates_are_ranked_in_the_smallest_tier_holding_them(tiered, monkeypatch, lang):
     app, path, public = tiered
     extra = f"&lang={lang}" if lang else ""
-    used, differs = set(), False
+    used, differs, between = set(), False, False
     words = _common_words(path, 80, lang)
     # one word: a tier changes its scores' IDF by a common factor, so only the length normalisation can reorder;
     # two words of middling frequency weigh each other by their IDFs, which the tier's statistics change
@@ -130,21 +133,25 @@ def test_past_scored_the_candidates_are_ranked_in_the_smallest_tier_holding_them
             assert [a["slug"] for a in _walk_fresh(app, q, extra)] == expected, (q, scored, index)
             _, full = _oracle_in(path, public, q, scored, lang, "article_fts")
             differs |= index != "article_fts" and full != expected
+            if index == "article_fts_40":  # the larger tier holds them too, and ranks them otherwise at times
+                between |= _oracle_in(path, public, q, scored, lang, "article_fts_120")[1] != expected
     _forget(app)
     assert used == {"article_fts_40", "article_fts_120", "article_fts"}, used  # every choice was exercised
+    assert between or lang is not None, "no case tells the smallest tier's order from the larger one's"
     assert differs or lang is not None, (
         "no case tells a tier's scores from the full index's: the test would not see the wrong index"
     )
 
 
-def _oracle_in(path, public, q, scored, lang, index):
-    """The same candidates ranked in `index` (to tell that the tier's scores differ from the full index's)."""
+def _oracle_in(path, public, q, scored, lang, index, since: str | None = None):
+    """The newest `scored` public matches (of `lang`, published from `since`) ranked in `index` (to tell that the
+    tier's scores differ from the full index's)."""
     db = _db(path)
     fts_q = search.fts5_query(search.tokens(q))
     rows = db.execute(
         "SELECT f.rowid, a.slug, a.lang FROM article_fts f JOIN article a ON a.id = (f.rowid & 16777215) "
-        "WHERE article_fts MATCH ? ORDER BY f.rowid DESC",
-        (fts_q,),
+        "WHERE article_fts MATCH ? AND (? IS NULL OR a.published_at >= ?) ORDER BY f.rowid DESC",
+        (fts_q, since, since),
     ).fetchall()
     candidates = dict([(r, s) for r, s, la in rows if s in public and lang in (None, la)][:scored])
     scores = dict(db.execute(f"SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) FROM {index} WHERE {index} MATCH ?",
@@ -185,3 +192,81 @@ def test_a_store_without_tiers_searches_its_full_index(tiered, tmp_path, monkeyp
         assert [a["slug"] for a in response.get_json()["data"]] == expected
     finally:
         app.extensions["store"].dispose()
+
+
+def test_the_tier_boundary_is_inclusive_and_the_smallest_tier_wins(tiered):
+    app, path, _ = tiered
+    db = _db(path)
+    listed = db.execute("SELECT name, least FROM article_fts_tier ORDER BY size").fetchall()
+    db.close()
+    (small, small_least), (large, large_least) = listed
+    store = app.extensions["store"]
+    with store.session(store.current()) as session:
+        assert search.tier_holding(session, small_least) == small  # the tier's own least row is in it
+        assert search.tier_holding(session, small_least + 1) == small
+        assert search.tier_holding(session, small_least - 1) == large
+        assert search.tier_holding(session, large_least) == large
+        assert search.tier_holding(session, large_least - 1) == "article_fts"
+
+
+def test_at_or_below_scored_matches_within_a_tier_are_ranked_in_the_full_index(tiered, monkeypatch):
+    """A search whose few matches all lie in the newest tier (a `from` filter) still ranks in the full index, whose
+    order differs from the tier's for some of them: exact below the bound, wherever the matches are."""
+    app, path, public = tiered
+    db = _db(path)
+    least = db.execute("SELECT least FROM article_fts_tier ORDER BY size LIMIT 1").fetchone()[0]
+    since = db.execute("SELECT min(substr(published_at, 1, 10)) FROM article WHERE id IN "
+                       "(SELECT rowid & 16777215 FROM article_fts WHERE rowid >= ?)", (least,)).fetchone()[0]  # fmt: skip
+    db.close()
+    since = (dt.date.fromisoformat(since) + dt.timedelta(days=1)).isoformat()  # every match from it is in the tier
+    words = _common_words(path, 80)
+    told = 0
+    for q in [f"{words[i]} {words[i + 20]}" for i in range(30, 60, 3)]:
+        _, recent = _oracle_in(path, public, q, 10_000, None, "article_fts", since=since)
+        if len(recent) < 3:
+            continue
+        monkeypatch.setattr(search, "SCORED", len(recent))
+        _, in_tier = _oracle_in(path, public, q, len(recent), None, "article_fts_40", since=since)
+        assert [a["slug"] for a in _walk_fresh(app, q, f"&from={since}")] == recent, q
+        told += in_tier != recent
+    _forget(app)
+    assert told, "no case where the tier's order differs: the test would not see the wrong index"
+
+
+def test_a_memoised_tier_the_store_lacks_is_never_queried(tiered, tmp_path, monkeypatch):
+    """Two stores of the same content (the same generation and so the same memo keys), one built without tiers, on
+    one shared Redis: the tiered one memoises a tier for a search; the other serves the search from its full
+    index instead of querying a table it lacks."""
+    from tests.conftest import REDIS_ADDRESS, REDIS_URL, require_service
+
+    require_service("Redis", *REDIS_ADDRESS)
+    _, path, public = tiered
+    copy = tmp_path / "untiered.sqlite"
+    shutil.copy(path, copy)
+    db = sqlite3.connect(copy)
+    for (name,) in db.execute("SELECT name FROM article_fts_tier").fetchall():
+        db.execute(f"DROP TABLE {name}")
+    db.execute("DROP TABLE article_fts_tier")
+    db.commit()
+    db.close()
+    prefix = f"tiers-{uuid.uuid4().hex[:12]}:"
+    apps = [make_app({"DATABASE_URL": f"sqlite:///{p}", "DATABASE_SCHEMA": "bulletin", "CACHE_REDIS_URL": REDIS_URL,
+                      "CACHE_KEY_PREFIX": prefix}, HOT_CACHE_MAX_BYTES=0) for p in (path, copy)]  # fmt: skip
+    try:
+        tiered_app, untiered = apps
+        assert tiered_app.extensions["store"].current().id == untiered.extensions["store"].current().id
+        monkeypatch.setattr(search, "SCORED", 5)
+        q = _common_words(path, 1)[0]
+        index, in_tier = _oracle(path, public, q, 5, None)
+        assert index == "article_fts_40"
+        url = f"/v1/articles?q={q}&limit=5"
+        assert [a["slug"] for a in tiered_app.test_client().get(url).get_json()["data"]] == in_tier
+        response = untiered.test_client().get(url + "&fields=slug,title")  # a new response key, the same memo
+        assert response.status_code == 200, response.get_data(as_text=True)
+        _, full = _oracle_in(copy, public, q, 5, None, "article_fts")
+        assert [a["slug"] for a in response.get_json()["data"]] == full
+    finally:
+        for app in apps:
+            with app.app_context():
+                cache.clear()
+            app.extensions["store"].dispose()

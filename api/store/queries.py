@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -244,6 +246,30 @@ def relevance_order(dialect: str, stmt: Select, q: str, index: str = search.FULL
     return order, hits
 
 
+_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def search_indexes(session: Session) -> frozenset[str]:
+    """The search indexes of the store this session reads (SQLite: its FTS5 tables, the full index and the recent
+    tiers it was built with), read once per store engine. The memoised choice of a search's index is keyed by
+    content, and two stores of the same content may differ in their tiers (one built by older code): an index
+    this store lacks is never queried."""
+    engine = session.get_bind()
+    found = _INDEXES.get(engine)
+    if found is None:
+        if engine.dialect.name != "sqlite":
+            found = frozenset({search.FULL_INDEX})
+        else:
+            names = session.scalars(
+                text(
+                    "SELECT name FROM sqlite_master WHERE name GLOB 'article_fts*' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+                )
+            )
+            found = frozenset(names) | {search.FULL_INDEX}
+        _INDEXES[engine] = found
+    return found
+
+
 def ranked_article_list(
     session: Session, now: dt.datetime, filters: dict, with_body: bool, memo: Callable | None = None
 ) -> tuple[Select, dict, Order, Callable[[], Total]]:
@@ -261,6 +287,8 @@ def ranked_article_list(
     found, params["_search_from"], index = (memo or (lambda compute: compute()))(
         lambda: search.recent_matches(session, stmt, params, words)
     )
+    if index not in search_indexes(session):  # a value memoised from another store of the same content
+        index = search.FULL_INDEX
     order, hits = relevance_order(dialect, stmt, filters["q"], index)
 
     def total() -> Total:
