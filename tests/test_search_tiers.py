@@ -90,30 +90,40 @@ def test_a_store_smaller_than_a_tier_has_no_table_for_it(tmp_path, monkeypatch):
     db.close()
 
 
+def _public_matches(path, public, q, lang=None, since: str | None = None) -> list[tuple[int, str]]:
+    """(rowid, slug) of the public matches of `q` (of `lang`, published from `since`), newest first, from the full
+    index."""
+    db = _db(path)
+    rows = db.execute(
+        "SELECT f.rowid, a.slug, a.lang FROM article_fts f JOIN article a ON a.id = (f.rowid & 16777215) "
+        "WHERE article_fts MATCH ? AND (? IS NULL OR a.published_at >= ?) ORDER BY f.rowid DESC",
+        (search.fts5_query(search.tokens(q)), since, since),
+    ).fetchall()
+    db.close()
+    return [(rowid, slug) for rowid, slug, article_lang in rows if slug in public and lang in (None, article_lang)]
+
+
+def _ranked_in(path, q, candidates: list[tuple[int, str]], index: str) -> list[str]:
+    """The slugs of `candidates` ranked by -bm25 in `index`, then slug."""
+    db = _db(path)
+    scores = dict(db.execute(f"SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) FROM {index} WHERE {index} MATCH ?",
+                             (search.fts5_query(search.tokens(q)),)).fetchall())  # fmt: skip
+    db.close()
+    return [slug for _, slug in sorted((-scores[rowid], slug) for rowid, slug in candidates)]
+
+
 def _oracle(path, public: set[str], q: str, scored: int, lang: str | None) -> tuple[str, list[str]]:
     """The index a search scoring `scored` must rank in and the slugs it serves: the newest `scored` public
     matches (of `lang`), ranked by -bm25 in the smallest tier holding the newest scored + 1, else the full index
     (and the full index whenever at most `scored` match)."""
-    db = _db(path)
-    fts_q = search.fts5_query(search.tokens(q))
-    rows = db.execute(
-        "SELECT f.rowid, a.slug, a.lang FROM article_fts f JOIN article a ON a.id = (f.rowid & 16777215) "
-        "WHERE article_fts MATCH ? ORDER BY f.rowid DESC",
-        (fts_q,),
-    ).fetchall()
-    matches = [(rowid, slug) for rowid, slug, article_lang in rows if slug in public and lang in (None, article_lang)]
+    matches = _public_matches(path, public, q, lang)
     index = "article_fts"
     if len(matches) > scored:
         least = matches[scored][0]
-        for size in TIERS:
-            if _newest_rowids(db, size)[-1] <= least:
-                index = f"article_fts_{size}"
-                break
-    candidates = dict(matches[:scored])
-    scores = dict(db.execute(f"SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) FROM {index} WHERE {index} MATCH ?",
-                             (fts_q,)).fetchall())  # fmt: skip
-    db.close()
-    return index, [slug for _, slug in sorted(((-scores[r], s) for r, s in candidates.items()))]
+        db = _db(path)
+        index = next((f"article_fts_{n}" for n in TIERS if _newest_rowids(db, n)[-1] <= least), index)
+        db.close()
+    return index, _ranked_in(path, q, matches[:scored], index)
 
 
 @pytest.mark.parametrize("lang", [None, "en", "ru"])
@@ -146,18 +156,7 @@ def test_past_scored_the_candidates_are_ranked_in_the_smallest_tier_holding_them
 def _oracle_in(path, public, q, scored, lang, index, since: str | None = None):
     """The newest `scored` public matches (of `lang`, published from `since`) ranked in `index` (to tell that the
     tier's scores differ from the full index's)."""
-    db = _db(path)
-    fts_q = search.fts5_query(search.tokens(q))
-    rows = db.execute(
-        "SELECT f.rowid, a.slug, a.lang FROM article_fts f JOIN article a ON a.id = (f.rowid & 16777215) "
-        "WHERE article_fts MATCH ? AND (? IS NULL OR a.published_at >= ?) ORDER BY f.rowid DESC",
-        (fts_q, since, since),
-    ).fetchall()
-    candidates = dict([(r, s) for r, s, la in rows if s in public and lang in (None, la)][:scored])
-    scores = dict(db.execute(f"SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) FROM {index} WHERE {index} MATCH ?",
-                             (fts_q,)).fetchall())  # fmt: skip
-    db.close()
-    return index, [slug for _, slug in sorted(((-scores[r], s) for r, s in candidates.items()))]
+    return index, _ranked_in(path, q, _public_matches(path, public, q, lang, since)[:scored], index)
 
 
 def test_at_or_below_scored_the_full_index_ranks_every_match(tiered, monkeypatch):
@@ -215,8 +214,11 @@ def test_at_or_below_scored_matches_within_a_tier_are_ranked_in_the_full_index(t
     app, path, public = tiered
     db = _db(path)
     least = db.execute("SELECT least FROM article_fts_tier ORDER BY size LIMIT 1").fetchone()[0]
-    since = db.execute("SELECT min(substr(published_at, 1, 10)) FROM article WHERE id IN "
-                       "(SELECT rowid & 16777215 FROM article_fts WHERE rowid >= ?)", (least,)).fetchone()[0]  # fmt: skip
+    since = db.execute(
+        "SELECT min(substr(published_at, 1, 10)) FROM article WHERE id IN "
+        "(SELECT rowid & 16777215 FROM article_fts WHERE rowid >= ?)",
+        (least,),
+    ).fetchone()[0]
     db.close()
     since = (dt.date.fromisoformat(since) + dt.timedelta(days=1)).isoformat()  # every match from it is in the tier
     words = _common_words(path, 80)

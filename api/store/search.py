@@ -12,10 +12,11 @@ SQLite: an FTS5 table `article_fts` (its own copy of the text; tokenizer `porter
 so English words are stemmed and every script, Cyrillic included, is case- and accent-folded), ranked by
 bm25 with title ×10, lead ×4, body ×1; past 16 384 published articles also contentless FTS5 tables of the newest
 ones (`TIERS`), on which a search past SCORED matches scores its candidates. PostgreSQL: a table `article_search`
-holding a weighted tsvector (title A, lead B, body C) built with the `english` configuration for English articles and `russian` for
-Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the nearest), with a
-GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest SCORED matches
-(`top_candidates`): exact at or below it, the best of the newest past it (docs/performance.md#search-cost).
+holding a weighted tsvector (title A, lead B, body C) built with the `english` configuration for English articles
+and `russian` for Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the
+nearest), with a GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest
+SCORED matches (`top_candidates`): exact at or below it, the best of the newest past it
+(docs/performance.md#search-cost).
 
 User input is never query syntax: `tokens()` splits it into words (letters and digits; everything else is a
 separator), and each word is passed as a quoted FTS5 string or through plainto_tsquery, so quotes, AND/OR/NOT,
@@ -138,8 +139,8 @@ SCORED = 1000
 #: SQLite: an indexed article's FTS5 rowid is its publication second × KEY_IDS + its id (ids follow slug order), so
 #: FTS5 walks matches newest first (`ORDER BY rowid DESC`, consumed by the virtual table, stops at the LIMIT).
 KEY_IDS = 1 << 24
-#: SQLite: the sizes of the recent tiers, contentless FTS5 indexes of the newest published articles (by recency key).
-#: A search past SCORED matches scores its candidates with bm25 on the smallest tier holding all of them: FTS5
+#: SQLite: the sizes of the recent tiers, contentless FTS5 indexes of the newest published articles (by recency
+#: key). A search past SCORED matches scores its candidates with bm25 on the smallest tier holding all of them: FTS5
 #: computes a word's inverse document frequency by walking its posting list in the index it runs on, so a common
 #: word then costs at most a tier's entries, not the archive's. The trade-off: past SCORED, the scores' document
 #: frequencies and length normalisation are the tier's (the newest tens of thousands of articles), not the whole
@@ -171,9 +172,6 @@ def _fts(index: str):
 
 def _bm25(index: str) -> str:
     return f"bm25({index}, 10.0, 4.0, 1.0)"  # title ×10, lead ×4, body ×1 (lower is better)
-
-
-BM25 = _bm25(FULL_INDEX)
 
 
 def _recent_matches(
