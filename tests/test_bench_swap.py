@@ -144,7 +144,7 @@ def test_lua_script_times_every_request(tmp_path):
 
     wrk = shutil.which("wrk")
     if wrk is None:
-        pytest.skip("wrk is not installed")
+        pytest.skip("wrk is not installed (make test installs Debian's wrk)")
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
