@@ -17,7 +17,7 @@ import pytest
 
 from api.extensions import cache
 from api.ingest.loader import load_archive
-from api.store import search
+from api.store import queries, search
 from tests.conftest import make_app, walk
 from tests.test_search_topk import _forget, _walk_fresh
 
@@ -201,11 +201,17 @@ def test_the_tier_boundary_is_inclusive_and_the_smallest_tier_wins(tiered):
     (small, small_least), (large, large_least) = listed
     store = app.extensions["store"]
     with store.session(store.current()) as session:
-        assert search.tier_holding(session, small_least) == small  # the tier's own least row is in it
-        assert search.tier_holding(session, small_least + 1) == small
-        assert search.tier_holding(session, small_least - 1) == large
-        assert search.tier_holding(session, large_least) == large
-        assert search.tier_holding(session, large_least - 1) == "article_fts"
+        tiers = queries.search_tiers(session)
+    assert tiers == ((small, small_least), (large, large_least))
+    past = search.SCORED + 1
+    assert search.index_holding(tiers, past, small_least) == small  # the tier's own least row is in it
+    assert search.index_holding(tiers, past, small_least + 1) == small
+    assert search.index_holding(tiers, past, small_least - 1) == large
+    assert search.index_holding(tiers, past, large_least) == large
+    assert search.index_holding(tiers, past, large_least - 1) == "article_fts"
+    for found in (0, search.SCORED):  # at or below the bound: every match, scored exactly in the full index
+        assert search.index_holding(tiers, found, small_least) == "article_fts"
+    assert search.index_holding((), past, small_least) == "article_fts"  # a store built without tiers
 
 
 def test_at_or_below_scored_matches_within_a_tier_are_ranked_in_the_full_index(tiered, monkeypatch):
@@ -235,10 +241,10 @@ def test_at_or_below_scored_matches_within_a_tier_are_ranked_in_the_full_index(t
     assert told, "no case where the tier's order differs: the test would not see the wrong index"
 
 
-def test_a_memoised_tier_the_store_lacks_is_never_queried(tiered, tmp_path, monkeypatch):
+def test_a_search_memoised_by_a_tiered_store_is_served_by_one_without_tiers(tiered, tmp_path, monkeypatch):
     """Two stores of the same content (the same generation and so the same memo keys), one built without tiers, on
-    one shared Redis: the tiered one memoises a tier for a search; the other serves the search from its full
-    index instead of querying a table it lacks."""
+    one shared Redis: the tiered one memoises a search's matches and ranks them in a tier; the other, sharing the
+    memo, ranks them in its full index (each store chooses from its own indexes)."""
     from tests.conftest import REDIS_ADDRESS, REDIS_URL, require_service
 
     require_service("Redis", *REDIS_ADDRESS)

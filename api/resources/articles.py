@@ -71,7 +71,9 @@ def article_page(session, ctx, **fixed):
     if sort == "relevance" and words:
 
         def memo(compute):  # where a search's candidates are, and how many: once per generation and filter set
-            return per_generation(ctx, "search", compute, filters=jsonable_filters(filters), scored=search.SCORED)
+            return per_generation(
+                ctx, "search_matches", compute, filters=jsonable_filters(filters), scored=search.SCORED
+            )
 
         stmt, params, order, count = queries.ranked_article_list(session, now, filters, with_body, memo)
         prepared = None  # the hits subquery holds the words; its count is bounded by search.SCORED

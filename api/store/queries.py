@@ -21,7 +21,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     union_all,
 )
 from sqlalchemy.orm import Session, aliased, joinedload
@@ -246,27 +245,16 @@ def relevance_order(dialect: str, stmt: Select, q: str, index: str = search.FULL
     return order, hits
 
 
-_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TIERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def search_indexes(session: Session) -> frozenset[str]:
-    """The search indexes of the store this session reads (SQLite: its FTS5 tables, the full index and the recent
-    tiers it was built with), read once per store engine. The memoised choice of a search's index is keyed by
-    content, and two stores of the same content may differ in their tiers (one built by older code): an index
-    this store lacks is never queried."""
+def search_tiers(session: Session) -> tuple[tuple[str, int], ...]:
+    """The recent search tiers of the store this session reads (search.read_tiers), read once per engine: SQLite
+    opens an engine per generation, whose tiers never change; PostgreSQL has none."""
     engine = session.get_bind()
-    found = _INDEXES.get(engine)
+    found = _TIERS.get(engine)
     if found is None:
-        if engine.dialect.name != "sqlite":
-            found = frozenset({search.FULL_INDEX})
-        else:
-            names = session.scalars(
-                text(
-                    "SELECT name FROM sqlite_master WHERE name GLOB 'article_fts*' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
-                )
-            )
-            found = frozenset(names) | {search.FULL_INDEX}
-        _INDEXES[engine] = found
+        found = _TIERS[engine] = search.read_tiers(session.connection())
     return found
 
 
@@ -277,18 +265,16 @@ def ranked_article_list(
     them, joined to their search rank: (statement, its parameters, the relevance order, their total). Joining the
     candidates is the search filter itself. The total is exact up to search.SCORED; past it, it is SCORED,
     marked as estimated. `memo(compute)` may keep search.recent_matches (the web layer: once per generation,
-    embargo epoch and filter set)."""
+    embargo epoch and filter set); the index its candidates are scored in is this store's own choice."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
     dialect = session.get_bind().dialect.name
     words = search.tokens(filters["q"])
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
-    # how many match and where the candidates are (PostgreSQL: the recency window; SQLite: the index to score them
-    # in), found by counting them: the total comes with it
-    found, params["_search_from"], index = (memo or (lambda compute: compute()))(
-        lambda: search.recent_matches(session, stmt, params, words)
-    )
-    if index not in search_indexes(session):  # a value memoised from another store of the same content
-        index = search.FULL_INDEX
+    # how many match and the least recency key of the candidates, found by counting them (the total comes with it):
+    # on PostgreSQL the window of recency to rank in, on SQLite the smallest index holding them
+    found, least = (memo or (lambda compute: compute()))(lambda: search.recent_matches(session, stmt, params, words))
+    params["_search_from"] = search.search_from(found, least)
+    index = search.index_holding(search_tiers(session), found, least) if dialect == "sqlite" else search.FULL_INDEX
     order, hits = relevance_order(dialect, stmt, filters["q"], index)
 
     def total() -> Total:

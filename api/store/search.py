@@ -44,7 +44,6 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -210,10 +209,10 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
     Only the candidates are scored, and finding them costs what they cost, not what all the hits do:
     SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
     pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1) in `index`, the full index or the
-    recent tier that `recent_matches` found to hold every candidate (the same candidates, walked in a smaller
-    index: the scores' statistics are the tier's).
-    PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` that
-    `recent_matches` found to hold the candidates (a btree range on seq), sorted by seq, then scored with
+    recent tier holding every candidate (`index_holding`: the same candidates, walked in a smaller index; the
+    scores' statistics are the tier's).
+    PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` (`search_from`) that
+    holds the candidates (a btree range on seq), sorted by seq, then scored with
     ts_rank. Below the bound both are every match, so the ranking is the exact full ranking.
     """
     if dialect == "sqlite":
@@ -230,11 +229,12 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
     return select(recent.c.id, rank.label("rank"), nth.label("nth")).subquery("search_hits")
 
 
-def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int, str]:
-    """How many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED: there are
-    more), the `_search_from` of top_candidates and its `index`: on PostgreSQL the least recency (seq) of the
-    newest SCORED + 1 of them, or 0 when fewer match (then every match is a candidate); on SQLite 0 (unused) and
-    the smallest recent tier holding the newest SCORED + 1 when more than SCORED match, else the full index.
+def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
+    """(n, least): how many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED:
+    there are more), and, when more than SCORED match, the least recency key of the newest SCORED + 1 of them
+    (SQLite: the FTS5 rowid; PostgreSQL: seq), else 0 (every match is a candidate). Both are facts of the content,
+    the same on every store of one generation, so the web layer may share them; where the candidates are scored
+    follows from them: PostgreSQL's `_search_from` (`search_from`), SQLite's index (`index_holding`).
 
     SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
     PostgreSQL counts the matches among the newest 4 × (SCORED + 1) seq values: a common word is settled there,
@@ -246,7 +246,7 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     if dialect == "sqlite":
         recent = _recent_matches(dialect, stmt, words).subquery()
         n, least = session.execute(select(func.count(), func.min(recent.c.recency)), values).one()
-        return n, 0, tier_holding(session, least) if n > SCORED else FULL_INDEX
+        return n, least if n > SCORED else 0
     # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
     start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
     recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
@@ -254,32 +254,48 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     width = 4 * (SCORED + 1)
     n, least, begins = session.execute(probe, {**values, "_width": width}).one()
     if n > SCORED:  # a common word: settled in the first window
-        return n, least, FULL_INDEX
+        return n, least
     if begins is None or begins <= 0:
-        return n, 0, FULL_INDEX
+        return n, 0
     # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
     # stopping there); a rare word is settled here, at what its hits cost
     every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
     n = session.scalar(select(func.count()).select_from(every), values)
     if n <= SCORED:
-        return n, 0, FULL_INDEX
+        return n, 0
     while True:  # a word between: wider windows, until one holds SCORED + 1 or covers the index
         width *= 4
         n, least, begins = session.execute(probe, {**values, "_width": width}).one()
         if n > SCORED or begins <= 0:
-            return n, least if n > SCORED else 0, FULL_INDEX
+            return n, least if n > SCORED else 0
 
 
-def tier_holding(session, least: int) -> str:
-    """SQLite: the smallest recent tier holding every indexed article of recency key (rowid) ≥ `least`, or the full
-    index (also for a store built before the tiers)."""
-    try:
-        name = session.execute(
-            text(f"SELECT name FROM {TIER_TABLE} WHERE least <= :least ORDER BY size LIMIT 1"), {"least": least}
-        ).scalar()
-    except OperationalError:  # no tier table: a store of older code
-        return FULL_INDEX
-    return name if name and _INDEX_NAME.fullmatch(name) else FULL_INDEX
+def search_from(found: int, least: int) -> int:
+    """PostgreSQL: the `_search_from` of top_candidates, the least seq of the newest SCORED + 1 matches when more
+    than SCORED match, else 0 (every match)."""
+    return least if found > SCORED else 0
+
+
+def read_tiers(conn: Connection) -> tuple[tuple[str, int], ...]:
+    """SQLite: the store's recent tiers as (name, least recency key), smallest first; none on PostgreSQL or in a
+    store built before the tiers."""
+    if conn.dialect.name != "sqlite":
+        return ()
+    listed = text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name")
+    if conn.execute(listed, {"name": TIER_TABLE}).first() is None:
+        return ()
+    rows = conn.execute(text(f"SELECT name, least FROM {TIER_TABLE} ORDER BY size")).all()
+    return tuple((name, least) for name, least in rows if _INDEX_NAME.fullmatch(name))
+
+
+def index_holding(tiers: tuple[tuple[str, int], ...], found: int, least: int) -> str:
+    """SQLite: the index a search scores its candidates in: when more than SCORED match, the smallest of `tiers`
+    (read_tiers) holding every indexed article of recency key ≥ `least`; else, or when none does, the full index."""
+    if found > SCORED:
+        for name, tier_least in tiers:
+            if tier_least <= least:
+                return name
+    return FULL_INDEX
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:
