@@ -229,16 +229,19 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
     return _search(stmt, filters.get("q"))
 
 
-def relevance_order(dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX) -> tuple[Order, object]:
+def relevance_order(
+    dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX, windowed: bool = True
+) -> tuple[Order, object]:
     """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
-    subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored).
+    subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored, with their
+    slugs, so the order is settled among them before the page's articles are read).
 
     Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
     search.CANDIDATES deep."""
-    hits = search.top_candidates(dialect, stmt, search.tokens(q), index)
+    hits = search.top_candidates(dialect, stmt, search.tokens(q), index, windowed)
     order = Order(
         "relevance",
-        (Key("search_rank", hits.c.rank, True, float), Key("slug", Article.slug, False, str)),
+        (Key("search_rank", hits.c.rank, True, float), Key("slug", hits.c.slug, False, str)),
         positional=True,
         depth=search.CANDIDATES,
     )
@@ -275,7 +278,7 @@ def ranked_article_list(
     found, least = (memo or (lambda compute: compute()))(lambda: search.recent_matches(session, stmt, params, words))
     params["_search_from"] = search.search_from(found, least)
     index = search.index_holding(search_tiers(session), found, least) if dialect == "sqlite" else search.FULL_INDEX
-    order, hits = relevance_order(dialect, stmt, filters["q"], index)
+    order, hits = relevance_order(dialect, stmt, filters["q"], index, windowed=found > search.SCORED)
 
     def total() -> Total:
         return Total(search.SCORED, True) if found > search.SCORED else Total(found)

@@ -148,13 +148,25 @@ TIERS = (16384, 131072)
 TIER_TABLE = "article_fts_tier"  # name, size, least rowid of each recent tier (SQLite)
 FULL_INDEX = "article_fts"
 _INDEX_NAME = re.compile(r"article_fts(_[0-9]+)?")
-_PG_MATCH = (  # one parenthesised condition: it is ANDed with the visibility rule and the filters
-    "((article_search.config = 'english'::regconfig AND article_search.document @@ plainto_tsquery('english', :fts_q))"
-    " OR (article_search.config = 'russian'::regconfig AND article_search.document @@ plainto_tsquery('russian', :fts_q)))"
+_PG_MATCH = (  # one parenthesised condition on the documents `{t}`: ANDed with the visibility rule and the filters
+    "(({t}.config = 'english'::regconfig AND {t}.document @@ plainto_tsquery('english', :fts_q))"
+    " OR ({t}.config = 'russian'::regconfig AND {t}.document @@ plainto_tsquery('russian', :fts_q)))"
 )
 _DOCUMENTS = table(
     "article_search", column("article_id", Integer), column("seq", Integer), column("config"), column("document")
 )
+
+
+def _newest_documents():
+    """PostgreSQL: the documents of seq `_search_from` and newer, as the newest (max seq − `_search_from` + 1) rows
+    walked down the seq index. A LIMIT with an ORDER BY of the index is read that way by every plan, the generic
+    plan of a prepared statement included, which knows neither the words nor the window: given `seq >= $n` and
+    the words instead, it chose to AND the GIN index's bitmap of every match of a common word (51 096 at 100 000
+    articles, twice: once per configuration) with the seq range, twice the cost of reading the window."""
+    newest = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery()
+    window = newest - bindparam("_search_from", type_=Integer) + 1
+    documents = select(_DOCUMENTS.c.article_id, _DOCUMENTS.c.seq, _DOCUMENTS.c.config, _DOCUMENTS.c.document)
+    return documents.order_by(_DOCUMENTS.c.seq.desc()).limit(window).subquery("search_window")
 
 
 def _sqlite_key(name: str) -> str:
@@ -174,59 +186,65 @@ def _bm25(index: str) -> str:
 
 
 def _recent_matches(
-    dialect: str, stmt: Select, words: list[str], *columns, since=None, index: str = FULL_INDEX
+    dialect: str, stmt: Select, words: list[str], columns=lambda source: (), since=None, index: str = FULL_INDEX
 ) -> Select:
-    """The articles of `stmt` matching every word, newest first (the recency key as `recency`), at most the bound
-    parameter `_candidates` of them; on SQLite in the FTS5 table `index`; on PostgreSQL only those of recency
-    (seq) from `since` (by default the parameter `_search_from`)."""
+    """The articles of `stmt` matching every word, newest first (the recency key as `recency`, besides the
+    `columns(source)` of the index or documents they come from), at most the bound parameter `_candidates` of them;
+    on SQLite in the FTS5 table `index`; on PostgreSQL those of recency (seq) from `since`, by default from the
+    parameter `_search_from` (the window `recent_matches` found, read newest first)."""
     found = stmt.with_only_columns(Article.id)
     if dialect == "sqlite":
         fts = _fts(index)
         match = text(f"{index} MATCH :fts_q").bindparams(fts_q=fts5_query(words))
         recency = fts.c.rowid
         found = found.join_from(Article, fts, Article.id == fts.c.rowid.op("&")(KEY_IDS - 1)).where(match)
-    else:
-        recency = _DOCUMENTS.c.seq
-        found = found.join_from(Article, _DOCUMENTS, _DOCUMENTS.c.article_id == Article.id).where(
-            text(_PG_MATCH).bindparams(fts_q=" ".join(words)),
-            recency >= (bindparam("_search_from", type_=Integer) if since is None else since),
-        )
-    found = found.add_columns(recency.label("recency"), *columns)
-    if dialect != "sqlite":
+        found = found.add_columns(recency.label("recency"), *columns(fts))
+        return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
+    documents = _DOCUMENTS if since is not None else _newest_documents()
+    match = text(_PG_MATCH.format(t=documents.name)).bindparams(fts_q=" ".join(words))
+    found = found.join_from(Article, documents, documents.c.article_id == Article.id).where(match)
+    recency = documents.c.seq
+    found = found.add_columns(recency.label("recency"), *columns(documents))
+    if since is not None:
         # seq + 0: never the seq index's order. A prepared statement's generic plan does not know the words, and
         # walking that index backwards testing every document would cost the whole archive for a rare word; so the
-        # matches come from the GIN index (and the window's seq range), sorted (a top-N sort of the window's).
+        # matches come from the GIN index (and the seq range), sorted (a top-N sort).
+        found = found.where(recency >= since)
         recency = recency + 0
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
-def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX):
-    """A subquery (id, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table whose
-    conditions say which articles may be found: the public ones under the request's filters) that match every
-    word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
+def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX, windowed: bool = True):
+    """A subquery (id, slug, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table
+    whose conditions say which articles may be found: the public ones under the request's filters) that match
+    every word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
     nth ≤ SCORED; the extra one tells that there are more. The bound is the parameter `_candidates` (SCORED + 1).
+    The slug comes with them: a page's order (rank, slug) is the candidates' own.
 
     Only the candidates are scored, and finding them costs what they cost, not what all the hits do:
     SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
     pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1) in `index`, the full index or the
     recent tier holding every candidate (`index_holding`: the same candidates, walked in a smaller index; the
     scores' statistics are the tier's).
-    PostgreSQL: the GIN index matches within the window of recency `seq >= _search_from` (`search_from`) that
-    holds the candidates (a btree range on seq), sorted by seq, then scored with
-    ts_rank. Below the bound both are every match, so the ranking is the exact full ranking.
+    PostgreSQL, `windowed` (more than SCORED match): the newest documents from seq `_search_from` (`search_from`)
+    on, the window that holds the candidates, read down the seq index and tested; else every match, from the GIN
+    index, sorted by seq. Each is scored with ts_rank as it is found. Below the bound both are every match, so the
+    ranking is the exact full ranking.
     """
     if dialect == "sqlite":
-        score = literal_column(f"-{_bm25(index)}", Float).label("rank")
-        recent = _recent_matches(dialect, stmt, words, score, index=index)
-        recent = recent.subquery("search_recent")
-        rank = recent.c.rank
+        score = literal_column(f"-{_bm25(index)}", Float)
+        recent = _recent_matches(dialect, stmt, words, lambda fts: (score.label("rank"),), index=index)
     else:
-        recent = _recent_matches(dialect, stmt, words, _DOCUMENTS.c.config, _DOCUMENTS.c.document)
-        recent = recent.subquery("search_recent")
         query = bindparam("fts_pg_q", " ".join(words))
-        rank = cast(func.ts_rank(recent.c.document, func.plainto_tsquery(recent.c.config, query)), Float)
+
+        def score(documents):
+            rank = func.ts_rank(documents.c.document, func.plainto_tsquery(documents.c.config, query))
+            return (cast(rank, Float).label("rank"),)
+
+        recent = _recent_matches(dialect, stmt, words, score, since=None if windowed else literal(0))
+    recent = recent.add_columns(Article.slug).subquery("search_recent")
     nth = func.row_number().over(order_by=recent.c.recency.desc())
-    return select(recent.c.id, rank.label("rank"), nth.label("nth")).subquery("search_hits")
+    return select(recent.c.id, recent.c.slug, recent.c.rank, nth.label("nth")).subquery("search_hits")
 
 
 def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
