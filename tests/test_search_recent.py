@@ -41,3 +41,66 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
         meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
         assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
     _forget(app)
+
+
+def _generic_plan(app, url: str) -> list[str]:
+    """PostgreSQL: the node types and index names of the generic plan (plan_cache_mode=force_generic_plan, what a
+    prepared statement runs from its sixth execution when PostgreSQL keeps it) of the statement a request to
+    `url` runs against article_search, with sequential scans and plain sorts off so the choice is between index
+    paths, as on a large archive."""
+    import re
+
+    from sqlalchemy import event, text
+    from sqlalchemy.engine import Engine
+
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "search_window" in statement or "article_search.seq" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", capture)
+    try:
+        assert app.test_client().get(url).status_code == 200
+    finally:
+        event.remove(Engine, "before_cursor_execute", capture)
+    statement, parameters = next((s, p) for s, p in seen if "row_number()" in s)  # the page, not the probe
+    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+    prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", statement)
+    nodes: list[str] = []
+    generation = app.extensions["store"].current()
+    with generation.engine.connect() as conn:
+        for setting in ("plan_cache_mode = force_generic_plan", "enable_seqscan = off", "enable_sort = off"):
+            conn.execute(text(f"SET {setting}"))
+        conn.exec_driver_sql(f"PREPARE page AS {prepared}")
+        values = ", ".join("NULL" if parameters[n] is None else conn.execute(
+            text("SELECT quote_literal(CAST(:v AS text))"), {"v": str(parameters[n])}).scalar() for n in names)  # fmt: skip
+        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE page({values})").scalar()[0]["Plan"]
+        conn.exec_driver_sql("DEALLOCATE page")
+
+    def walk_nodes(node):
+        nodes.append(f"{node['Node Type']} {node.get('Index Name', '')} {node.get('Scan Direction', '')}".strip())
+        for child in node.get("Plans", ()):
+            walk_nodes(child)
+
+    walk_nodes(plan)
+    return nodes
+
+
+def test_postgres_reads_a_common_words_window_down_the_seq_index_in_every_plan(generated, monkeypatch):
+    """Past SCORED matches the candidates are the matches in the window of the newest documents from the least
+    recency found: PostgreSQL must read that window down the seq index and test each document, in every plan. The
+    page statement is prepared, and a generic plan knows neither the words nor the window: given `seq >= $n` and
+    the words, it ANDed the GIN index's bitmap of every match of the word with the seq range (twice the cost of
+    the window at 100 000 articles, and growing with the word's matches)."""
+    app, public = generated
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("a PostgreSQL plan")
+    q = "minsk"
+    hits = len(_oracle(app, public, q))
+    monkeypatch.setattr(search, "SCORED", hits // 2)
+    _forget(app)
+    nodes = _generic_plan(app, f"/v1/articles?q={q}&limit=5")
+    assert "Index Scan article_search_seq_key Backward" in nodes, nodes
+    assert not [n for n in nodes if "article_search_document" in n], nodes  # no GIN bitmap of every match
+    _forget(app)
