@@ -5,6 +5,9 @@ PostgreSQL match is one condition per language: both must stay under the visibil
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+
 import pytest
 
 from api.store import search
@@ -34,20 +37,45 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
     everything = sorted(_oracle(app, None, q), key=lambda r: r[2], reverse=True)  # newest first, hidden ones too
     hidden = [i for i, (slug, _, _) in enumerate(everything) if slug not in public]
     assert hidden and hidden[0] < hits - 1  # a hidden match among the newest: admitted, it would take a place
-    for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
-        monkeypatch.setattr(search, "SCORED", scored)
-        slugs = [a["slug"] for a in _walk_fresh(app, q)]
-        assert slugs == [s for s, _, _ in _newest(expected, scored)], scored
-        meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
-        assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
+    found = _spy_on_recent_matches(monkeypatch)
+    # PostgreSQL reads the candidates three ways (search.WALK): walking the first window, from the GIN index past a
+    # wider one, every match at most SCORED; a window as narrow as SCORED + 1 or as wide as the archive takes each
+    walks = (1, search.WALK, 10**6) if app.config["DATABASE_URL"].startswith("postgresql") else (search.WALK,)
+    for width in walks:
+        monkeypatch.setattr(search, "WALK", width)
+        for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
+            monkeypatch.setattr(search, "SCORED", scored)
+            slugs = [a["slug"] for a in _walk_fresh(app, q)]
+            assert slugs == [s for s, _, _ in _newest(expected, scored)], (width, scored)
+            meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
+            assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
     _forget(app)
+    if len(walks) > 1:  # each way was taken
+        assert {(m.walk, m.found > m.scored) for m in found} == {(True, True), (False, True), (False, False)}
 
 
-def _generic_plan(app, url: str) -> list[str]:
-    """PostgreSQL: the node types and index names of the generic plan (plan_cache_mode=force_generic_plan, what a
-    prepared statement runs from its sixth execution when PostgreSQL keeps it) of the statement a request to
-    `url` runs against article_search, with sequential scans and plain sorts off so the choice is between index
-    paths, as on a large archive."""
+def _spy_on_recent_matches(monkeypatch) -> list:
+    """What every search.recent_matches call returns from now on, with the SCORED it ran under (`.scored`)."""
+    from types import SimpleNamespace
+
+    found = []
+    real = search.recent_matches
+
+    def spy(*args):
+        result = real(*args)
+        found.append(SimpleNamespace(**result._asdict(), scored=search.SCORED))
+        return result
+
+    monkeypatch.setattr(search, "recent_matches", spy)
+    return found
+
+
+def _generic_plan(app, url: str) -> dict[str, int]:
+    """PostgreSQL: the nodes of the generic plan (plan_cache_mode=force_generic_plan, what a prepared statement
+    runs from its sixth execution when PostgreSQL keeps it) of the page statement a request to `url` runs against
+    article_search, with sequential scans and plain sorts off so the choice is between index paths, as on a large
+    archive: node type, index name and direction → the rows it read (EXPLAIN ANALYZE: returned + removed by its
+    filter, over all loops)."""
     import re
 
     from sqlalchemy import event, text
@@ -67,7 +95,7 @@ def _generic_plan(app, url: str) -> list[str]:
     statement, parameters = next((s, p) for s, p in seen if "row_number()" in s)  # the page, not the probe
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
     prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", statement)
-    nodes: list[str] = []
+    nodes: dict[str, int] = {}
     generation = app.extensions["store"].current()
     with generation.engine.connect() as conn:
         for setting in ("plan_cache_mode = force_generic_plan", "enable_seqscan = off", "enable_sort = off"):
@@ -75,11 +103,13 @@ def _generic_plan(app, url: str) -> list[str]:
         conn.exec_driver_sql(f"PREPARE page AS {prepared}")
         values = ", ".join("NULL" if parameters[n] is None else conn.execute(
             text("SELECT quote_literal(CAST(:v AS text))"), {"v": str(parameters[n])}).scalar() for n in names)  # fmt: skip
-        plan = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) EXECUTE page({values})").scalar()[0]["Plan"]
+        plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page({values})").scalar()[0]["Plan"]
         conn.exec_driver_sql("DEALLOCATE page")
 
     def walk_nodes(node):
-        nodes.append(f"{node['Node Type']} {node.get('Index Name', '')} {node.get('Scan Direction', '')}".strip())
+        name = f"{node['Node Type']} {node.get('Index Name', '')} {node.get('Scan Direction', '')}".strip()
+        read = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+        nodes[name] = nodes.get(name, 0) + read
         for child in node.get("Plans", ()):
             walk_nodes(child)
 
@@ -98,9 +128,80 @@ def test_postgres_reads_a_common_words_window_down_the_seq_index_in_every_plan(g
         pytest.skip("a PostgreSQL plan")
     q = "minsk"
     hits = len(_oracle(app, public, q))
-    monkeypatch.setattr(search, "SCORED", hits // 2)
+    monkeypatch.setattr(search, "SCORED", hits // 4)
+    found = _spy_on_recent_matches(monkeypatch)
     _forget(app)
     nodes = _generic_plan(app, f"/v1/articles?q={q}&limit=5")
-    assert "Index Scan article_search_seq_key Backward" in nodes, nodes
+    assert found[-1].walk, found  # the word is common in the first window
+    window = search.WALK * (search.SCORED + 1)
+    assert window < _documents(app)  # so a walk of the whole index reads more than the window
+    assert 0 < nodes.get("Index Scan article_search_seq_key Backward", 0) <= window, nodes  # the window, no more
     assert not [n for n in nodes if "article_search_document" in n], nodes  # no GIN bitmap of every match
     _forget(app)
+
+
+def test_postgres_reads_a_sparser_words_candidates_from_the_gin_index_in_every_plan(generated, monkeypatch):
+    """Past SCORED matches but fewer than SCORED in the first window, the candidates' window may span the whole
+    archive: walking it down the seq index would test every document in it (at 100 000 articles, a word with 1 200
+    matches would read nearly all of them on every page). Its candidates come from the GIN index, in every plan."""
+    app, public = generated
+    if not app.config["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("a PostgreSQL plan")
+    q = "minsk"
+    monkeypatch.setattr(search, "SCORED", len(_oracle(app, public, q)) // 4)
+    monkeypatch.setattr(search, "WALK", 1)  # a first window of SCORED + 1 documents: too few of them match
+    found = _spy_on_recent_matches(monkeypatch)
+    _forget(app)
+    nodes = _generic_plan(app, f"/v1/articles?q={q}&limit=5")
+    assert found[-1].found > search.SCORED and not found[-1].walk, found
+    assert [n for n in nodes if "article_search_document" in n], nodes
+    assert not [n for n in nodes if n.startswith("Index Scan article_search_seq_key")], nodes  # no walk
+    _forget(app)
+
+
+def _documents(app) -> int:
+    """How many documents the store's article_search holds (every published article)."""
+    from sqlalchemy import text
+
+    with app.extensions["store"].current().engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM article_search")).scalar()
+
+
+def test_a_search_memoised_on_one_backend_is_not_read_by_the_other(tmp_path_factory, monkeypatch, frozen_clock):
+    """A SQLite and a PostgreSQL store of the same content (the same generation) on one shared Redis: their
+    recency keys differ (an FTS5 rowid against a seq) and so do their stemmers, so neither may read the other's
+    memoised matches. Read across, PostgreSQL would walk a window of max(seq) minus a rowid (a negative LIMIT, an
+    error) and SQLite would take PostgreSQL's count. Each way round, the second store's pages are its own ranking."""
+    from tests.conftest import PG_ADDRESS, PG_URL, REDIS_ADDRESS, REDIS_URL, require_service
+
+    require_service("PostgreSQL", *PG_ADDRESS)
+    require_service("Redis", *REDIS_ADDRESS)
+    prefix = f"memo-{uuid.uuid4().hex[:12]}:"
+    frozen_clock(dt.datetime.now(dt.UTC).replace(microsecond=0))  # both loads record their changes at one time
+    lite = {"DATABASE_URL": "sqlite://", "DATABASE_SCHEMA": "bulletin", "CACHE_REDIS_URL": None}
+    pg = {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": None, "CACHE_REDIS_URL": None}
+    with (
+        generated_store(lite, tmp_path_factory, "memo-sqlite") as lite,
+        generated_store(pg, tmp_path_factory, "memo-pg") as pg,
+    ):
+        apps = [
+            make_app({**store, "CACHE_REDIS_URL": REDIS_URL, "CACHE_KEY_PREFIX": prefix}, HOT_CACHE_MAX_BYTES=0)
+            for store in (lite, pg)
+        ]
+        try:
+            assert len({app.extensions["store"].current().id for app in apps}) == 1  # the same memo keys but one
+            public = {a["slug"] for a in walk(apps[0].test_client(), "/v1/articles?limit=100")}
+            q = "minsk"
+            monkeypatch.setattr(search, "SCORED", min(len(_oracle(app, public, q)) for app in apps) // 4)
+            for first, second in (apps, apps[::-1]):
+                for app in apps:
+                    _forget(app)
+                assert first.test_client().get(f"/v1/articles?q={q}&limit=5").status_code == 200  # memoises
+                response = second.test_client().get(f"/v1/articles?q={q}&limit=5&fields=slug,title")
+                assert response.status_code == 200, response.get_data(as_text=True)
+                expected = _newest(_oracle(second, public, q), search.SCORED)[:5]
+                assert [a["slug"] for a in response.get_json()["data"]] == [s for s, _, _ in expected]
+        finally:
+            for app in apps:
+                _forget(app)
+                app.extensions["store"].dispose()

@@ -268,9 +268,13 @@ def test_a_search_memoised_by_a_tiered_store_is_served_by_one_without_tiers(tier
         index, in_tier = _oracle(path, public, q, 5, None)
         assert index == "article_fts_40"
         url = f"/v1/articles?q={q}&limit=5"
+        counted = []
+        real = search.recent_matches
+        monkeypatch.setattr(search, "recent_matches", lambda *args: counted.append(args) or real(*args))
         assert [a["slug"] for a in tiered_app.test_client().get(url).get_json()["data"]] == in_tier
         response = untiered.test_client().get(url + "&fields=slug,title")  # a new response key, the same memo
         assert response.status_code == 200, response.get_data(as_text=True)
+        assert len(counted) == 1  # the untiered store took the tiered one's memo, not a count of its own
         _, full = _oracle_in(copy, public, q, 5, None, "article_fts")
         assert [a["slug"] for a in response.get_json()["data"]] == full
     finally:

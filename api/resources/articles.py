@@ -71,8 +71,10 @@ def article_page(session, ctx, **fixed):
     if sort == "relevance" and words:
 
         def memo(compute):  # where a search's candidates are, and how many: once per generation and filter set
+            # and backend: the two index and count by other rules (recency keys, stemmers) in one shared Redis
+            backend = session.get_bind().dialect.name
             return per_generation(
-                ctx, "search_matches", compute, filters=jsonable_filters(filters), scored=search.SCORED
+                ctx, "search_matches", compute, filters=jsonable_filters(filters), scored=search.SCORED, backend=backend
             )
 
         stmt, params, order, count = queries.ranked_article_list(session, now, filters, with_body, memo)

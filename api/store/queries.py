@@ -230,7 +230,7 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
 
 
 def relevance_order(
-    dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX, windowed: bool = True
+    dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX, matches: search.Found = search.FEW
 ) -> tuple[Order, object]:
     """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
     subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored, with their
@@ -238,7 +238,7 @@ def relevance_order(
 
     Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
     search.CANDIDATES deep."""
-    hits = search.top_candidates(dialect, stmt, search.tokens(q), index, windowed)
+    hits = search.top_candidates(dialect, stmt, search.tokens(q), index, matches)
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", hits.c.slug, False, str)),
@@ -268,17 +268,18 @@ def ranked_article_list(
     them, joined to their search rank: (statement, its parameters, the relevance order, their total). Joining the
     candidates is the search filter itself. The total is exact up to search.SCORED; past it, it is SCORED,
     marked as estimated. `memo(compute)` may keep search.recent_matches (the web layer: once per generation,
-    embargo epoch and filter set); the index its candidates are scored in is this store's own choice."""
+    embargo epoch, filter set and backend); the index its candidates are scored in is this store's own choice."""
     stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
     dialect = session.get_bind().dialect.name
     words = search.tokens(filters["q"])
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
     # how many match and the least recency key of the candidates, found by counting them (the total comes with it):
     # on PostgreSQL the window of recency to rank in, on SQLite the smallest index holding them
-    found, least = (memo or (lambda compute: compute()))(lambda: search.recent_matches(session, stmt, params, words))
+    matches = (memo or (lambda compute: compute()))(lambda: search.recent_matches(session, stmt, params, words))
+    found, least = matches.found, matches.least
     params["_search_from"] = search.search_from(found, least)
     index = search.index_holding(search_tiers(session), found, least) if dialect == "sqlite" else search.FULL_INDEX
-    order, hits = relevance_order(dialect, stmt, filters["q"], index, windowed=found > search.SCORED)
+    order, hits = relevance_order(dialect, stmt, filters["q"], index, matches)
 
     def total() -> Total:
         return Total(search.SCORED, True) if found > search.SCORED else Total(found)

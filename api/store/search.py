@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import NamedTuple
 
 from sqlalchemy import (
     Boolean,
@@ -146,6 +147,28 @@ KEY_IDS = 1 << 24
 #: archive's; at or below SCORED the full index scores every match, exactly (docs/performance.md#search-cost).
 TIERS = (16384, 131072)
 TIER_TABLE = "article_fts_tier"  # name, size, least rowid of each recent tier (SQLite)
+#: PostgreSQL: the first window `recent_matches` looks in is the newest WALK × (SCORED + 1) seq values. A word with
+#: more than SCORED public matches there (about one document in WALK or more) is common, and its candidates are
+#: read by walking that window down the seq index and testing each document: a cost bounded by the window, whatever
+#: the archive's size or the word's matches. A sparser word's window is wider, up to the whole index, and walking
+#: it would test every document in it: its candidates come from the GIN index instead, at what its matches cost.
+WALK = 4
+
+
+class Found(NamedTuple):
+    """What `recent_matches` found, a fact of the content (kept per generation, filter set and backend):
+    `found`, how many public articles match, counted up to SCORED + 1 (more than SCORED: there are more); `least`,
+    past SCORED the least recency key of the newest SCORED + 1 of them (SQLite: the FTS5 rowid; PostgreSQL: seq),
+    else 0 (every match is a candidate); `walk` (PostgreSQL), whether those lie in the first window, the newest
+    WALK × (SCORED + 1) seq values."""
+
+    found: int
+    least: int
+    walk: bool = False
+
+
+#: What recent_matches finds of a search with at most SCORED matches: every match is a candidate
+FEW = Found(0, 0)
 FULL_INDEX = "article_fts"
 _INDEX_NAME = re.compile(r"article_fts(_[0-9]+)?")
 _PG_MATCH = (  # one parenthesised condition on the documents `{t}`: ANDed with the visibility rule and the filters
@@ -214,7 +237,7 @@ def _recent_matches(
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
-def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX, windowed: bool = True):
+def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX, matches: Found = FEW):
     """A subquery (id, slug, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table
     whose conditions say which articles may be found: the public ones under the request's filters) that match
     every word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
@@ -226,10 +249,11 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
     pass the conditions; each is scored with bm25 (title ×10, lead ×4, body ×1) in `index`, the full index or the
     recent tier holding every candidate (`index_holding`: the same candidates, walked in a smaller index; the
     scores' statistics are the tier's).
-    PostgreSQL, `windowed` (more than SCORED match): the newest documents from seq `_search_from` (`search_from`)
-    on, the window that holds the candidates, read down the seq index and tested; else every match, from the GIN
-    index, sorted by seq. Each is scored with ts_rank as it is found. Below the bound both are every match, so the
-    ranking is the exact full ranking.
+    PostgreSQL, by `matches` (recent_matches): past SCORED, in the first window (`walk`, a common word), the newest
+    documents from seq `_search_from` (`search_from`) on, read down the seq index and tested; past SCORED in a
+    wider window, the matches of seq `_search_from` and newer, from the GIN index; at most SCORED, every match, from
+    the GIN index. Each is scored with ts_rank as it is found. Below the bound each is every match, so the ranking
+    is the exact full ranking.
     """
     if dialect == "sqlite":
         score = literal_column(f"-{_bm25(index)}", Float)
@@ -241,21 +265,24 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
             rank = func.ts_rank(documents.c.document, func.plainto_tsquery(documents.c.config, query))
             return (cast(rank, Float).label("rank"),)
 
-        recent = _recent_matches(dialect, stmt, words, score, since=None if windowed else literal(0))
+        if matches.found <= SCORED:
+            since = literal(0)  # a rare word: every match
+        else:  # past SCORED: the window from `_search_from`, walked when it is the first one
+            since = None if matches.walk else bindparam("_search_from", type_=Integer)
+        recent = _recent_matches(dialect, stmt, words, score, since=since)
     recent = recent.add_columns(Article.slug).subquery("search_recent")
     nth = func.row_number().over(order_by=recent.c.recency.desc())
     return select(recent.c.id, recent.c.slug, recent.c.rank, nth.label("nth")).subquery("search_hits")
 
 
-def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tuple[int, int]:
-    """(n, least): how many of the articles of `stmt` match every word, counted up to SCORED + 1 (more than SCORED:
-    there are more), and, when more than SCORED match, the least recency key of the newest SCORED + 1 of them
-    (SQLite: the FTS5 rowid; PostgreSQL: seq), else 0 (every match is a candidate). Both are facts of the content,
-    the same on every store of one generation, so the web layer may share them; where the candidates are scored
-    follows from them: PostgreSQL's `_search_from` (`search_from`), SQLite's index (`index_holding`).
+def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> Found:
+    """How many of the articles of `stmt` match every word and where the newest SCORED + 1 of them lie (Found):
+    facts of the content, the same on every store of one generation and backend, so the web layer may share them;
+    where the candidates are read and scored follows from them: PostgreSQL's `_search_from` (`search_from`) and
+    the way top_candidates reads them, SQLite's index (`index_holding`).
 
     SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
-    PostgreSQL counts the matches among the newest 4 × (SCORED + 1) seq values: a common word is settled there,
+    PostgreSQL counts the matches among the newest WALK × (SCORED + 1) seq values: a common word is settled there,
     at the window's cost. Fewer: it counts every match up to SCORED + 1 in no order (a rare word is settled there,
     at what its hits cost); more than SCORED: it looks in windows four times wider each time, until one holds
     SCORED + 1 matches or covers the whole index."""
@@ -264,28 +291,28 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> tup
     if dialect == "sqlite":
         recent = _recent_matches(dialect, stmt, words).subquery()
         n, least = session.execute(select(func.count(), func.min(recent.c.recency)), values).one()
-        return n, least if n > SCORED else 0
+        return Found(n, least if n > SCORED else 0)
     # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
     start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
     recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
     probe = select(func.count(), func.min(recent.c.recency), start)
-    width = 4 * (SCORED + 1)
+    width = WALK * (SCORED + 1)
     n, least, begins = session.execute(probe, {**values, "_width": width}).one()
     if n > SCORED:  # a common word: settled in the first window
-        return n, least
+        return Found(n, least, walk=True)
     if begins is None or begins <= 0:
-        return n, 0
+        return Found(n, 0)
     # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
     # stopping there); a rare word is settled here, at what its hits cost
     every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
     n = session.scalar(select(func.count()).select_from(every), values)
     if n <= SCORED:
-        return n, 0
+        return Found(n, 0)
     while True:  # a word between: wider windows, until one holds SCORED + 1 or covers the index
         width *= 4
         n, least, begins = session.execute(probe, {**values, "_width": width}).one()
         if n > SCORED or begins <= 0:
-            return n, least if n > SCORED else 0
+            return Found(n, least if n > SCORED else 0)
 
 
 def search_from(found: int, least: int) -> int:
