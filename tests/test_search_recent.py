@@ -6,13 +6,16 @@ PostgreSQL match is one condition per language: both must stay under the visibil
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 
 from api.store import search
 from tests.conftest import generated_store, make_app, walk
-from tests.test_search_topk import _forget, _newest, _oracle, _walk_fresh
+from tests.test_search_topk import _forget, _is_postgres, _newest, _oracle, _spy_on_recent_matches, _walk_fresh
 
 WORDS = ["контроль", "переговоров", "minsk", "export"]
 
@@ -40,7 +43,7 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
     found = _spy_on_recent_matches(monkeypatch)
     # PostgreSQL reads the candidates three ways (search.WALK): walking the first window, from the GIN index past a
     # wider one, every match at most SCORED; a window as narrow as SCORED + 1 or as wide as the archive takes each
-    walks = (1, search.WALK, 10**6) if app.config["DATABASE_URL"].startswith("postgresql") else (search.WALK,)
+    walks = (1, search.WALK, 10**6) if _is_postgres(app) else (search.WALK,)
     for width in walks:
         monkeypatch.setattr(search, "WALK", width)
         for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
@@ -54,33 +57,12 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
         assert {(m.walk, m.found > m.scored) for m in found} == {(True, True), (False, True), (False, False)}
 
 
-def _spy_on_recent_matches(monkeypatch) -> list:
-    """What every search.recent_matches call returns from now on, with the SCORED it ran under (`.scored`)."""
-    from types import SimpleNamespace
-
-    found = []
-    real = search.recent_matches
-
-    def spy(*args):
-        result = real(*args)
-        found.append(SimpleNamespace(**result._asdict(), scored=search.SCORED))
-        return result
-
-    monkeypatch.setattr(search, "recent_matches", spy)
-    return found
-
-
 def _generic_plan(app, url: str) -> dict[str, int]:
     """PostgreSQL: the nodes of the generic plan (plan_cache_mode=force_generic_plan, what a prepared statement
     runs from its sixth execution when PostgreSQL keeps it) of the page statement a request to `url` runs against
     article_search, with sequential scans and plain sorts off so the choice is between index paths, as on a large
     archive: node type, index name and direction → the rows it read (EXPLAIN ANALYZE: returned + removed by its
     filter, over all loops)."""
-    import re
-
-    from sqlalchemy import event, text
-    from sqlalchemy.engine import Engine
-
     seen = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -124,7 +106,7 @@ def test_postgres_reads_a_common_words_window_down_the_seq_index_in_every_plan(g
     the words, it ANDed the GIN index's bitmap of every match of the word with the seq range (twice the cost of
     the window at 100 000 articles, and growing with the word's matches)."""
     app, public = generated
-    if not app.config["DATABASE_URL"].startswith("postgresql"):
+    if not _is_postgres(app):
         pytest.skip("a PostgreSQL plan")
     q = "minsk"
     hits = len(_oracle(app, public, q))
@@ -145,7 +127,7 @@ def test_postgres_reads_a_sparser_words_candidates_from_the_gin_index_in_every_p
     archive: walking it down the seq index would test every document in it (at 100 000 articles, a word with 1 200
     matches would read nearly all of them on every page). Its candidates come from the GIN index, in every plan."""
     app, public = generated
-    if not app.config["DATABASE_URL"].startswith("postgresql"):
+    if not _is_postgres(app):
         pytest.skip("a PostgreSQL plan")
     q = "minsk"
     monkeypatch.setattr(search, "SCORED", len(_oracle(app, public, q)) // 4)
@@ -161,8 +143,6 @@ def test_postgres_reads_a_sparser_words_candidates_from_the_gin_index_in_every_p
 
 def _documents(app) -> int:
     """How many documents the store's article_search holds (every published article)."""
-    from sqlalchemy import text
-
     with app.extensions["store"].current().engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM article_search")).scalar()
 

@@ -19,7 +19,7 @@ from api.extensions import cache
 from api.ingest.loader import load_archive
 from api.store import queries, search
 from tests.conftest import make_app, walk
-from tests.test_search_topk import _forget, _walk_fresh
+from tests.test_search_topk import _forget, _spy_on_recent_matches, _walk_fresh
 
 TIERS = (40, 120)
 
@@ -268,9 +268,7 @@ def test_a_search_memoised_by_a_tiered_store_is_served_by_one_without_tiers(tier
         index, in_tier = _oracle(path, public, q, 5, None)
         assert index == "article_fts_40"
         url = f"/v1/articles?q={q}&limit=5"
-        counted = []
-        real = search.recent_matches
-        monkeypatch.setattr(search, "recent_matches", lambda *args: counted.append(args) or real(*args))
+        counted = _spy_on_recent_matches(monkeypatch)
         assert [a["slug"] for a in tiered_app.test_client().get(url).get_json()["data"]] == in_tier
         response = untiered.test_client().get(url + "&fields=slug,title")  # a new response key, the same memo
         assert response.status_code == 200, response.get_data(as_text=True)

@@ -8,6 +8,7 @@ hidden articles never count, match or take a candidate's place."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import text
@@ -137,6 +138,20 @@ def _forget(app) -> None:
     with app.app_context():
         cache.clear()
     app.extensions["values"].clear()
+
+
+def _spy_on_recent_matches(monkeypatch) -> list:
+    """What every search.recent_matches call returns from now on, with the SCORED it ran under (`.scored`)."""
+    found = []
+    real = search.recent_matches
+
+    def spy(*args):
+        result = real(*args)
+        found.append(SimpleNamespace(**result._asdict(), scored=search.SCORED))
+        return result
+
+    monkeypatch.setattr(search, "recent_matches", spy)
+    return found
 
 
 def _walk_fresh(app, q: str, extra: str = "") -> list[dict]:
