@@ -6,6 +6,7 @@ PostgreSQL match is one condition per language: both must stay under the visibil
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
 
@@ -42,16 +43,23 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
     assert hidden and hidden[0] < hits - 1  # a hidden match among the newest: admitted, it would take a place
     found = _spy_on_recent_matches(monkeypatch)
     # PostgreSQL reads the candidates three ways (search.WALK): walking the first window, from the GIN index past a
-    # wider one, every match at most SCORED; a window as narrow as SCORED + 1 or as wide as the archive takes each
+    # wider one, every match at most SCORED; a window as narrow as SCORED + 1 or as wide as the archive takes each;
+    # and tests them on the documents' copies of the article columns, or on the articles (a store without them)
     walks = (1, search.WALK, 10**6) if _is_postgres(app) else (search.WALK,)
-    for width in walks:
-        monkeypatch.setattr(search, "WALK", width)
-        for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
-            monkeypatch.setattr(search, "SCORED", scored)
-            slugs = [a["slug"] for a in _walk_fresh(app, q)]
-            assert slugs == [s for s, _, _ in _newest(expected, scored)], (width, scored)
-            meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
-            assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
+    generation = app.extensions["store"].current()
+    assert generation.search_copies is _is_postgres(app)
+    try:
+        for width, copies in itertools.product(walks, {generation.search_copies, False}):
+            monkeypatch.setattr(search, "WALK", width)
+            generation.search_copies = copies
+            for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
+                monkeypatch.setattr(search, "SCORED", scored)
+                slugs = [a["slug"] for a in _walk_fresh(app, q)]
+                assert slugs == [s for s, _, _ in _newest(expected, scored)], (width, copies, scored)
+                meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
+                assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
+    finally:
+        generation.search_copies = _is_postgres(app)
     _forget(app)
     if len(walks) > 1:  # each way was taken
         assert {(m.walk, m.found > m.scored) for m in found} == {(True, True), (False, True), (False, False)}
@@ -139,6 +147,82 @@ def test_postgres_reads_a_sparser_words_candidates_from_the_gin_index_in_every_p
     assert [n for n in nodes if "article_search_document" in n], nodes
     assert not [n for n in nodes if n.startswith("Index Scan article_search_seq_key")], nodes  # no walk
     _forget(app)
+
+
+@pytest.mark.parametrize("walk_width", [4, 1, 10**6])
+def test_postgres_reads_only_the_pages_own_articles(generated, monkeypatch, walk_width):
+    """The candidates are found, tested against the visibility rule and the filters, scored and sorted in the
+    search documents alone (their copies of the article columns), and the page statement reads the article table
+    for the page's rows only, after the sort, in every plan and each way of reading the candidates (the first
+    window walked, the GIN index past a wider one, every match): joining each candidate to its article before the
+    sort cost more than finding and scoring it."""
+    app, public = generated
+    if not _is_postgres(app):
+        pytest.skip("a PostgreSQL plan")
+    q, limit = "minsk", 5
+    monkeypatch.setattr(search, "SCORED", len(_oracle(app, public, q)) // 4)
+    monkeypatch.setattr(search, "WALK", walk_width)
+    assert 2 * (limit + 1) < search.SCORED  # so a join of every candidate reads more articles than the page's
+    _forget(app)
+    for extra in ("", "&lang=en", "&section=society-and-politics"):
+        nodes = _generic_plan(app, f"/v1/articles?q={q}&limit={limit}{extra}")
+        articles = {
+            n: rows for n, rows in nodes.items() if re.search(r"\b(article_pkey|article_slug_key|ix_article)", n)
+        }
+        assert articles and sum(articles.values()) <= limit + 1, (extra, nodes)  # the page and one to tell of more
+        assert "Seq Scan" not in " ".join(nodes), nodes
+    _forget(app)
+
+
+def test_postgres_documents_carry_their_articles_columns(generated):
+    """Every search document's copies of the article columns are its article's (the candidates are tested and
+    ordered on them), and the documents are the published articles, each once."""
+    app, _ = generated
+    if not _is_postgres(app):
+        pytest.skip("PostgreSQL's search documents")
+    copied = ", ".join(search.COPIED)
+    with app.extensions["store"].current().engine.connect() as conn:
+        assert search.has_copies(conn)
+        differ = conn.execute(text(
+            f"SELECT count(*) FROM article_search s JOIN article a ON a.id = s.article_id "
+            f"WHERE ({', '.join('s.' + c for c in search.COPIED)}) IS DISTINCT FROM ({', '.join('a.' + c for c in search.COPIED)})"
+        )).scalar()  # fmt: skip
+        assert differ == 0
+        documents = conn.execute(text(f"SELECT article_id, {copied} FROM article_search ORDER BY article_id")).all()
+        published = conn.execute(text(f"SELECT id, {copied} FROM article WHERE status = 'published' ORDER BY id")).all()
+        assert documents == published and len(documents) > 100
+
+
+def test_postgres_store_without_copies_searches_through_the_articles(tmp_path_factory, monkeypatch):
+    """A store whose search documents lack the copies of the article columns (built before them) is read as such
+    when its generation is: its searches join every candidate to its article and serve the same pages."""
+    from tests.conftest import PG_ADDRESS, PG_URL, require_service
+
+    require_service("PostgreSQL", *PG_ADDRESS)
+    pg = {"DATABASE_URL": PG_URL, "DATABASE_SCHEMA": None, "CACHE_REDIS_URL": None}
+    with generated_store(pg, tmp_path_factory, "no-copies") as store:
+        app = make_app(store, HOT_CACHE_MAX_BYTES=0)
+        try:
+            public = {a["slug"] for a in walk(app.test_client(), "/v1/articles?limit=100")}
+            q = "minsk"
+            expected = _oracle(app, public, q)
+            monkeypatch.setattr(search, "SCORED", len(expected) // 3)
+            with_copies = [a["slug"] for a in _walk_fresh(app, q)]
+            assert with_copies == [s for s, _, _ in _newest(expected, search.SCORED)]
+            with app.extensions["store"].current().engine.begin() as conn:
+                drop = ", ".join(f"DROP COLUMN {name}" for name in search.COPIED)
+                conn.execute(text(f"ALTER TABLE article_search {drop}"))
+                assert not search.has_copies(conn)
+            app.extensions["store"].dispose()
+            app = make_app(store, HOT_CACHE_MAX_BYTES=0)
+            assert app.extensions["store"].current().search_copies is False
+            assert [a["slug"] for a in _walk_fresh(app, q)] == with_copies
+            assert [a["slug"] for a in _walk_fresh(app, q, "&lang=en")] == [
+                s for s, _, _ in _newest(_oracle(app, public, q, "en"), search.SCORED)
+            ]
+        finally:
+            _forget(app)
+            app.extensions["store"].dispose()
 
 
 def _documents(app) -> int:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from api.store import search
 from api.store.models import Article, StoreMeta
 
 
@@ -44,6 +45,7 @@ class Generation:
     built_at: dt.datetime
     engine: Engine
     embargo_ends: list[dt.datetime] = field(default_factory=list)
+    search_copies: bool = False  # PostgreSQL: its search documents carry copies of the article columns
 
     def epoch(self, now: dt.datetime) -> int:
         """How many embargoes have ended by `now`: public content changes only when this does."""
@@ -155,11 +157,12 @@ def read_generation(engine: Engine) -> Generation:
             ends = session.scalars(
                 select(Article.embargo_until).where(Article.embargo_until.is_not(None)).order_by(Article.embargo_until)
             ).all()
+            copies = search.has_copies(session.connection())
     except SQLAlchemyError as exc:
         raise StoreUnavailable(str(exc.__class__.__name__)) from exc
     if "generation" not in meta:
         raise StoreUnavailable("the store has no generation record")
-    return Generation(meta["generation"], dt.datetime.fromisoformat(meta["built_at"]), engine, list(ends))
+    return Generation(meta["generation"], dt.datetime.fromisoformat(meta["built_at"]), engine, list(ends), copies)
 
 
 class Store:
@@ -232,7 +235,7 @@ class Store:
         """A read-only session on `generation`, with the query deadline armed; DB errors become StoreUnavailable."""
         _deadline.started = time.monotonic()
         try:
-            with Session(generation.engine) as session:
+            with Session(generation.engine, info={"search_copies": generation.search_copies}) as session:
                 yield session
         except DataError as exc:
             raise StoreRejected(exc.__class__.__name__) from exc

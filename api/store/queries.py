@@ -7,7 +7,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 from sqlalchemy import (
     Integer,
@@ -107,10 +107,18 @@ def _search(stmt: Select, q: str | None) -> Select:
     return stmt.where(search.Matches(words) if words else false())
 
 
+def _conditions(shape: tuple[str, ...], t=Article) -> tuple:
+    """The conditions of an article list of filter `shape` over `t` (the article table, or a table holding copies
+    of the columns they read: the search documents), every value a bound parameter: public at `now`, and each
+    filter of `shape`."""
+    return is_public(bindparam("now"), t), *(
+        _FILTERS[name](t, bindparam(name, expanding=name in _LISTS)) for name in shape
+    )
+
+
 @cache
 def _article_list(shape: tuple[str, ...], with_body: bool) -> Select:
-    stmt = select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(is_public(bindparam("now")))
-    return stmt.where(*(_FILTERS[name](Article, bindparam(name, expanding=name in _LISTS)) for name in shape))
+    return select(*SUMMARY_COLUMNS, *(BODY_COLUMNS if with_body else ())).where(*_conditions(shape))
 
 
 def article_list(now: dt.datetime, filters: dict, with_body: bool = False) -> tuple[Select, dict, tuple | None]:
@@ -230,15 +238,20 @@ def filter_articles(stmt: Select, filters: dict) -> Select:
 
 
 def relevance_order(
-    dialect: str, stmt: Select, q: str, index: str = search.FULL_INDEX, matches: search.Found = search.FEW
+    dialect: str,
+    where: search.Where,
+    q: str,
+    index: str = search.FULL_INDEX,
+    matches: search.Found = search.FEW,
+    copies: bool = False,
 ) -> tuple[Order, object]:
     """The relevance order of a search (rank, then slug as the unique tie-breaker) and its candidates, the
-    subquery to join (search.top_candidates over `stmt`: the newest search.SCORED matches, scored, with their
-    slugs, so the order is settled among them before the page's articles are read).
+    subquery to join (search.top_candidates under the conditions `where`: the newest search.SCORED matches,
+    scored, with their slugs, so the order is settled among them before the page's articles are read).
 
     Positional: its pages are positions in this order, so no cursor ever carries a score; they reach
     search.CANDIDATES deep."""
-    hits = search.top_candidates(dialect, stmt, search.tokens(q), index, matches)
+    hits = search.top_candidates(dialect, where, search.tokens(q), index, matches, copies)
     order = Order(
         "relevance",
         (Key("search_rank", hits.c.rank, True, float), Key("slug", hits.c.slug, False, str)),
@@ -261,6 +274,13 @@ def search_tiers(session: Session) -> tuple[tuple[str, int], ...]:
     return found
 
 
+def search_copies(session: Session) -> bool:
+    """Whether the search documents of the store this session reads carry copies of the article columns
+    (search.has_copies): as the store read it with the generation (`session.info`), else asked."""
+    found = session.info.get("search_copies")
+    return search.has_copies(session.connection()) if found is None else found
+
+
 def ranked_article_list(
     session: Session, now: dt.datetime, filters: dict, with_body: bool, memo: Callable | None = None
 ) -> tuple[Select, dict, Order, Callable[[], Total]]:
@@ -269,17 +289,20 @@ def ranked_article_list(
     candidates is the search filter itself. The total is exact up to search.SCORED; past it, it is SCORED,
     marked as estimated. `memo(compute)` may keep search.recent_matches (the web layer: once per generation,
     embargo epoch, filter set and backend); the index its candidates are scored in is this store's own choice."""
-    stmt, params, _ = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
+    stmt, params, (shape, _) = article_list(now, {k: v for k, v in filters.items() if k != "q"}, with_body)
     dialect = session.get_bind().dialect.name
     words = search.tokens(filters["q"])
     params = {**params, "_candidates": search.SCORED + 1, "_scored": search.SCORED}
+    where, copies = partial(_conditions, shape), search_copies(session)
     # how many match and the least recency key of the candidates, found by counting them (the total comes with it):
     # on PostgreSQL the window of recency to rank in, on SQLite the smallest index holding them
-    matches = (memo or (lambda compute: compute()))(lambda: search.recent_matches(session, stmt, params, words))
+    matches = (memo or (lambda compute: compute()))(
+        lambda: search.recent_matches(session, where, params, words, copies)
+    )
     found, least = matches.found, matches.least
     params["_search_from"] = search.search_from(found, least)
     index = search.index_holding(search_tiers(session), found, least) if dialect == "sqlite" else search.FULL_INDEX
-    order, hits = relevance_order(dialect, stmt, filters["q"], index, matches)
+    order, hits = relevance_order(dialect, where, filters["q"], index, matches, copies)
 
     def total() -> Total:
         return Total(search.SCORED, True) if found > search.SCORED else Total(found)

@@ -5,8 +5,8 @@ published articles only: drafts and retracted ones never become public without a
 of the index and of its statistics (document counts and lengths that every score depends on). Embargoed articles
 are in it, since an embargo ends without a reload; until then they count in those statistics (they can shift the
 order of public hits slightly) but never match a query result, a count or a snippet, and no score is ever served
-(relevance cursors are positions). Visibility is still decided by joining the index to
-`queries.public_articles(now)`.
+(relevance cursors are positions). Visibility is decided by the one rule (`visibility.is_public`) over the
+articles, or on PostgreSQL over the documents' copies of its columns, and again as a page joins its articles.
 
 SQLite: an FTS5 table `article_fts` (its own copy of the text; tokenizer `porter unicode61 remove_diacritics 2`,
 so English words are stemmed and every script, Cyrillic included, is case- and accent-folded), ranked by
@@ -14,8 +14,9 @@ bm25 with title ×10, lead ×4, body ×1; past 16 384 published articles also co
 ones (`TIERS`), on which a search past SCORED matches scores its candidates. PostgreSQL: a table `article_search`
 holding a weighted tsvector (title A, lead B, body C) built with the `english` configuration for English articles
 and `russian` for Russian and Belarusian ones (PostgreSQL has no Belarusian stemmer; the Russian one is the
-nearest), with a GIN index, ranked by ts_rank. A relevance search scores a bounded candidate set, the newest
-SCORED matches (`top_candidates`): exact at or below it, the best of the newest past it
+nearest), with a GIN index, ranked by ts_rank, beside copies of the article columns the visibility rule and the
+filters read (`COPIED`), so candidates are found without reading the articles. A relevance search scores a bounded
+candidate set, the newest SCORED matches (`top_candidates`): exact at or below it, the best of the newest past it
 (docs/performance.md#search-cost).
 
 User input is never query syntax: `tokens()` splits it into words (letters and digits; everything else is a
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -90,15 +92,20 @@ def build_index(conn: Connection) -> None:
         _build_tiers(conn)
         return
     search, article = _qualified(conn, "article_search"), _qualified(conn, "article")
+    columns = Article.__table__.c
+    copies = ", ".join(
+        f"{name} {columns[name].type.compile(conn.dialect)}{'' if columns[name].nullable else ' NOT NULL'}"
+        for name in COPIED
+    )
     conn.exec_driver_sql(
         f"CREATE TABLE {search} (article_id integer PRIMARY KEY REFERENCES {article} (id), "
-        "seq integer NOT NULL UNIQUE, config regconfig NOT NULL, document tsvector NOT NULL)"
+        f"seq integer NOT NULL UNIQUE, config regconfig NOT NULL, document tsvector NOT NULL, {copies})"
     )
     conn.exec_driver_sql(  # written in recency order, so a window of the newest is a run of adjacent pages
-        f"INSERT INTO {search} (article_id, seq, config, document) "
+        f"INSERT INTO {search} (article_id, seq, config, document, {', '.join(COPIED)}) "
         "SELECT id, row_number() OVER (ORDER BY date_trunc('second', published_at), id), cfg, "
         "setweight(to_tsvector(cfg, title), 'A') || setweight(to_tsvector(cfg, lead), 'B') "
-        "|| setweight(to_tsvector(cfg, body_text), 'C') FROM ("
+        f"|| setweight(to_tsvector(cfg, body_text), 'C'), {', '.join(COPIED)} FROM ("
         "SELECT *, (CASE WHEN lang = 'en' THEN 'english' ELSE 'russian' END)::regconfig AS cfg "
         f"FROM {article} WHERE status = 'published') AS a ORDER BY 2"
     )
@@ -169,27 +176,58 @@ class Found(NamedTuple):
 
 #: What recent_matches finds of a search with at most SCORED matches: every match is a candidate
 FEW = Found(0, 0)
+#: The conditions a search's articles meet, over a table of the article's columns (or copies of them): `where(t)`
+Where = Callable[[object], tuple]
 FULL_INDEX = "article_fts"
 _INDEX_NAME = re.compile(r"article_fts(_[0-9]+)?")
 _PG_MATCH = (  # one parenthesised condition on the documents `{t}`: ANDed with the visibility rule and the filters
     "(({t}.config = 'english'::regconfig AND {t}.document @@ plainto_tsquery('english', :fts_q))"
     " OR ({t}.config = 'russian'::regconfig AND {t}.document @@ plainto_tsquery('russian', :fts_q)))"
 )
-_DOCUMENTS = table(
-    "article_search", column("article_id", Integer), column("seq", Integer), column("config"), column("document")
-)
+#: PostgreSQL: the article columns each search document carries a copy of: every column the visibility rule and
+#: the list filters read, and the slug (a page's tie-breaker). A search finds, filters, counts and orders its
+#: candidates in the documents alone and reads the articles of its page only: joining each candidate to its
+#: article for those columns cost more than finding and scoring it (1 000 index lookups into the wide article
+#: rows, 6 of a cold page's 15 ms at 100 000 articles). The copies are written with the documents, in the load's
+#: transaction, and the page statement still joins its articles under the visibility rule.
+COPIED = ("slug", "status", "embargo_until", "section_slug", "trend_slug", "issue_start", "lang", "updated_at")
+_DOCUMENT_COLUMNS = (column("article_id", Integer), column("seq", Integer), column("config"), column("document"))
 
 
-def _newest_documents():
-    """PostgreSQL: the documents of seq `_search_from` and newer, as the newest (max seq − `_search_from` + 1) rows
-    walked down the seq index. A LIMIT with an ORDER BY of the index is read that way by every plan, the generic
-    plan of a prepared statement included, which knows neither the words nor the window: given `seq >= $n` and
-    the words instead, it chose to AND the GIN index's bitmap of every match of a common word (51 096 at 100 000
-    articles, twice: once per configuration) with the seq range, twice the cost of reading the window."""
-    newest = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery()
+def _documents(copies: bool):
+    """The search documents as a table, with their copies of the article columns when the store has them."""
+    return table(
+        "article_search",
+        *(column(c.name, c.type) for c in _DOCUMENT_COLUMNS),
+        *(column(name, Article.__table__.c[name].type) for name in (COPIED if copies else ())),
+    )
+
+
+def has_copies(conn: Connection) -> bool:
+    """PostgreSQL: whether the store's search documents carry the COPIED article columns (a store built before
+    them does not: its searches join every candidate to its article). Always False on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return False
+    found = conn.execute(
+        text(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(:documents) "
+            "AND attname = ANY(:names) AND NOT attisdropped"
+        ),
+        {"documents": _qualified(conn, "article_search"), "names": list(COPIED)},
+    ).scalar()
+    return found == len(COPIED)
+
+
+def _newest_documents(documents):
+    """PostgreSQL: the `documents` of seq `_search_from` and newer, as the newest (max seq − `_search_from` + 1)
+    rows walked down the seq index. A LIMIT with an ORDER BY of the index is read that way by every plan, the
+    generic plan of a prepared statement included, which knows neither the words nor the window: given `seq >= $n`
+    and the words instead, it chose to AND the GIN index's bitmap of every match of a common word (51 096 at
+    100 000 articles, twice: once per configuration) with the seq range, twice the cost of reading the window."""
+    newest = select(func.max(documents.c.seq)).scalar_subquery()
     window = newest - bindparam("_search_from", type_=Integer) + 1
-    documents = select(_DOCUMENTS.c.article_id, _DOCUMENTS.c.seq, _DOCUMENTS.c.config, _DOCUMENTS.c.document)
-    return documents.order_by(_DOCUMENTS.c.seq.desc()).limit(window).subquery("search_window")
+    rows = select(*documents.c).order_by(documents.c.seq.desc()).limit(window)
+    return rows.subquery("search_window")
 
 
 def _sqlite_key(name: str) -> str:
@@ -209,25 +247,39 @@ def _bm25(index: str) -> str:
 
 
 def _recent_matches(
-    dialect: str, stmt: Select, words: list[str], columns=lambda source: (), since=None, index: str = FULL_INDEX
+    dialect: str,
+    where: Where,
+    words: list[str],
+    columns=lambda source: (),
+    since=None,
+    index: str = FULL_INDEX,
+    copies: bool = False,
 ) -> Select:
-    """The articles of `stmt` matching every word, newest first (the recency key as `recency`, besides the
-    `columns(source)` of the index or documents they come from), at most the bound parameter `_candidates` of them;
-    on SQLite in the FTS5 table `index`; on PostgreSQL those of recency (seq) from `since`, by default from the
-    parameter `_search_from` (the window `recent_matches` found, read newest first)."""
-    found = stmt.with_only_columns(Article.id)
+    """The articles meeting the conditions `where(t)` (over `t`, the article table or the documents' copies of
+    its columns) and matching every word, newest first, as (id, recency key `recency`, slug, and the
+    `columns(source)` of the index or documents they come from), at most the bound parameter `_candidates` of
+    them; on SQLite in the FTS5 table `index`; on PostgreSQL those of recency (seq) from `since`, by default from
+    the parameter `_search_from` (the window `recent_matches` found, read newest first), read from the documents
+    alone when they carry the copies (`copies`), else joined to their articles."""
     if dialect == "sqlite":
         fts = _fts(index)
         match = text(f"{index} MATCH :fts_q").bindparams(fts_q=fts5_query(words))
         recency = fts.c.rowid
-        found = found.join_from(Article, fts, Article.id == fts.c.rowid.op("&")(KEY_IDS - 1)).where(match)
-        found = found.add_columns(recency.label("recency"), *columns(fts))
-        return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
-    documents = _DOCUMENTS if since is not None else _newest_documents()
+        found = select(Article.id, recency.label("recency"), Article.slug, *columns(fts))
+        found = found.join_from(Article, fts, Article.id == fts.c.rowid.op("&")(KEY_IDS - 1))
+        return (
+            found.where(*where(Article), match).order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
+        )
+    documents = _documents(copies)
+    documents = documents if since is not None else _newest_documents(documents)
     match = text(_PG_MATCH.format(t=documents.name)).bindparams(fts_q=" ".join(words))
-    found = found.join_from(Article, documents, documents.c.article_id == Article.id).where(match)
     recency = documents.c.seq
-    found = found.add_columns(recency.label("recency"), *columns(documents))
+    if copies:
+        found = select(documents.c.article_id.label("id"), recency.label("recency"), documents.c.slug)
+        found = found.add_columns(*columns(documents)).where(*where(documents.c), match)
+    else:
+        found = select(Article.id, recency.label("recency"), Article.slug, *columns(documents))
+        found = found.join_from(Article, documents, documents.c.article_id == Article.id).where(*where(Article), match)
     if since is not None:
         # seq + 0: never the seq index's order. A prepared statement's generic plan does not know the words, and
         # walking that index backwards testing every document would cost the whole archive for a rare word; so the
@@ -237,12 +289,19 @@ def _recent_matches(
     return found.order_by(recency.desc()).limit(bindparam("_candidates", type_=Integer))
 
 
-def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FULL_INDEX, matches: Found = FEW):
-    """A subquery (id, slug, rank, nth) of the newest SCORED + 1 articles of `stmt` (a select over the article table
-    whose conditions say which articles may be found: the public ones under the request's filters) that match
-    every word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates are those of
-    nth ≤ SCORED; the extra one tells that there are more. The bound is the parameter `_candidates` (SCORED + 1).
-    The slug comes with them: a page's order (rank, slug) is the candidates' own.
+def top_candidates(
+    dialect: str,
+    where: Where,
+    words: list[str],
+    index: str = FULL_INDEX,
+    matches: Found = FEW,
+    copies: bool = False,
+):
+    """A subquery (id, slug, rank, nth) of the newest SCORED + 1 articles meeting the conditions `where(t)` (those
+    that may be found: the public ones under the request's filters, over `t`, a table of the article's columns)
+    that match every word; higher rank is better, `nth` is the position in recency (1 = newest). The candidates
+    are those of nth ≤ SCORED; the extra one tells that there are more. The bound is the parameter `_candidates`
+    (SCORED + 1). The slug comes with them: a page's order (rank, slug) is the candidates' own.
 
     Only the candidates are scored, and finding them costs what they cost, not what all the hits do:
     SQLite: FTS5 yields the matches newest first by rowid (the recency key) and the join stops once enough of them
@@ -252,12 +311,14 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
     PostgreSQL, by `matches` (recent_matches): past SCORED, in the first window (`walk`, a common word), the newest
     documents from seq `_search_from` (`search_from`) on, read down the seq index and tested; past SCORED in a
     wider window, the matches of seq `_search_from` and newer, from the GIN index; at most SCORED, every match, from
-    the GIN index. Each is scored with ts_rank as it is found. Below the bound each is every match, so the ranking
-    is the exact full ranking.
+    the GIN index. Each is tested against the conditions on the documents' copies of the article columns
+    (`copies`; else joined to its article) and scored with ts_rank as it is found, and the subquery is sorted in a
+    page's order (rank, slug), so a page joins its own articles after the sort, under its LIMIT, not every
+    candidate before it. Below the bound each is every match, so the ranking is the exact full ranking.
     """
     if dialect == "sqlite":
         score = literal_column(f"-{_bm25(index)}", Float)
-        recent = _recent_matches(dialect, stmt, words, lambda fts: (score.label("rank"),), index=index)
+        recent = _recent_matches(dialect, where, words, lambda fts: (score.label("rank"),), index=index)
     else:
         query = bindparam("fts_pg_q", " ".join(words))
 
@@ -269,32 +330,35 @@ def top_candidates(dialect: str, stmt: Select, words: list[str], index: str = FU
             since = literal(0)  # a rare word: every match
         else:  # past SCORED: the window from `_search_from`, walked when it is the first one
             since = None if matches.walk else bindparam("_search_from", type_=Integer)
-        recent = _recent_matches(dialect, stmt, words, score, since=since)
-    recent = recent.add_columns(Article.slug).subquery("search_recent")
+        recent = _recent_matches(dialect, where, words, score, since=since, copies=copies)
+    recent = recent.subquery("search_recent")
     nth = func.row_number().over(order_by=recent.c.recency.desc())
-    return select(recent.c.id, recent.c.slug, recent.c.rank, nth.label("nth")).subquery("search_hits")
+    hits = select(recent.c.id, recent.c.slug, recent.c.rank, nth.label("nth"))
+    if dialect != "sqlite":
+        hits = hits.order_by(recent.c.rank.desc(), recent.c.slug)
+    return hits.subquery("search_hits")
 
 
-def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> Found:
-    """How many of the articles of `stmt` match every word and where the newest SCORED + 1 of them lie (Found):
-    facts of the content, the same on every store of one generation and backend, so the web layer may share them;
-    where the candidates are read and scored follows from them: PostgreSQL's `_search_from` (`search_from`) and
-    the way top_candidates reads them, SQLite's index (`index_holding`).
+def recent_matches(session, where: Where, params: dict, words: list[str], copies: bool = False) -> Found:
+    """How many of the articles meeting the conditions `where(t)` match every word and where the newest SCORED + 1
+    of them lie (Found): facts of the content, the same on every store of one generation and backend, so the web
+    layer may share them; where the candidates are read and scored follows from them: PostgreSQL's `_search_from`
+    (`search_from`) and the way top_candidates reads them, SQLite's index (`index_holding`).
 
     SQLite counts the newest SCORED + 1 matches (FTS5 walks them newest first and stops; nothing is scored).
-    PostgreSQL counts the matches among the newest WALK × (SCORED + 1) seq values: a common word is settled there,
-    at the window's cost. Fewer: it counts every match up to SCORED + 1 in no order (a rare word is settled there,
-    at what its hits cost); more than SCORED: it looks in windows four times wider each time, until one holds
-    SCORED + 1 matches or covers the whole index."""
+    PostgreSQL counts the matches among the newest WALK × (SCORED + 1) seq values (in the documents alone when they
+    carry the copies): a common word is settled there, at the window's cost. Fewer: it counts every match up to
+    SCORED + 1 in no order (a rare word is settled there, at what its hits cost); more than SCORED: it looks in
+    windows four times wider each time, until one holds SCORED + 1 matches or covers the whole index."""
     dialect = session.get_bind().dialect.name
     values = {**params, "_candidates": SCORED + 1}
     if dialect == "sqlite":
-        recent = _recent_matches(dialect, stmt, words).subquery()
+        recent = _recent_matches(dialect, where, words).subquery()
         n, least = session.execute(select(func.count(), func.min(recent.c.recency)), values).one()
         return Found(n, least if n > SCORED else 0)
     # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
-    start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
-    recent = _recent_matches(dialect, stmt, words, since=start + 1).subquery()
+    start = select(func.max(_documents(False).c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
+    recent = _recent_matches(dialect, where, words, since=start + 1, copies=copies).subquery()
     probe = select(func.count(), func.min(recent.c.recency), start)
     width = WALK * (SCORED + 1)
     n, least, begins = session.execute(probe, {**values, "_width": width}).one()
@@ -304,7 +368,7 @@ def recent_matches(session, stmt: Select, params: dict, words: list[str]) -> Fou
         return Found(n, 0)
     # fewer in the newest window: every match, counted up to SCORED + 1 in no order (the GIN bitmap, the heap scan
     # stopping there); a rare word is settled here, at what its hits cost
-    every = _recent_matches(dialect, stmt, words, since=literal(0)).order_by(None).subquery()
+    every = _recent_matches(dialect, where, words, since=literal(0), copies=copies).order_by(None).subquery()
     n = session.scalar(select(func.count()).select_from(every), values)
     if n <= SCORED:
         return Found(n, 0)
