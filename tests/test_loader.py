@@ -67,6 +67,35 @@ def test_a_malformed_file_fails_the_load_with_path_and_line_and_writes_nothing(s
     assert snapshot(scratch_store) == before
 
 
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        "UPDATE {search} SET slug = slug || '-x' WHERE article_id = (SELECT min(article_id) FROM {search})",
+        "DELETE FROM {search} WHERE article_id = (SELECT max(article_id) FROM {search})",
+    ],
+    ids=["a copy differs", "a document is missing"],
+)
+def test_search_documents_that_disagree_with_their_articles_fail_the_load(scratch_store, monkeypatch, corrupt):
+    """PostgreSQL's search documents copy the article columns a search counts and ranks by (search.COPIED): a
+    build whose documents disagree with its articles is refused before the swap, and the live store is kept."""
+    if scratch_store["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("PostgreSQL's search documents")
+    from api.store import search
+
+    _load(scratch_store, ARCHIVE)
+    before = snapshot(scratch_store)
+    real = search.build_index
+
+    def build_then_corrupt(conn):
+        real(conn)
+        conn.exec_driver_sql(corrupt.format(search=search._qualified(conn, "article_search")))
+
+    monkeypatch.setattr(search, "build_index", build_then_corrupt)
+    with pytest.raises(LoadFailed, match="1 search documents disagree with their articles' columns"):
+        _load(scratch_store, ARCHIVE)
+    assert snapshot(scratch_store) == before
+
+
 def test_skip_invalid_loads_the_rest_and_exits_2_listing_the_rejects(scratch_store, tmp_path):
     archive = copy_archive(tmp_path, ARCHIVE)
     (archive / "bad.txt").write_bytes(BAD.read_bytes())

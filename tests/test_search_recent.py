@@ -11,10 +11,13 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import Column, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import ColumnClause
 
-from api.store import search
+from api.store import queries, search
+from api.store.models import Article
 from tests.conftest import generated_store, make_app, walk
 from tests.test_search_topk import _forget, _is_postgres, _newest, _oracle, _spy_on_recent_matches, _walk_fresh
 
@@ -46,20 +49,18 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
     # wider one, every match at most SCORED; a window as narrow as SCORED + 1 or as wide as the archive takes each;
     # and tests them on the documents' copies of the article columns, or on the articles (a store without them)
     walks = (1, search.WALK, 10**6) if _is_postgres(app) else (search.WALK,)
-    generation = app.extensions["store"].current()
-    assert generation.search_copies is _is_postgres(app)
-    try:
-        for width, copies in itertools.product(walks, {generation.search_copies, False}):
-            monkeypatch.setattr(search, "WALK", width)
-            generation.search_copies = copies
-            for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
-                monkeypatch.setattr(search, "SCORED", scored)
-                slugs = [a["slug"] for a in _walk_fresh(app, q)]
-                assert slugs == [s for s, _, _ in _newest(expected, scored)], (width, copies, scored)
-                meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
-                assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
-    finally:
-        generation.search_copies = _is_postgres(app)
+    assert app.extensions["store"].current().search_copies is _is_postgres(app)
+    for width, copies in itertools.product(walks, {_is_postgres(app), False}):
+        monkeypatch.setattr(search, "WALK", width)
+        _read_copies(monkeypatch, copies)
+        for scored in sorted({1, 3, hidden[0] + 1, hits // 2, hits - 1, hits, hits + 1}):
+            monkeypatch.setattr(search, "SCORED", scored)
+            slugs = [a["slug"] for a in _walk_fresh(app, q)]
+            assert slugs == [s for s, _, _ in _newest(expected, scored)], (width, copies, scored)
+            meta = app.test_client().get("/v1/articles", query_string={"q": q, "limit": 1}).get_json()["meta"]
+            assert (meta["total"], meta["total_estimated"]) == (min(hits, scored), hits > scored)
+            assert app.extensions["store"].current().search_copies is copies
+    _read_copies(monkeypatch, True)
     _forget(app)
     if len(walks) > 1:  # each way was taken
         assert {(m.walk, m.found > m.scored) for m in found} == {(True, True), (False, True), (False, False)}
@@ -209,12 +210,17 @@ def test_postgres_store_without_copies_searches_through_the_articles(tmp_path_fa
             monkeypatch.setattr(search, "SCORED", len(expected) // 3)
             with_copies = [a["slug"] for a in _walk_fresh(app, q)]
             assert with_copies == [s for s, _, _ in _newest(expected, search.SCORED)]
-            with app.extensions["store"].current().engine.begin() as conn:
+            generation = app.extensions["store"].current()
+            with generation.engine.begin() as conn:  # as a loader without the copies reloading the same content
                 drop = ", ".join(f"DROP COLUMN {name}" for name in search.COPIED)
                 conn.execute(text(f"ALTER TABLE article_search {drop}"))
                 assert not search.has_copies(conn)
+            # the running store notices at its next poll, though the generation id is the same
+            assert [a["slug"] for a in _walk_fresh(app, q)] == with_copies
+            assert app.extensions["store"].current().id == generation.id
+            assert app.extensions["store"].current().search_copies is False
             app.extensions["store"].dispose()
-            app = make_app(store, HOT_CACHE_MAX_BYTES=0)
+            app = make_app(store, HOT_CACHE_MAX_BYTES=0)  # and a new one reads it so
             assert app.extensions["store"].current().search_copies is False
             assert [a["slug"] for a in _walk_fresh(app, q)] == with_copies
             assert [a["slug"] for a in _walk_fresh(app, q, "&lang=en")] == [
@@ -223,6 +229,68 @@ def test_postgres_store_without_copies_searches_through_the_articles(tmp_path_fa
         finally:
             _forget(app)
             app.extensions["store"].dispose()
+
+
+def test_the_documents_copy_every_column_the_rule_and_the_filters_read():
+    """Every article column the visibility rule and the list filters read, over all filters at once, is among
+    search.COPIED, typed as the article's (its bind processing: the clock and the update times in UTC)."""
+    read = set()
+    for condition in queries._conditions(tuple(queries._FILTERS)):
+        read |= {c.name for c in visitors.iterate(condition) if isinstance(c, Column) and c.table is Article.__table__}
+    assert read >= {"status", "embargo_until", "section_slug", "issue_start", "updated_at"}  # the walk finds them
+    assert read <= set(search.COPIED)
+    documents = search._documents(True).c
+    for name in search.COPIED:
+        assert type(documents[name].type) is type(Article.__table__.c[name].type), name
+    for condition in queries._conditions(tuple(queries._FILTERS), documents):  # each reads the documents' columns
+        assert {c.table.name for c in visitors.iterate(condition) if isinstance(c, ColumnClause)} == {"article_search"}
+
+
+@pytest.mark.parametrize("scored", [5, 1000])
+def test_postgres_copies_answer_every_filter_as_the_articles_do(generated, monkeypatch, scored):
+    """The same searches, under each filter the API has and some together, with the candidates tested on the
+    documents' copies and on the articles themselves: the same pages and the same totals."""
+    app, public = generated
+    if not _is_postgres(app):
+        pytest.skip("PostgreSQL's search documents")
+    client = app.test_client()
+    items = walk(client, "/v1/articles?limit=100")
+    dated = [a for a in items if a["published_at"] and a["issue"] and a["section"]]
+    middle = sorted(dated, key=lambda a: a["published_at"])[len(dated) // 2]
+    filters = [
+        "",
+        f"&from={middle['issue']}",
+        f"&to={middle['issue']}",
+        f"&issue={middle['issue']}",
+        f"&updated_since={middle['updated_at'].replace('+00:00', 'Z')}",
+        "&trend=worse",
+        f"&section={middle['section']['slug']}&lang=ru",
+        f"&lang=en&from={middle['issue']}&trend=worse,better",
+    ]
+    monkeypatch.setattr(search, "SCORED", scored)
+    for q in ("minsk", "контроль", "export minsk"):
+        for extra in filters:
+            served = []
+            for copies in (True, False):
+                _read_copies(monkeypatch, copies)
+                _forget(app)
+                total = client.get(f"/v1/articles?q={q}&limit=1{extra}").get_json()["meta"]
+                assert app.extensions["store"].current().search_copies is copies
+                slugs = [a["slug"] for a in walk(client, f"/v1/articles?q={q}&limit=10{extra}")]
+                served.append((slugs, total["total"], total["total_estimated"]))
+            assert served[0] == served[1], (q, extra)
+            assert set(served[0][0]) <= public
+    _read_copies(monkeypatch, True)
+    _forget(app)
+
+
+_HAS_COPIES = search.has_copies
+
+
+def _read_copies(monkeypatch, copies: bool) -> None:
+    """Have the store read its search documents as carrying the copies of the article columns, or as a store built
+    before them (search.has_copies), from its next poll of the generation (every request here)."""
+    monkeypatch.setattr(search, "has_copies", _HAS_COPIES if copies else (lambda conn: False))
 
 
 def _documents(app) -> int:

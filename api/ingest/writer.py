@@ -380,6 +380,9 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, 
         ).scalar()  # fmt: skip
         if leaked:
             raise LoadFailed("the public query would show unpublished articles", report)
+        drift = search.copies_drift(conn)
+        if drift:
+            raise LoadFailed(f"{drift} search documents disagree with their articles' columns", report)
         report.public_articles = conn.execute(
             select(func.count()).select_from(public_articles(now).subquery())
         ).scalar()

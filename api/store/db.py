@@ -220,12 +220,16 @@ class Store:
             try:
                 with self._pg_engine.connect() as conn:
                     gen_id = conn.execute(text("SELECT value FROM store_meta WHERE key = 'generation'")).scalar()
+                    # the same content may be reloaded by a loader of another version (the generation id is the
+                    # content's): the search documents' format is polled with it
+                    copies = search.has_copies(conn)
             except SQLAlchemyError as exc:
                 self._checked = 0.0
                 raise StoreUnavailable(exc.__class__.__name__) from exc
             if gen_id is None:
                 raise StoreUnavailable("the store has no generation record")
-            if self._current is None or self._current.id != gen_id:
+            current = self._current
+            if current is None or current.id != gen_id or current.search_copies != copies:
                 self._current = read_generation(self._pg_engine)
             self._checked = now
         return self._current

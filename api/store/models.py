@@ -84,7 +84,7 @@ class Trend(Base):
     labels: Mapped[dict] = mapped_column(JSON)
 
 
-VISIBILITY = ("status", "embargo_until")  # the columns of queries.is_public()
+VISIBILITY = ("status", "embargo_until")  # the columns of queries.is_public() (copied by search.COPIED too)
 
 
 class Article(Base):

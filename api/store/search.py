@@ -218,6 +218,21 @@ def has_copies(conn: Connection) -> bool:
     return found == len(COPIED)
 
 
+def copies_drift(conn: Connection) -> int:
+    """PostgreSQL: how many published articles lack a search document, or have one whose copies of the article
+    columns differ from the article's, plus documents of articles not published (the loader refuses to swap in a
+    store where this is not 0: the copies decide which articles a search counts and ranks). 0 on SQLite."""
+    if conn.dialect.name != "postgresql":
+        return 0
+    search, article = _qualified(conn, "article_search"), _qualified(conn, "article")
+    copies, originals = (", ".join(f"{t}.{name}" for name in COPIED) for t in ("s", "a"))
+    return conn.exec_driver_sql(
+        f"SELECT count(*) FROM {article} a FULL JOIN {search} s ON s.article_id = a.id "
+        f"WHERE (a.status = 'published') IS DISTINCT FROM (s.article_id IS NOT NULL) "
+        f"OR (s.article_id IS NOT NULL AND ({copies}) IS DISTINCT FROM ({originals}))"
+    ).scalar()
+
+
 def _newest_documents(documents):
     """PostgreSQL: the `documents` of seq `_search_from` and newer, as the newest (max seq − `_search_from` + 1)
     rows walked down the seq index. A LIMIT with an ORDER BY of the index is read that way by every plan, the
