@@ -13,6 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import Column, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause
 
@@ -66,10 +67,10 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
         assert {(m.walk, m.found > m.scored) for m in found} == {(True, True), (False, True), (False, False)}
 
 
-def _generic_plan(app, url: str) -> dict[str, int]:
+def _generic_plan(app, url: str, page: bool = True) -> dict[str, int]:
     """PostgreSQL: the nodes of the generic plan (plan_cache_mode=force_generic_plan, what a prepared statement
-    runs from its sixth execution when PostgreSQL keeps it) of the page statement a request to `url` runs against
-    article_search, with sequential scans and plain sorts off so the choice is between index paths, as on a large
+    runs from its sixth execution when PostgreSQL keeps it) of the page statement (or, not `page`, the first probe
+    of search.recent_matches) a request to `url` runs against article_search, with sequential scans and plain sorts off so the choice is between index paths, as on a large
     archive: node type, index name and direction → the rows it read (EXPLAIN ANALYZE: returned + removed by its
     filter, over all loops)."""
     seen = []
@@ -83,7 +84,7 @@ def _generic_plan(app, url: str) -> dict[str, int]:
         assert app.test_client().get(url).status_code == 200
     finally:
         event.remove(Engine, "before_cursor_execute", capture)
-    statement, parameters = next((s, p) for s, p in seen if "row_number()" in s)  # the page, not the probe
+    statement, parameters = next((s, p) for s, p in seen if ("row_number()" if page else "count(") in s)
     names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
     prepared = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", statement)
     nodes: dict[str, int] = {}
@@ -172,7 +173,25 @@ def test_postgres_reads_only_the_pages_own_articles(generated, monkeypatch, walk
         }
         assert articles and sum(articles.values()) <= limit + 1, (extra, nodes)  # the page and one to tell of more
         assert "Seq Scan" not in " ".join(nodes), nodes
+        _forget(app)  # and the probe that counts the matches reads the documents alone
+        probe = _generic_plan(app, f"/v1/articles?q={q}&limit={limit}{extra}", page=False)
+        assert probe and not [n for n in probe if re.search(r"\b(article_pkey|article_slug_key|ix_article)", n)], probe
+        assert "Seq Scan" not in " ".join(probe), probe
     _forget(app)
+
+
+def test_a_session_reads_the_documents_format_from_its_generation_or_asks(generated):
+    """queries.search_copies: what the store read with the generation (`Session.info`) decides, and a session
+    of no store asks the documents themselves."""
+    app, _ = generated
+    store = app.extensions["store"]
+    generation, expected = store.current(), _is_postgres(app)
+    with Session(generation.engine) as session:
+        assert queries.search_copies(session) is expected
+    with Session(generation.engine, info={"search_copies": not expected}) as session:
+        assert queries.search_copies(session) is (not expected)
+    with store.session(generation) as session:
+        assert queries.search_copies(session) is expected
 
 
 def test_postgres_documents_carry_their_articles_columns(generated):
