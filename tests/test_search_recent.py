@@ -303,13 +303,14 @@ def test_postgres_copies_answer_every_filter_as_the_articles_do(generated, monke
     _forget(app)
 
 
-_HAS_COPIES = search.has_copies
+_COPIES_SQL = search.COPIES_SQL
 
 
 def _read_copies(monkeypatch, copies: bool) -> None:
     """Have the store read its search documents as carrying the copies of the article columns, or as a store built
-    before them (search.has_copies), from its next poll of the generation (every request here)."""
-    monkeypatch.setattr(search, "has_copies", _HAS_COPIES if copies else (lambda conn: False))
+    before them (search.COPIES_SQL, what has_copies and the poll of the generation ask), from its next poll of the
+    generation (every request here)."""
+    monkeypatch.setattr(search, "COPIES_SQL", _COPIES_SQL if copies else "(false)")
 
 
 def _documents(app) -> int:

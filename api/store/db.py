@@ -219,10 +219,10 @@ class Store:
                 self._pg_engine = _postgres_engine(self.url, self.schema, self.query_timeout_ms)
             try:
                 with self._pg_engine.connect() as conn:
-                    gen_id = conn.execute(text("SELECT value FROM store_meta WHERE key = 'generation'")).scalar()
                     # the same content may be reloaded by a loader of another version (the generation id is the
-                    # content's): the search documents' format is polled with it
-                    copies = search.has_copies(conn)
+                    # content's): the search documents' format is polled with it, in the same statement
+                    poll = text(f"SELECT (SELECT value FROM store_meta WHERE key = 'generation'), {search.COPIES_SQL}")
+                    gen_id, copies = conn.execute(poll, search.copies_params(conn)).one()
             except SQLAlchemyError as exc:
                 self._checked = 0.0
                 raise StoreUnavailable(exc.__class__.__name__) from exc

@@ -203,19 +203,24 @@ def _documents(copies: bool):
     )
 
 
+#: PostgreSQL: a boolean SQL expression, whether the documents table (`:documents`) has every COPIED column
+#: (`:names`); with copies_params, alone (has_copies) or in the store's poll of the generation (one statement)
+COPIES_SQL = (
+    "((SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(:documents) AND attname = ANY(:names) "
+    f"AND NOT attisdropped) = {len(COPIED)})"
+)
+
+
+def copies_params(conn: Connection) -> dict:
+    return {"documents": _qualified(conn, "article_search"), "names": list(COPIED)}
+
+
 def has_copies(conn: Connection) -> bool:
     """PostgreSQL: whether the store's search documents carry the COPIED article columns (a store built before
     them does not: its searches join every candidate to its article). Always False on SQLite."""
     if conn.dialect.name != "postgresql":
         return False
-    found = conn.execute(
-        text(
-            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(:documents) "
-            "AND attname = ANY(:names) AND NOT attisdropped"
-        ),
-        {"documents": _qualified(conn, "article_search"), "names": list(COPIED)},
-    ).scalar()
-    return found == len(COPIED)
+    return bool(conn.execute(text(f"SELECT {COPIES_SQL}"), copies_params(conn)).scalar())
 
 
 def copies_drift(conn: Connection) -> int:
