@@ -191,16 +191,19 @@ _PG_MATCH = (  # one parenthesised condition on the documents `{t}`: ANDed with 
 #: rows, 6 of a cold page's 15 ms at 100 000 articles). The copies are written with the documents, in the load's
 #: transaction, and the page statement still joins its articles under the visibility rule.
 COPIED = ("slug", "status", "embargo_until", "section_slug", "trend_slug", "issue_start", "lang", "updated_at")
-_DOCUMENT_COLUMNS = (column("article_id", Integer), column("seq", Integer), column("config"), column("document"))
+_DOCUMENTS = table(
+    "article_search", column("article_id", Integer), column("seq", Integer), column("config"), column("document")
+)
+_DOCUMENTS_WITH_COPIES = table(  # a column belongs to one table: the documents' own are declared again
+    "article_search",
+    *(column(c.name, c.type) for c in _DOCUMENTS.c),
+    *(column(name, Article.__table__.c[name].type) for name in COPIED),
+)
 
 
 def _documents(copies: bool):
     """The search documents as a table, with their copies of the article columns when the store has them."""
-    return table(
-        "article_search",
-        *(column(c.name, c.type) for c in _DOCUMENT_COLUMNS),
-        *(column(name, Article.__table__.c[name].type) for name in (COPIED if copies else ())),
-    )
+    return _DOCUMENTS_WITH_COPIES if copies else _DOCUMENTS
 
 
 #: PostgreSQL: a boolean SQL expression, whether the documents table (`:documents`) has every COPIED column
@@ -378,7 +381,7 @@ def recent_matches(session, where: Where, params: dict, words: list[str], copies
         n, least = session.execute(select(func.count(), func.min(recent.c.recency)), values).one()
         return Found(n, least if n > SCORED else 0)
     # windows seq > newest - width, one statement each (the newest seq, the index's size, is a subquery)
-    start = select(func.max(_documents(False).c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
+    start = select(func.max(_DOCUMENTS.c.seq)).scalar_subquery() - bindparam("_width", type_=Integer)
     recent = _recent_matches(dialect, where, words, since=start + 1, copies=copies).subquery()
     probe = select(func.count(), func.min(recent.c.recency), start)
     width = WALK * (SCORED + 1)
