@@ -70,8 +70,8 @@ def test_past_scored_the_pages_are_the_best_of_the_newest_visible_matches(genera
 def _generic_plan(app, url: str, page: bool = True) -> dict[str, int]:
     """PostgreSQL: the nodes of the generic plan (plan_cache_mode=force_generic_plan, what a prepared statement
     runs from its sixth execution when PostgreSQL keeps it) of the page statement (or, not `page`, the first probe
-    of search.recent_matches) a request to `url` runs against article_search, with sequential scans and plain sorts off so the choice is between index paths, as on a large
-    archive: node type, index name and direction → the rows it read (EXPLAIN ANALYZE: returned + removed by its
+    of search.recent_matches) a request to `url` runs against article_search, with sequential scans and plain
+    sorts off so the choice is between index paths, as on a large archive: node type, index name and direction → the rows it read (EXPLAIN ANALYZE: returned + removed by its
     filter, over all loops)."""
     seen = []
 

@@ -74,8 +74,8 @@ SUMMARY_COLUMNS = (
 BODY_COLUMNS = (Article.body_html, Article.body_text, Article.blocks)
 #: The article filters but `q`: name → the condition on a value over a table holding the article's filterable
 #: columns (the article table, the per-generation counts for all but updated_since, or PostgreSQL's search
-#: documents, which copy them: search.COPIED); the value is a literal or a bound parameter (lists hold several values; filters compose with AND). `q` changes the statement itself
-#: (search.Matches).
+#: documents, which copy them: search.COPIED); the value is a literal or a bound parameter (lists hold several
+#: values; filters compose with AND). `q` changes the statement itself (search.Matches).
 _FILTERS = {
     "section": lambda t, v: t.section_slug.in_(v),
     "trend": lambda t, v: t.trend_slug.in_(v),
