@@ -767,6 +767,27 @@ def test_a_token_from_an_older_generation_names_no_time_still_hidden(backend, ar
         assert hidden_until not in named and named <= {end} | {t for t in named if t <= now}, named
 
 
+def test_a_token_past_this_instances_clock_keeps_its_lookback(backend, archive_dir):
+    """An instance whose clock is behind the one that served a token cannot yet see what a load since recorded
+    behind it (an embargo ending between its clock and the token): the token it hands back keeps the older
+    generation's build time, so once that embargo ends the feed still goes back for it. Re-signed with the current
+    build time, the next request would skip the back-look and the change would never be served."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    load_b, hidden_until = end - dt.timedelta(minutes=20), end - dt.timedelta(minutes=10)
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=5))  # the instance that served the token runs ahead
+        token = sync_changes(app.test_client(), {}, "", None, [], limit=1)
+        load([Doc(1), Doc(2, embargo=end), Doc(5, embargo=hidden_until)], load_b)
+        clock.freeze(load_b + dt.timedelta(minutes=1))  # this one behind: article-5 is not visible to it yet
+        state, served = {}, []
+        token = sync_changes(app.test_client(), state, "", token, served)
+        assert served == []
+        clock.freeze(end + dt.timedelta(minutes=6))
+        sync_changes(app.test_client(), state, "", token, served)
+        assert "article-5" in state, served
+
+
 def test_the_change_feed_pages_tombstones_links_and_problems_exactly(backend, archive_dir, monkeypatch):
     """One page reads at most `limit` + 1 changes and says `has_more` only when another change follows; a tombstone
     names the section and language the article left (a removed one's own); the `next` link and the Link header name

@@ -5,8 +5,9 @@ generation that handed it out. Changes are ordered by (visible_at, slug) and onl
 has passed are served, so an embargoed article enters the feed when its embargo ends, and no token ever
 points past `now` (nothing about a hidden item can be read from it). A load records its changes at the time
 it started, so a token that an older generation handed out during the load can point past them: the feed
-then goes back to the first of them. Filters (section, lang) apply to the section/language each change row
-recorded, so tombstones of a section survive filtering.
+then goes back to the first of them; an instance whose clock is behind the token's time hands the older build
+time back, to go back again once what lies behind the token is visible to it. Filters (section, lang) apply
+to the section/language each change row recorded, so tombstones of a section survive filtering.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def feed_page(session, ctx) -> tuple[dict, dict]:
     """One page of the feed for the request `ctx` (its arguments, clock, generation, signer): the body and the
     `Link` header. A plain function, apart from the endpoint wrapper, so that mutation testing reaches it."""
     args, now, signer = ctx.args, ctx.now, ctx.signer
-    position, built_at = None, ctx.generation.built_at
+    position, built_at, signed_by = None, ctx.generation.built_at, None
     if args.get("since"):
         at, slug, signed_by = decode_token(signer, args["since"])
         position = (at, slug)
@@ -132,6 +133,11 @@ def feed_page(session, ctx) -> tuple[dict, dict]:
             )  # fmt: skip
     if rows:
         position = (rows[-1].visible_at, rows[-1].slug)
+    elif position is not None and position[0] > now and signed_by is not None:
+        # the token lies past this instance's clock (another instance's runs ahead): what a load since recorded
+        # behind it may not be visible here yet, so the back-look above could not find it; the token keeps the
+        # older build time (never a later one than the current), and the back-look runs again on the next request
+        built_at = min(signed_by, built_at)
     token = encode_token(signer, *position, built_at) if position else None
     # the view and the page size go on (a client that asked for pages of ten gets pages of ten), so the link
     # always has a query
