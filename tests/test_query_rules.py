@@ -685,6 +685,54 @@ def test_a_client_that_synced_during_a_load_misses_none_of_its_changes(backend, 
                     assert min(dt.datetime.fromisoformat(c["at"]) for c in served) == load_b, served
 
 
+WITHDRAWALS = {
+    "removed": [Doc(1)],
+    "retracted": [Doc(1), Doc(2, status="retracted")],
+    "embargo-moved": [Doc(1), Doc(2, embargo=LOADED_AT + dt.timedelta(days=5), words=4)],
+}
+
+
+@pytest.mark.parametrize("withdrawal", list(WITHDRAWALS))
+def test_an_article_withdrawn_by_a_load_its_embargo_ended_during_leaves_a_tombstone(backend, archive_dir, withdrawal):
+    """A load begins shortly before an embargo ends and withdraws that article (removes it, retracts it or moves the
+    embargo on); the old generation, served until the swap, hands it to a syncing client when the embargo ends. The
+    load must judge what the old generation may have served by when it ends, not by when it began: the client is
+    told the article is gone, and with the embargo moved on, it comes back when the new embargo ends."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=1))  # the old generation still served: article-2 is public
+        copy = {}
+        token = sync_changes(app.test_client(), copy, "", None, [], limit=1)
+        assert set(copy) == {"article-1", "article-2"}
+        load(WITHDRAWALS[withdrawal], end - dt.timedelta(minutes=2))  # began before the embargo's end
+        clock.freeze(end + dt.timedelta(hours=1))
+        for limit in (1, 100):
+            mine, served = dict(copy), []
+            sync_changes(app.test_client(), mine, "", token, served, limit=limit)
+            assert set(mine) == {"article-1"}, (limit, served)
+        fresh = {}
+        sync_changes(app.test_client(), fresh, "", None, [], limit=1)
+        assert set(fresh) == {"article-1"}
+        clock.freeze(LOADED_AT + dt.timedelta(days=6))
+        sync_changes(app.test_client(), mine, "", token, [], limit=1)
+        assert set(mine) == ({"article-1", "article-2"} if withdrawal == "embargo-moved" else {"article-1"})
+
+
+def test_an_article_withdrawn_long_before_its_embargo_ends_is_never_named(backend, archive_dir):
+    """The other side of the margin: withdrawn by a load that ends well before its embargo does, an article no
+    generation served is forgotten; no change ever names it, before its old embargo's end or after."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    with store_history(backend, archive_dir) as load:
+        load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        app = load([Doc(1)], end - dt.timedelta(hours=1))
+        for now in (end - dt.timedelta(minutes=30), end + dt.timedelta(hours=1)):
+            clock.freeze(now)
+            served = []
+            sync_changes(app.test_client(), {}, "", None, served, limit=100)
+            assert "article-2" not in str(served), now
+
+
 def test_an_article_seen_then_embargoed_again_and_withdrawn_keeps_its_tombstone(backend, archive_dir):
     """Public in A (a client syncs it), embargoed again by B (a tombstone now, back at the embargo's end), withdrawn
     by C before that end: C must not forget the article as one never seen, for the log says it was; the client

@@ -44,6 +44,12 @@ from api.store.models import (
 from api.store.visibility import public_articles
 
 SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for readers' locks)
+#: How long after its changes are recorded the old generation may still be served: the build's last steps, the
+#: swap and every instance noticing it (GENERATION_CHECK_INTERVAL), with room for instances' clocks. An article a
+#: load withdraws whose embargo ends before then may reach clients from the old generation, so it gets a tombstone;
+#: one whose embargo ends later is forgotten (its slug never surfaces). The cost of the margin: an article withdrawn
+#: by a load that swaps in just before its embargo ends is named by a tombstone once that time has passed.
+SERVED_MARGIN = dt.timedelta(minutes=10)
 
 
 def issue_title(start: dt.date) -> str:
@@ -282,6 +288,7 @@ def _media_rows(media: Catalog, hashes: list[str]) -> Iterator[dict]:
 
 
 def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, media: Catalog | None = None) -> None:
+    started = time.monotonic()
     Base.metadata.create_all(engine)
     previous = _previous_state(target)
     digest = hashlib.sha256()
@@ -355,7 +362,8 @@ def _build(engine, target, root, vocab, index: Index, report, now: dt.datetime, 
         # The change feed is served content too: two stores of the same archive with different histories (a
         # fresh one and one that has seen edits, or two whose removed articles had other languages) must not share
         # a generation, nor the cached responses keyed by it: every row of the log goes into the digest.
-        report.changes_recorded = _record_changes(conn, previous, now, digest)
+        served_until = now + dt.timedelta(seconds=time.monotonic() - started) + SERVED_MARGIN
+        report.changes_recorded = _record_changes(conn, previous, now, served_until, digest)
         generation = digest.hexdigest()
         built_at = previous["built_at"] if previous and previous["generation"] == generation else now
         conn.execute(insert(StoreMeta), [
@@ -467,22 +475,33 @@ def _digest_log(digest, rows: list[dict]) -> None:
         digest.update(orjson.dumps([value(row.get(key)) for key in _LOG_COLUMNS]))
 
 
-def _record_changes(conn, previous: dict | None, now: dt.datetime, digest) -> int:
+def _record_changes(conn, previous: dict | None, now: dt.datetime, served_until: dt.datetime, digest) -> int:
     """Carry the change log forward and append what this load changed (upserts and tombstones), each row of the
-    whole log, in seq order, fed to `digest`."""
+    whole log, in seq order, fed to `digest`. Changes are recorded at `now`, when the load began; the old generation
+    is served until `served_until` (its build's end with SERVED_MARGIN), and what it may have served by then is
+    what a withdrawal must take back."""
     history = previous["changes"] if previous else []
     old = previous["articles"] if previous else {}
 
-    def ever_public(r) -> bool:
-        return visibility.is_public_row(r, now)
+    def old_from(r) -> dt.datetime | None:
+        """From when the old generation serves `r`: now, when its embargo ends, or never."""
+        return visibility.visible_from(r.status, r.embargo_until, now)
+
+    def maybe_served(r) -> bool:
+        return visibility.is_public_row(r, served_until)
+
+    def removed_at(r) -> dt.datetime:
+        # public now: removed now; public from an embargo's end during the load: just after its upsert there
+        start = old_from(r)
+        return now if start == now else start + dt.timedelta(microseconds=1)
 
     # An article withdrawn before it ever became visible is forgotten entirely, so not even its slug surfaces.
     # "Ever" is the log's word, not the last store's: one public once, then embargoed again by a later load and now
     # withdrawn, was seen by clients, and the tombstone that load recorded must stay.
-    seen = {c["slug"] for c in history if c["visible_at"] <= now}
+    seen = {c["slug"] for c in history if c["visible_at"] <= served_until}
     unseen = [
         slug for slug, before in old.items()
-        if before.status == "published" and not ever_public(before) and slug not in seen
+        if before.status == "published" and not maybe_served(before) and slug not in seen
     ]  # fmt: skip
     still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
     forgotten = set(unseen) - still
@@ -517,17 +536,18 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime, digest) -> in
             if before.content_hash == row.content_hash and before.status == "published":
                 continue
         visible_at = visibility.visible_from(row.status, row.embargo_until, now)
-        if before is not None and visible_at != now and ever_public(before):
-            # public until this load, embargoed again: removed now, back (the upsert below) when the embargo ends
-            record("delete", row.slug, now, before.section_slug, before.lang, None)
+        if before is not None and maybe_served(before) and visible_at > old_from(before):
+            # public until this load (or from an embargo's end before the swap), embargoed again (or on): removed
+            # then, back (the upsert below) when the new embargo ends
+            record("delete", row.slug, removed_at(before), before.section_slug, before.lang, None)
         record(
             "upsert", row.slug, visible_at, row.section_slug, row.lang, row.content_hash,
             before.section_slug if before is not None and before.section_slug != row.section_slug else None,
             before.lang if before is not None and before.lang != row.lang else None,
         )  # fmt: skip
     for slug, before in old.items():
-        if before.status == "published" and slug not in published_now and ever_public(before):
-            record("delete", slug, now, before.section_slug, before.lang, None)
+        if before.status == "published" and slug not in published_now and maybe_served(before):
+            record("delete", slug, removed_at(before), before.section_slug, before.lang, None)
     if rows:
         conn.execute(insert(Change), rows)
         _digest_log(digest, rows)
