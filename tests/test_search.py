@@ -255,6 +255,49 @@ def test_stemming_escaping_and_drafts_on_a_scratch_archive(scratch_store, tmp_pa
         app.extensions["store"].dispose()
 
 
+def _filler(words: int, seed: int) -> str:
+    """`words` words of prose that match none of the test's query words (a long read's paragraphs)."""
+    vocab = ["ministry", "report", "quarterly", "figures", "regional", "council", "statement", "observers", "week"]
+    return " ".join(vocab[(seed + i * 7) % len(vocab)] for i in range(words))
+
+
+def test_a_long_articles_snippet_marks_its_first_match_wherever_it_lies(scratch_store, tmp_path):
+    """Long reads: the word only deep in a 6 000-word body (and, in another, in the lead, and again far into the
+    body beside a second query word). The snippet marks the word where it is, quoted from the text; on PostgreSQL the
+    headline analyses a bounded window from the first match (search.HEADLINE_WINDOW), so a word that occurs only
+    well past it is not marked there."""
+    archive = copy_archive(tmp_path, ARCHIVE)
+    deep = f"{_filler(4000, 1)} The wombats crossed the border. {_filler(2000, 2)}"
+    far = f"{_filler(3000, 3)} Wombats and a numbat were seen. {_filler(500, 4)}"
+    docs = {
+        "deep-en": ("en", "published", "A long read", "Lead.", deep),
+        "far-en": ("en", "published", "Another long read", "Wombats in the lead.", far),
+    }
+    for slug, (lang, status, title, lead, body) in docs.items():
+        (archive / "2022-02-14" / f"{slug}.{lang}.md").write_text(
+            EXTRA.format(slug=slug, lang=lang, status=status, title=title, lead=lead, body=body), encoding="utf-8"
+        )
+    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
+    app = make_app(scratch_store)
+    try:
+        client = app.test_client()
+        hits = {a["slug"]: a["snippet"] for a in client.get("/v1/articles?q=wombats").get_json()["data"]}
+        assert set(hits) == {"deep-en", "far-en"}
+        assert "<mark>wombats</mark> crossed the border" in hits["deep-en"]
+        plain = html.unescape(re.sub(r"</?mark>", "", hits["deep-en"]))
+        assert max(plain.split("…"), key=len).strip() in f"Lead.\n{deep}"  # quoted from the text
+        both = client.get("/v1/articles?q=wombats+numbat").get_json()["data"]
+        assert [a["slug"] for a in both] == ["far-en"]
+        marks = {m.casefold() for m in MARK.findall(both[0]["snippet"])}
+        if _is_postgres(client):  # the numbat lies 3 000 words past the first match: outside the window (with the
+            # whole text analysed, the headline would quote the passage where both words meet)
+            assert len(far) > 10 * search.HEADLINE_WINDOW and marks == {"wombats"}
+        else:  # FTS5's snippet: one fragment of one column, from the whole of it
+            assert marks and marks <= {"wombats", "numbat"}
+    finally:
+        app.extensions["store"].dispose()
+
+
 @pytest.fixture(scope="module")
 def fts_table():
     """A bare FTS5 table with the loader's tokenizer, holding a few documents of both scripts."""
