@@ -213,6 +213,17 @@ lead: "{lead}"
 """
 
 
+def _load_with(store: dict, archive, docs: dict):
+    """Write `docs` (slug → (lang, status, title, lead, body)) into the issue of 2022-02-14 of `archive`, load it
+    into `store` and return an app serving it."""
+    for slug, (lang, status, title, lead, body) in docs.items():
+        (archive / "2022-02-14" / f"{slug}.{lang}.md").write_text(
+            EXTRA.format(slug=slug, lang=lang, status=status, title=title, lead=lead, body=body), encoding="utf-8"
+        )
+    load_archive(archive, store["DATABASE_URL"], schema=store["DATABASE_SCHEMA"])
+    return make_app(store)
+
+
 def test_stemming_escaping_and_drafts_on_a_scratch_archive(scratch_store, tmp_path):
     archive = copy_archive(tmp_path, ARCHIVE)
     docs = {
@@ -227,12 +238,7 @@ def test_stemming_escaping_and_drafts_on_a_scratch_archive(scratch_store, tmp_pa
         ),
         "draft-ru": ("ru", "draft", "Черновик", "Лид.", "Выборы CANARYDRAFT."),
     }
-    for slug, (lang, status, title, lead, body) in docs.items():
-        (archive / "2022-02-14" / f"{slug}.{lang}.md").write_text(
-            EXTRA.format(slug=slug, lang=lang, status=status, title=title, lead=lead, body=body), encoding="utf-8"
-        )
-    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
-    app = make_app(scratch_store)
+    app = _load_with(scratch_store, archive, docs)
     try:
         client = app.test_client()
         hits = client.get("/v1/articles?q=выборы&limit=100").get_json()["data"]
@@ -273,12 +279,7 @@ def test_a_long_articles_snippet_marks_its_first_match_wherever_it_lies(scratch_
         "deep-en": ("en", "published", "A long read", "Lead.", deep),
         "far-en": ("en", "published", "Another long read", "Wombats in the lead.", far),
     }
-    for slug, (lang, status, title, lead, body) in docs.items():
-        (archive / "2022-02-14" / f"{slug}.{lang}.md").write_text(
-            EXTRA.format(slug=slug, lang=lang, status=status, title=title, lead=lead, body=body), encoding="utf-8"
-        )
-    load_archive(archive, scratch_store["DATABASE_URL"], schema=scratch_store["DATABASE_SCHEMA"])
-    app = make_app(scratch_store)
+    app = _load_with(scratch_store, archive, docs)
     try:
         client = app.test_client()
         hits = {a["slug"]: a["snippet"] for a in client.get("/v1/articles?q=wombats").get_json()["data"]}
