@@ -719,6 +719,59 @@ def test_an_article_withdrawn_by_a_load_its_embargo_ended_during_leaves_a_tombst
         assert set(mine) == ({"article-1", "article-2"} if withdrawal == "embargo-moved" else {"article-1"})
 
 
+RETURNS = {
+    "removed, back public": ([Doc(1)], [Doc(1), Doc(2, words=5)]),
+    "removed, back at its embargo": ([Doc(1)], [Doc(1), Doc(2, embargo=LOADED_AT + dt.timedelta(days=2), words=5)]),
+    "moved on, back public": ([Doc(1), Doc(2, embargo=LOADED_AT + dt.timedelta(days=7), words=4)], [Doc(1), Doc(2)]),
+}
+
+
+@pytest.mark.parametrize("case", list(RETURNS))
+def test_an_article_withdrawn_within_the_margin_and_brought_back_stays(backend, archive_dir, case):
+    """B withdraws an article within the margin of its embargo's end (a tombstone timed just after that end); C,
+    loaded before that end, brings it back. C's upsert must not sort before B's tombstone: after the end a fresh
+    sync, and a client synced before C, hold the article that /v1/articles serves."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    withdrawn, back = RETURNS[case]
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        load(withdrawn, end - dt.timedelta(minutes=3))
+        clock.freeze(end - dt.timedelta(minutes=2))
+        early = {}
+        token = sync_changes(app.test_client(), early, "", None, [], limit=1)
+        load(back, end - dt.timedelta(minutes=1))
+        clock.freeze(end + dt.timedelta(hours=1))
+        client = app.test_client()
+        assert client.get("/v1/articles/article-2").status_code == 200
+        for state, since in (({}, None), (early, token)):
+            served = []
+            sync_changes(client, state, "", since, served, limit=1)
+            assert set(state) == {"article-1", "article-2"}, (since, served)
+
+
+def test_a_tombstone_timed_after_the_build_is_a_boundary_of_the_cache(backend, archive_dir):
+    """The tombstone of an article withdrawn within the margin becomes visible when no article's embargo ends (the
+    withdrawn one is no longer in the store): the feed's cache key, ETag and lifetime must still change then, or a
+    page cached before that moment, or a 304, would hide the tombstone from a client that synced the article."""
+    end = LOADED_AT + dt.timedelta(days=2)
+    with store_history(backend, archive_dir) as load:
+        app = load([Doc(1), Doc(2, embargo=end)], LOADED_AT)
+        clock.freeze(end + dt.timedelta(minutes=1))  # the old generation served article-2
+        token = sync_changes(app.test_client(), {}, "", None, [], limit=100)
+        load([Doc(1)], end - dt.timedelta(minutes=2))
+        client = app.test_client()
+        url = f"/v1/changes?limit=100&since={token}"
+        clock.freeze(end - dt.timedelta(seconds=30))  # an instance whose clock is behind answers first
+        before = client.get(url)
+        assert before.get_json()["data"] == []
+        assert int(before.headers["Cache-Control"].split("max-age=")[1].split(",")[0]) <= 31
+        clock.freeze(end + dt.timedelta(hours=1))
+        after = client.get(url)
+        assert [c["type"] for c in after.get_json()["data"]] == ["delete"], after.get_json()
+        assert after.headers["ETag"] != before.headers["ETag"]
+        assert client.get(url, headers={"If-None-Match": before.headers["ETag"]}).status_code == 200
+
+
 def test_an_article_withdrawn_long_before_its_embargo_ends_is_never_named(backend, archive_dir):
     """The other side of the margin: withdrawn by a load that ends well before its embargo does, an article no
     generation served is forgotten; no change ever names it, before its old embargo's end or after."""

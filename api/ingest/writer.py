@@ -506,6 +506,19 @@ def _record_changes(conn, previous: dict | None, now: dt.datetime, served_until:
     still = {r.slug for r in _built_articles(conn, unseen) if r.status == "published"}
     forgotten = set(unseen) - still
     history = [c for c in history if c["slug"] not in forgotten]
+    # A tombstone a load timed after an embargo it withdrew (removed_at) that has not come yet, of an article this
+    # load publishes again from before then: no client can have seen the article go, and this load's upsert would
+    # sort before it, so the article would end removed. It is dropped; a tombstone the clock has passed stays.
+    pending = {c["slug"] for c in history if c["kind"] == "delete" and c["visible_at"] > now}
+    back = {
+        r.slug: visibility.visible_from(r.status, r.embargo_until, now)
+        for r in _built_articles(conn, sorted(pending))
+        if r.status == "published"
+    }
+    history = [
+        c for c in history
+        if not (c["kind"] == "delete" and c["slug"] in back and back[c["slug"]] <= c["visible_at"] and c["visible_at"] > now)
+    ]  # fmt: skip
     _insertin_batches(conn, Change, history)
     _digest_log(digest, history)
     seq = max((c["seq"] for c in history), default=0)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, DisconnectionError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from api.store import search
-from api.store.models import Article, StoreMeta
+from api.store.models import Article, Change, StoreMeta
 
 
 class StoreUnavailable(Exception):
@@ -154,9 +154,13 @@ def read_generation(engine: Engine) -> Generation:
     try:
         with Session(engine) as session:
             meta = dict(session.execute(select(StoreMeta.key, StoreMeta.value)).all())
-            ends = session.scalars(
-                select(Article.embargo_until).where(Article.embargo_until.is_not(None)).order_by(Article.embargo_until)
-            ).all()
+            moments = select(Article.embargo_until).where(Article.embargo_until.is_not(None))
+            if "built_at" in meta:
+                # and every change the log makes visible later than the build: a tombstone timed just after an
+                # embargo the load withdrew (api/ingest/writer.py) changes the feed when no article's embargo ends
+                built = dt.datetime.fromisoformat(meta["built_at"])
+                moments = moments.union(select(Change.visible_at).where(Change.visible_at > built))
+            ends = sorted(set(session.scalars(moments).all()))
             copies = search.has_copies(session.connection())
     except SQLAlchemyError as exc:
         raise StoreUnavailable(str(exc.__class__.__name__)) from exc
