@@ -268,8 +268,8 @@ def _filler(words: int, seed: int) -> str:
 
 
 def test_a_long_articles_snippet_marks_its_first_match_wherever_it_lies(scratch_store, tmp_path):
-    """Long reads: the word only deep in a 6 000-word body (and, in another, in the lead, and again far into the
-    body beside a second query word). The snippet marks the word where it is, quoted from the text; on PostgreSQL the
+    """Long reads: the word only deep in a 6 000-word body (in another, in the lead, and again far into the body
+    beside a second query word; in a third, first inside other words, then 400 words on as a word). The snippet marks the word where it is, quoted from the text; on PostgreSQL the
     headline analyses a bounded window from the first match (search.HEADLINE_WINDOW), so a word that occurs only
     well past it is not marked there."""
     archive = copy_archive(tmp_path, ARCHIVE)
@@ -278,6 +278,14 @@ def test_a_long_articles_snippet_marks_its_first_match_wherever_it_lies(scratch_
     docs = {
         "deep-en": ("en", "published", "A long read", "Lead.", deep),
         "far-en": ("en", "published", "Another long read", "Wombats in the lead.", far),
+        # the word first occurs inside other words ("stowaways", "Ottoway"): the window starts at the word itself
+        "inside-en": (
+            "en",
+            "published",
+            "A third long read",
+            "Stowaways and Ottoway.",
+            f"{_filler(400, 5)} The way was long.",
+        ),
     }
     app = _load_with(scratch_store, archive, docs)
     try:
@@ -287,6 +295,8 @@ def test_a_long_articles_snippet_marks_its_first_match_wherever_it_lies(scratch_
         assert "<mark>wombats</mark> crossed the border" in hits["deep-en"]
         plain = html.unescape(re.sub(r"</?mark>", "", hits["deep-en"]))
         assert max(plain.split("…"), key=len).strip() in f"Lead.\n{deep}"  # quoted from the text
+        inside = {a["slug"]: a["snippet"] for a in client.get("/v1/articles?q=way&limit=100").get_json()["data"]}
+        assert "<mark>way</mark> was long" in inside["inside-en"], inside["inside-en"]
         both = client.get("/v1/articles?q=wombats+numbat").get_json()["data"]
         assert [a["slug"] for a in both] == ["far-en"]
         marks = {m.casefold() for m in MARK.findall(both[0]["snippet"])}

@@ -433,8 +433,8 @@ def index_holding(tiers: tuple[tuple[str, int], ...], found: int, least: int) ->
 
 #: PostgreSQL: ts_headline parses all the text it is given, so its cost grows with the article (about 0.02 ms a
 #: word); it is given a window of HEADLINE_WINDOW characters instead, from HEADLINE_BEFORE characters before the
-#: first place where a query word or its stem occurs as a string (whole words: the window's ends are trimmed to
-#: whitespace), or from the start when none does. A match only past the window is not marked (as a search engine's
+#: first word that starts with a query word or its stem (the window's ends are moved to whitespace), or from the
+#: start when none does. A match only past the window is not marked (as a search engine's
 #: bound on the text it analyses for highlighting); the excerpt still comes from the article.
 HEADLINE_WINDOW, HEADLINE_BEFORE = 600, 150
 
@@ -453,8 +453,10 @@ CROSS JOIN LATERAL (
     FROM (SELECT replace(replace(a.lead || E'\\n' || a.body_text, :a, ''), :b, '') AS full_text OFFSET 0) x OFFSET 0
 ) t
 CROSS JOIN LATERAL (
-    SELECT coalesce(min(nullif(strpos(t.low, k), 0)), 1) AS first_hit
-    FROM unnest(tsvector_to_array(to_tsvector(s.config, :fts_q)) || CAST(:needles AS text[])) AS k
+    SELECT coalesce(min(nullif(regexp_instr(t.low, '\\m' || k), 0)), 1) AS first_hit  -- at a word's start
+    FROM unnest(tsvector_to_array(to_tsvector(s.config, :fts_q)) || CAST(:needles AS text[])) AS n,
+         regexp_replace(n, '\\W', '', 'g') AS k  -- word characters only: no pattern syntax
+    WHERE k <> ''
 ) f
 CROSS JOIN LATERAL (  -- from the first whitespace after HEADLINE_BEFORE characters before it (or the start) ...
     SELECT CASE WHEN f.first_hit <= {before} THEN 1
