@@ -48,7 +48,10 @@ SWAP_ATTEMPTS = 40  # PostgreSQL swap attempts (each waits at most 200 ms for re
 #: swap and every instance noticing it (GENERATION_CHECK_INTERVAL), with room for instances' clocks. An article a
 #: load withdraws whose embargo ends before then may reach clients from the old generation, so it gets a tombstone;
 #: one whose embargo ends later is forgotten (its slug never surfaces). The cost of the margin: an article withdrawn
-#: by a load that swaps in just before its embargo ends is named by a tombstone once that time has passed.
+#: by a load that swaps in just before its embargo ends is named by a tombstone once that time has passed. The
+#: build's end is measured from when _build starts (the plan and the lock before it, the validation and the swap
+#: after the changes are recorded fall within the margin), and near the margin's edge which articles get a
+#: tombstone, and so the generation id, depends on how long the build took.
 SERVED_MARGIN = dt.timedelta(minutes=10)
 
 
