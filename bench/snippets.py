@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=30)
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from sqlalchemy import bindparam, create_engine, text
+    from sqlalchemy import create_engine, text
 
     from api.store import search
     from bench.cpu_split import _stores
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute(text(f"CREATE TABLE {SCRATCH}.article_search AS SELECT * FROM {schema}.article_search"))
         conn.execute(text(f"CREATE INDEX ON {SCRATCH}.article (id); CREATE INDEX ON {SCRATCH}.article_search (article_id)"))  # fmt: skip
     statements = {
-        "window": search.pg_snippets_sql(search.HEADLINE_WINDOW, search.HEADLINE_BEFORE),
-        "whole text": search.pg_snippets_sql(10**9, 10**9),
+        "window": search.snippets_statement(search.pg_snippets_sql(search.HEADLINE_WINDOW, search.HEADLINE_BEFORE)),
+        "whole text": search.snippets_statement(search.pg_snippets_sql(10**9, 10**9)),
     }
     print(f"snippets of 20 hits, ms (median of {args.rounds}), window {search.HEADLINE_WINDOW} characters")
     print("\n| articles | words per body | query | window | whole text | window / whole |\n| --- | ---: | --- | ---: | ---: | ---: |")  # fmt: skip
@@ -58,12 +58,10 @@ def main(argv: list[str] | None = None) -> int:
                     ids = list(conn.scalars(text(
                         "SELECT article_id FROM article_search WHERE document @@ plainto_tsquery(config, :q) LIMIT 20"
                     ), {"q": fts_q}))  # fmt: skip
-                    params = {"fts_q": fts_q, "needles": sorted({w.lower() for w in query}), "ids": ids,
-                              "a": search.MARK_START, "b": search.MARK_END}  # fmt: skip
+                    params = search.pg_snippets_params(ids, query)
                     times: dict[str, list[float]] = {k: [] for k in statements}
                     for _ in range(args.rounds):
-                        for key, sql in statements.items():
-                            stmt = text(sql).bindparams(bindparam("ids", expanding=True))
+                        for key, stmt in statements.items():
                             started = time.perf_counter()
                             conn.execute(stmt, params).all()
                             times[key].append(1000 * (time.perf_counter() - started))

@@ -154,19 +154,21 @@ def read_generation(engine: Engine) -> Generation:
     try:
         with Session(engine) as session:
             meta = dict(session.execute(select(StoreMeta.key, StoreMeta.value)).all())
-            moments = select(Article.embargo_until).where(Article.embargo_until.is_not(None))
-            if "built_at" in meta:
-                # and every change the log makes visible later than the build: a tombstone timed just after an
-                # embargo the load withdrew (api/ingest/writer.py) changes the feed when no article's embargo ends
-                built = dt.datetime.fromisoformat(meta["built_at"])
-                moments = moments.union(select(Change.visible_at).where(Change.visible_at > built))
-            ends = sorted(set(session.scalars(moments).all()))
+            if "generation" not in meta:
+                raise StoreUnavailable("the store has no generation record")
+            built = dt.datetime.fromisoformat(meta["built_at"])
+            # the embargo ends, and every change the log makes visible later than the build: a tombstone timed just
+            # after an embargo the load withdrew (api/ingest/writer.py) changes the feed when no article's ends
+            moments = (
+                select(Article.embargo_until)
+                .where(Article.embargo_until.is_not(None))
+                .union(select(Change.visible_at).where(Change.visible_at > built))
+            )
+            ends = sorted(session.scalars(moments).all())  # UNION: each moment once
             copies = search.has_copies(session.connection())
     except SQLAlchemyError as exc:
         raise StoreUnavailable(str(exc.__class__.__name__)) from exc
-    if "generation" not in meta:
-        raise StoreUnavailable("the store has no generation record")
-    return Generation(meta["generation"], dt.datetime.fromisoformat(meta["built_at"]), engine, list(ends), copies)
+    return Generation(meta["generation"], built, engine, ends, copies)
 
 
 class Store:

@@ -434,8 +434,8 @@ def index_holding(tiers: tuple[tuple[str, int], ...], found: int, least: int) ->
 #: PostgreSQL: ts_headline parses all the text it is given, so its cost grows with the article (about 0.02 ms a
 #: word); it is given a window of HEADLINE_WINDOW characters instead, from HEADLINE_BEFORE characters before the
 #: first word that starts with a query word or its stem (the window's ends are moved to whitespace), or from the
-#: start when none does. A match only past the window is not marked (as a search engine's
-#: bound on the text it analyses for highlighting); the excerpt still comes from the article.
+#: start when none does. A match only past the window is not marked (as a search engine bounds the text it
+#: analyses for highlighting); the excerpt still comes from the article.
 HEADLINE_WINDOW, HEADLINE_BEFORE = 600, 150
 
 
@@ -471,7 +471,23 @@ WHERE a.id IN :ids
 """
 
 
-_PG_SNIPPETS = pg_snippets_sql(HEADLINE_WINDOW, HEADLINE_BEFORE)
+def snippets_statement(sql: str):
+    """A snippets statement's text made executable: the ids expand to a list."""
+    return text(sql).bindparams(bindparam("ids", expanding=True))
+
+
+def pg_snippets_params(ids: list[int], words: list[str]) -> dict:
+    """What the PostgreSQL snippets statement binds for `ids` and the query's `words`."""
+    return {"fts_q": " ".join(words), "needles": sorted({w.lower() for w in words}), "ids": list(ids),
+            "a": MARK_START, "b": MARK_END}  # fmt: skip
+
+
+# built once: text() parses its SQL for parameters, which a search page need not pay each time
+_PG_SNIPPETS = snippets_statement(pg_snippets_sql(HEADLINE_WINDOW, HEADLINE_BEFORE))
+_SQLITE_SNIPPETS = snippets_statement(
+    f"SELECT rowid & {KEY_IDS - 1}, snippet(article_fts, -1, :a, :b, '…', 24) FROM article_fts "
+    "WHERE article_fts MATCH :fts_q AND rowid IN (SELECT " + _sqlite_key("article") + " FROM article WHERE id IN :ids)"
+)
 
 
 def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, str]:
@@ -479,16 +495,10 @@ def snippets(conn: Connection, ids: list[int], words: list[str]) -> dict[int, st
     if not ids or not words:
         return {}
     if conn.dialect.name == "sqlite":
-        stmt = text(
-            f"SELECT rowid & {KEY_IDS - 1}, snippet(article_fts, -1, :a, :b, '…', 24) FROM article_fts "
-            "WHERE article_fts MATCH :fts_q AND rowid IN (SELECT " + _sqlite_key("article") + " FROM article "
-            "WHERE id IN :ids)"
-        ).bindparams(bindparam("ids", expanding=True))
-        params = {"fts_q": fts5_query(words)}
+        params = {"fts_q": fts5_query(words), "ids": list(ids), "a": MARK_START, "b": MARK_END}
+        rows = conn.execute(_SQLITE_SNIPPETS, params)
     else:
-        stmt = text(_PG_SNIPPETS).bindparams(bindparam("ids", expanding=True))
-        params = {"fts_q": " ".join(words), "needles": sorted({w.lower() for w in words})}
-    rows = conn.execute(stmt, {**params, "a": MARK_START, "b": MARK_END, "ids": list(ids)})
+        rows = conn.execute(_PG_SNIPPETS, pg_snippets_params(ids, words))
     return {row[0]: mark(row[1]) for row in rows}
 
 
